@@ -11,8 +11,8 @@ import argparse
 import resource
 import time
 
+from neurosim.experiments.runner import prepare
 from neurosim.paths import DEFAULT_HW, MODELS_DIR
-from neurosim.runner import prepare
 from neurosim.sim.engine import simulate
 
 

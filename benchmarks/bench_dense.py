@@ -15,9 +15,9 @@ import time
 import numpy as np
 import scipy.sparse as sp
 
-from neurosim.hardware import load_hardware
-from neurosim.mapping import map_network
-from neurosim.network import Network, Population, Projection
+from neurosim.describe.network import Network, Population, Projection
+from neurosim.io.hardware_file import load_hardware
+from neurosim.mapping.registry import map_network
 from neurosim.neuron import NeuronParams
 from neurosim.paths import DEFAULT_HW
 from neurosim.sim.engine import simulate

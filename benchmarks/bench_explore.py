@@ -18,8 +18,12 @@ from pathlib import Path
 
 import yaml
 
+from neurosim.experiments.explore.spec import load_spec
+from neurosim.experiments.explore.sweep import run_sweep
+from neurosim.paths import MODELS_DIR
+
+
 def make_spec(folder: Path, samples: int) -> Path:
-    from neurosim.paths import MODELS_DIR
 
     spec = {"format": "neurosim-explore/1", "name": "bench", "seed": 0,
             "models": [str(MODELS_DIR / "digits_layered.nir")],
@@ -40,7 +44,6 @@ def main() -> None:
     ap.add_argument("--dask", action="store_true", help="also time a Dask LocalCluster per worker count")
     a = ap.parse_args()
 
-    from neurosim.explore import load_spec, run_sweep
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

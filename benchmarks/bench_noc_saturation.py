@@ -24,9 +24,11 @@ import time
 from pathlib import Path
 
 import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
-from neurosim.hardware import load_hardware, preset_path
-from neurosim.sim.noc import Mesh
+from neurosim.io.hardware_file import load_hardware, preset_path
+from neurosim.sim.noc.mesh import Mesh
 
 K = 8
 DEFAULT_LOADS = (0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7, 0.8, 1.0)
@@ -77,8 +79,6 @@ def knee(rows: list[dict]) -> dict:
 
 
 def plot(results: dict[str, list[dict]], out: Path) -> None:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
 
     fig = Figure(figsize=(10, 4), layout="constrained")
     FigureCanvasAgg(fig)

@@ -7,6 +7,24 @@ HW_DIR = ROOT / "hw_configs"
 MODELS_DIR = ROOT / "models"
 DEFAULT_HW = HW_DIR / "loihi.yaml"
 DEFAULT_MODEL = MODELS_DIR / "digits_layered.nir"
+SHIPPED = {"hardware": (HW_DIR, ".yaml"), "model": (MODELS_DIR, ".nir")}
+
+
+def is_bare_name(entry: str) -> bool:
+    """A name with no folder and no suffix (``loihi``, ``digits_layered``): a shipped file."""
+    return "/" not in entry and "\\" not in entry and not Path(entry).suffix
+
+
+def shipped_path(name: str, kind: str) -> Path:
+    """The shipped file of that bare name: ``hw_configs/<name>.yaml`` or ``models/<name>.nir``."""
+    folder, suffix = SHIPPED[kind]
+    return folder / f"{name}{suffix}"
+
+
+def shipped_names(kind: str) -> list[str]:
+    """The bare names of the shipped files of one kind, sorted."""
+    folder, suffix = SHIPPED[kind]
+    return sorted(q.stem for q in folder.glob(f"*{suffix}"))
 
 
 def display_path(path) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from neurosim.network import Network, Population, Projection
+from neurosim.describe.network import Network, Population, Projection
 from neurosim.neuron import NeuronParams
 
 

@@ -1,7 +1,7 @@
 """Shared fixtures: the shipped presets."""
 import pytest
 
-from neurosim.hardware import load_hardware
+from neurosim.io.hardware_file import load_hardware
 from neurosim.paths import HW_DIR
 
 

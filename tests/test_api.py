@@ -15,11 +15,11 @@ class NoTorch:                        # as if torch were not installed: 'import 
 sys.meta_path.insert(0, NoTorch())
 import numpy as np
 import neurosim as ns
-from neurosim.cli import build_parser
+from neurosim.cli.main import build_parser
 build_parser()                        # the CLI (with its train subcommand) builds without torch
 hw = ns.load_hardware("hw_configs/small.yaml")
 data = ns.load_dataset("digits", "test", limit=3)
-from neurosim.network import Network, Population, Projection
+from neurosim.describe.network import Network, Population, Projection
 from neurosim.neuron import NeuronParams
 import scipy.sparse as sp
 net = Network("n", [Population("in", "input", (64,)),

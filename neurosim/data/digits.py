@@ -18,8 +18,10 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
+from sklearn.datasets import load_digits
+from sklearn.model_selection import train_test_split
 
-from . import DatasetError, SpikeDataset, check_limit, check_split
+from neurosim.data.dataset import DatasetError, SpikeDataset, check_limit, check_split
 
 NAME = "digits"
 DEFAULT_FRAMES = 16
@@ -32,8 +34,6 @@ SPLIT_SEED = 0
 
 @lru_cache(maxsize=1)
 def _raw():
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
 
     d = load_digits()
     images = np.asarray(d.data, dtype=np.float64)          # (1797, 64), 0..16

@@ -68,7 +68,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import DatasetError, SpikeDataset, check_limit, check_split
+from neurosim.data.dataset import DatasetError, SpikeDataset, check_limit, check_split
 
 NMNIST_SENSOR = (34, 34, 2)
 SHD_CHANNELS = 700
@@ -119,9 +119,9 @@ def _first_line(exc: BaseException) -> str:
 def tonic_module():
     """tonic if it imports, else None."""
     try:
-        import tonic  # noqa: F401
-        import tonic.io
-        import tonic.transforms
+        import tonic  # noqa: F401, PLC0415 - optional extra
+        import tonic.io  # noqa: PLC0415 - optional extra
+        import tonic.transforms  # noqa: PLC0415 - optional extra
     except Exception:  # noqa: BLE001 - any broken install means "no tonic"
         return None
     return tonic
@@ -136,7 +136,7 @@ def _resolve_backend(backend: str) -> str:
         return "tonic"
     if backend == "tonic":
         try:
-            import tonic  # noqa: F401
+            import tonic  # noqa: F401, PLC0415 - optional extra
         except Exception as exc:  # noqa: BLE001
             reason = _first_line(exc)
         else:
@@ -148,7 +148,7 @@ def _resolve_backend(backend: str) -> str:
 
 def _h5py(file):
     try:
-        import h5py
+        import h5py  # noqa: PLC0415 - optional extra
     except ImportError:
         raise _err(file, "reading SHD needs h5py; install it with: pip install 'h5py>=3.8'") from None
     return h5py
@@ -191,7 +191,7 @@ def read_nmnist_numpy(file) -> Events:
 
 def read_nmnist_tonic(file) -> Events:
     """Decode one N-MNIST ``.bin`` file with ``tonic.io.read_mnist_file``."""
-    import tonic.io
+    import tonic.io  # noqa: PLC0415 - optional extra
 
     file = Path(file)
     _nmnist_raw(file)  # size check first: tonic would fail with a shape error
@@ -349,7 +349,7 @@ def read_dvsgesture_numpy(file) -> Events:
 def read_dvsgesture_tonic(file) -> Events:
     """Read one preprocessed DVS Gesture sample, naming its columns with tonic's
     ``DVSGesture.ordering`` (the column order tonic's own reader assumes)."""
-    from tonic.datasets import DVSGesture
+    from tonic.datasets import DVSGesture  # noqa: PLC0415 - optional extra
 
     file = Path(file)
     a = _dvs_columns(file)
@@ -428,7 +428,7 @@ def frames_numpy(ev: Events, sensor, frames: int, window_us: int | None = None) 
 
 def frames_tonic(ev: Events, sensor, frames: int, window_us: int | None = None) -> np.ndarray:
     """Bool frames ``(frames, P*H*W)`` of one sample via ``tonic.transforms.ToFrame``."""
-    from tonic.transforms import ToFrame
+    from tonic.transforms import ToFrame  # noqa: PLC0415 - optional extra
 
     W, H, P = sensor
     if ev.t.size == 0:

@@ -50,7 +50,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import DatasetError, SpikeDataset, check_limit, check_split
+from neurosim.data.dataset import DatasetError, SpikeDataset, check_limit, check_split
 
 NAME = "temporal"
 GROUPS = 4

@@ -5,8 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-_PREFIXES = [(1e-18, "a"), (1e-15, "f"), (1e-12, "p"), (1e-9, "n"), (1e-6, "µ"), (1e-3, "m"),
-             (1.0, ""), (1e3, "k"), (1e6, "M"), (1e9, "G"), (1e12, "T")]
+from neurosim.units import fmt_si
 
 #: captions of the figures ``write_report`` produces (other keys are captioned by their name)
 FIGURE_CAPTIONS = {
@@ -19,26 +18,6 @@ FIGURE_CAPTIONS = {
     "tiles": "Dynamic energy per tile (its cores and its router)",
     "critical": "Critical path of the slowest frame of the raster sample",
 }
-
-
-def si_scale(value: float | None) -> tuple[float, str]:
-    """``(factor, prefix)`` such that ``value / factor`` lies in [1, 1000) where possible."""
-    if value is None or not math.isfinite(value) or value == 0:
-        return 1.0, ""
-    mag = abs(value)
-    chosen = _PREFIXES[0]
-    for factor, prefix in _PREFIXES:
-        if mag >= factor * (1 - 1e-12):
-            chosen = (factor, prefix)
-    return chosen
-
-
-def fmt_si(value: float | None, unit: str, digits: int = 4) -> str:
-    """``1.0605e-09, "J"`` -> ``"1.061 nJ"``; None -> ``"n/a"``."""
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "n/a"
-    factor, prefix = si_scale(value)
-    return f"{value / factor:.{digits}g} {prefix}{unit}"
 
 
 def fmt_count(value: float | None) -> str:

@@ -11,25 +11,23 @@ from __future__ import annotations
 import csv
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
-from ..sim.counters import RunResult
+import matplotlib.pyplot as plt
 import numpy as np
 import scipy.sparse as sp
 
-from . import noc_plots, plots
-from .markdown import render_markdown
-from .summary import CSV_COLUMNS, samples_csv_rows, summarize
-
-FILES = ("summary.json", "samples.csv", "report.md", "fig_energy.png", "fig_cores.png",
-         "fig_raster.png", "fig_latency.png", "fig_links.png", "fig_stalls.png", "fig_tiles.png",
-         "fig_critical.png")
+from neurosim import atomic
+from neurosim.analysis.critical_path import critical_path
+from neurosim.analysis.summary import CSV_COLUMNS, samples_csv_rows, summarize
+from neurosim.analysis.tiles import tile_energy_j
+from neurosim.report.figures import noc as noc_plots
+from neurosim.report.figures import run as plots
+from neurosim.report.markdown import render_markdown
+from neurosim.sim.counters import RunResult
 
 
 def _save(fig, path: Path, dpi: int = 120) -> None:
-    import matplotlib.pyplot as plt
 
     try:
         fig.savefig(path, dpi=dpi)
@@ -78,11 +76,11 @@ def _noc_figures(result: RunResult, tmp: Path) -> dict[str, str]:
             _save(noc_plots.plot_link_stalls(hw, links), tmp / "fig_stalls.png")
             out["stalls"] = "fig_stalls.png"
         local = np.asarray(sp.csr_array(result.tile_pairs).diagonal())
-        energy = noc_plots.tile_energy_j(hw, result.core, links["messages"], local, per_inference=n)
+        energy = tile_energy_j(hw, result.core, links["messages"], local, per_inference=n)
         _save(noc_plots.plot_tile_energy(hw, energy), tmp / "fig_tiles.png")
         out["tiles"] = "fig_tiles.png"
     if result.phases:
-        cp = noc_plots.critical_path(result.phases)
+        cp = critical_path(result.phases)
         _save(noc_plots.plot_critical_path(cp, hw), tmp / "fig_critical.png")
         out["critical"] = "fig_critical.png"
     return out
@@ -92,32 +90,7 @@ def write_report(result: RunResult, out_dir: str | os.PathLike) -> Path:
     """Write ``summary.json``, ``samples.csv``, ``report.md`` and the figures
     (``fig_energy.png``, ``fig_cores.png``, ``fig_raster.png`` if the run kept a raster,
     ``fig_latency.png``) into ``out_dir``, atomically. Returns the report directory."""
-    out = Path(out_dir).absolute()
-    if out.exists() and not out.is_dir():
-        raise FileExistsError(f"{out}: exists and is not a directory")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    try:
-        os.chmod(tmp, 0o755)  # mkdtemp makes it private (0o700); a report is an ordinary directory
+    with atomic.folder(out_dir) as tmp:
         _build(result, tmp)
-        _swap_in(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out
+    return Path(out_dir).absolute()
 
-
-def _swap_in(tmp: Path, out: Path) -> None:
-    """Rename ``tmp`` to ``out``, replacing a previous ``out`` only once the new one is ready."""
-    if not out.exists():
-        os.replace(tmp, out)
-        return
-    old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-    os.rmdir(old)  # reserve a unique name, then move the previous report there
-    os.replace(out, old)
-    try:
-        os.replace(tmp, out)
-    except BaseException:
-        os.replace(old, out)  # put the previous report back
-        raise
-    shutil.rmtree(old, ignore_errors=True)

@@ -17,9 +17,10 @@ from __future__ import annotations
 import heapq
 
 import numpy as np
-from .async_global import StepState, count_updates, frame_start, integrate_and_check
-from .core import Deliver
-from .scheduler import select
+
+from neurosim.sim.async_global import StepState, count_updates, frame_start, integrate_and_check
+from neurosim.sim.core import Deliver
+from neurosim.sim.scheduler import select
 
 _FRAME_START = "frame-start"
 
@@ -136,9 +137,7 @@ def _send(env, core, chip, gids, t0):
 def async_core_controller(env, chip, stimulus):
     """SimPy process: one sample, asynchronous execution, one scheduler per core."""
     ss = StepState(chip.net.n_neurons)
-    chip.step_state = ss
     quiet = Quiescence(env, chip)
-    chip.quiet = quiet
     for core in chip.cores.values():
         core.mail, core.future, core.wakeup = [], [], None
         env.process(core_process(env, core, chip, ss, quiet))

@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import neuron
-from .scheduler import select
+from neurosim import neuron
+from neurosim.sim.scheduler import select
 
 
 class StepState:
@@ -89,7 +89,6 @@ def async_global_controller(env, chip, stimulus):
     F, policy, cap, stop_k = o["group_size"], o["policy"], o["max_steps"], o["stop_on_output"]
     rng = np.random.default_rng([o["seed"], chip.sample_index])
     ss = StepState(chip.net.n_neurons)
-    chip.step_state = ss
     barrier_cycles = chip.hw.barrier.latency(chip.tiles_in_use)
     stop_at, steps_total = None, 0      # steps count as in the trainer: step 0 of each frame too
     for frame in range(stimulus.shape[0]):

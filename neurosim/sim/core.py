@@ -25,9 +25,9 @@ import numpy as np
 import scipy.sparse as sp
 import simpy
 
-from .. import neuron
-from ..neuron import DTYPE
-from .maxplus import finish_times
+from neurosim import neuron
+from neurosim.neuron import DTYPE
+from neurosim.sim.maxplus import finish_times
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Operation counters and run results. Counters are separate from costs: :mod:`neurosim.cost`
+"""Operation counters and run results. Counters are separate from costs: :mod:`neurosim.describe.cost`
 turns them into energy and time for any hardware costs, so a run can be re-costed without
 re-simulating.
 
@@ -14,9 +14,7 @@ from typing import Any
 
 import numpy as np
 
-CORE_OPS = ("message_in", "synop", "neuron_update_active", "neuron_update_idle", "spike_out")
-NOC_OPS = ("hop_ew", "hop_ns", "hop_chip", "local")
-OPS = CORE_OPS + NOC_OPS + ("barrier",)
+from neurosim.describe.cost import CORE_OPS, energy_breakdown
 
 
 class CoreCounters:
@@ -102,7 +100,6 @@ class RunResult:
 
     def energy(self, sample: "SampleRecord") -> dict[str, float]:
         """Energy parts of one inference (joules), with this run's static power and barrier size."""
-        from ..cost import energy_breakdown
 
         return energy_breakdown(sample.ops, self.hardware, sample.cycles, static_w=self.static_w,
                                 barrier_tiles=self.barrier_tiles)

@@ -17,9 +17,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import nir
 import numpy as np
 
-from ..errors import NeurosimError
+from neurosim.errors import NeurosimError
+from neurosim.plain import plain
 
 
 class ExportError(NeurosimError, ValueError):
@@ -50,7 +52,6 @@ def check_decay_roundtrip(beta: float, dt: float) -> float:
 def build_graph(weights, *, beta: float, threshold: float = 1.0, dt: float = 1e-3,
                 metadata: dict[str, Any] | None = None):
     """A ``nir.NIRGraph`` of the MLP; ``weights[l]`` is ``(n_out, n_in)``."""
-    import nir
 
     weights = [np.asarray(w, dtype=np.float32) for w in weights]
     if not weights:
@@ -91,7 +92,6 @@ def write_nir(path, weights, *, beta: float, threshold: float = 1.0, dt: float =
     (quantised weights, same forward), ``n_test``, ``seed``, ``epochs``, ``architecture``
     (``"64-64-64-10"``), ``sizes``, ``weight_bits``, ``weight_scales``, ``neurosim_version``, ...
     """
-    import nir
 
     path = Path(path)
     graph = build_graph(weights, beta=beta, threshold=threshold, dt=dt, metadata=metadata)
@@ -113,23 +113,7 @@ def _clean(obj):
     return obj
 
 
-def plain(obj):
-    """numpy scalars/arrays (as NIR reads them back) -> Python scalars/lists, recursively."""
-    if isinstance(obj, dict):
-        return {k: plain(v) for k, v in obj.items()}
-    if isinstance(obj, np.ndarray):
-        return [plain(v) for v in obj.tolist()] if obj.ndim else obj.item()
-    if isinstance(obj, (list, tuple)):
-        return [plain(v) for v in obj]
-    if isinstance(obj, bytes):
-        return obj.decode()
-    if isinstance(obj, np.generic):
-        return obj.item()
-    return obj
-
-
 def read_metadata(path) -> dict[str, Any]:
     """The graph metadata of a NIR file as plain Python (``dt`` and the ``neurosim`` dict)."""
-    import nir
 
     return plain(dict(nir.read(str(path)).metadata))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..neuron import DTYPE, NeuronParams, fire, frame_start, integrate, reset, step_sync
+from neurosim.neuron import DTYPE, NeuronParams, fire, frame_start, integrate, reset, step_sync
 
 
 def _params(n: int, beta: float, threshold: float) -> NeuronParams:

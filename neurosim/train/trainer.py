@@ -16,13 +16,15 @@ from typing import Any
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
-from .. import __version__
-from ..data import SpikeDataset, load_dataset
-from ..errors import NeurosimError
-from .export import write_nir
-from .model import MODES, SCHEDULERS, ForwardResult, LIFParams, SpikingMLP, count_loss, forward
-from .quantize import QMAX, pow2_scale, quantize
+from neurosim import __version__
+from neurosim.data.dataset import SpikeDataset
+from neurosim.data.registry import load_dataset
+from neurosim.errors import NeurosimError
+from neurosim.train.export import write_nir
+from neurosim.train.model import MODES, SCHEDULERS, ForwardResult, LIFParams, SpikingMLP, count_loss, forward
+from neurosim.train.quantize import QMAX, pow2_scale, quantize
 
 PAPER = "Koopman et al., TMLR 2025, arXiv:2408.05098 (unlayered backprop)"
 
@@ -223,7 +225,6 @@ def train(cfg: TrainConfig, *, train_data: SpikeDataset | None = None,
 
     bar = None
     if cfg.progress:
-        from tqdm.auto import tqdm
         bar = tqdm(total=cfg.epochs * n_batches, desc=f"train {cfg.mode}", unit="batch", dynamic_ncols=True)
     t0 = time.perf_counter()
     for epoch in range(cfg.epochs):

@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from neurosim.data import DatasetError, SpikeDataset, load_dataset
+from neurosim.data.dataset import DatasetError, SpikeDataset
+from neurosim.data.registry import load_dataset
 from neurosim.errors import NeurosimError
 
 

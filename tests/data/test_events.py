@@ -6,7 +6,8 @@ import math
 import numpy as np
 import pytest
 
-from neurosim.data import DatasetError, events
+from neurosim.data import events
+from neurosim.data.dataset import DatasetError
 from neurosim.errors import NeurosimError
 
 HAVE_TONIC = events.tonic_module() is not None
@@ -391,7 +392,7 @@ def test_without_tonic_auto_falls_back_and_tonic_backend_fails(nmnist_root, monk
 
 
 def test_load_dataset_dispatch(nmnist_root):
-    from neurosim.data import load_dataset
+    from neurosim.data.registry import load_dataset
 
     ds = load_dataset("nmnist", "test", path=nmnist_root, frames=4, limit=1)
     assert ds.labels.tolist() == [0] and ds.inputs.shape == (1, 4, 2312)

@@ -3,7 +3,8 @@ lives in spike timing (a per-channel count classifier is at chance, a timing one
 import numpy as np
 import pytest
 
-from neurosim.data import DatasetError, temporal
+from neurosim.data import temporal
+from neurosim.data.dataset import DatasetError
 from neurosim.errors import NeurosimError
 
 

@@ -1,13 +1,15 @@
-"""NoC report figures and the critical path (neurosim.report.noc_plots)."""
+"""NoC report figures and the critical path (neurosim.report.figures.noc)."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from neurosim.hardware import load_hardware, preset_path
-from neurosim.report import noc_plots as npl
-from neurosim.sim.noc import Mesh
+from neurosim.analysis.critical_path import PhaseRecord, critical_path, format_critical_path
+from neurosim.analysis.tiles import tile_energy_j
+from neurosim.io.hardware_file import load_hardware, preset_path
+from neurosim.report.figures import noc as npl
+from neurosim.sim.noc.mesh import Mesh
 
 
 @pytest.fixture
@@ -44,7 +46,7 @@ def test_tile_energy_by_hand():
     m = Mesh(hw)
     m.deliver([0, 0, 0], [2, 4, 1], [0, 0, 0])   # (0,0)->(1,0) E, (0,0)->(0,1) S, local
     core = {"synop": np.array([0, 0, 5, 0, 0, 0, 0, 3])}
-    e = npl.tile_energy_j(hw, core, m.link_stats()["messages"], m.tile_stats()["local"])
+    e = tile_energy_j(hw, core, m.link_stats()["messages"], m.tile_stats()["local"])
     # tile 0: 1 E hop (1 pJ) + 1 S hop (2 pJ) + 1 local (1 pJ); tile 1: 5 synops; tile 3: 3 synops
     np.testing.assert_allclose(e, np.array([4.0, 5.0, 0.0, 3.0]) * 1e-12)
     assert isinstance(npl.plot_tile_energy(hw, e), Figure)
@@ -59,10 +61,10 @@ def test_critical_path_names_the_slowest_frame_its_last_cores_and_busiest_links(
         dict(frame=0, phase="l0", start=0, end=100, core_end={0: 100}, barrier_cycles=10),
         dict(frame=1, phase="l0", start=200, end=260, core_end={0: 240, 3: 260, 1: 260},
              link_busy=busy, barrier_cycles=10),
-        npl.PhaseRecord(frame=1, phase="l1", start=270, end=400, core_end={2: 390}, link_busy=busy,
+        PhaseRecord(frame=1, phase="l1", start=270, end=400, core_end={2: 390}, link_busy=busy,
                         link_stall=stall, barrier_cycles=10),
     ]
-    cp = npl.critical_path(recs)
+    cp = critical_path(recs)
     assert (cp.frame, cp.start, cp.end, cp.cycles) == (1, 200, 410, 210)
     s0, s1 = cp.steps
     assert (s0.phase, s0.core, s0.core_cycles, s0.link, s0.link_busy, s0.cycles) == ("l0", 1, 60, 5, 30, 70)
@@ -70,9 +72,9 @@ def test_critical_path_names_the_slowest_frame_its_last_cores_and_busiest_links(
     assert cp.cores == [1, 2] and cp.links == [5, 8]
     assert sum(s.cycles for s in cp.steps) == cp.cycles
     hw = load_hardware(preset_path("small"))
-    text = npl.format_critical_path(cp, hw)
+    text = format_critical_path(cp, hw)
     assert "frame 1, 210 cycles" in text and "core 2 on tile (1, 0)" in text and "(0,2)E" not in text
     assert "(1,0)W" in text and "(0,1)E" in text   # links 5 = tile 1 W, 8 = tile 2 E
     assert isinstance(npl.plot_critical_path(cp, hw), Figure)
     with pytest.raises(ValueError):
-        npl.critical_path([])
+        critical_path([])

@@ -13,16 +13,19 @@ import scipy.sparse as sp
 from matplotlib.figure import Figure
 
 import neurosim
-from neurosim import cost
+from neurosim.analysis.summary import CSV_COLUMNS, samples_csv_rows, summarize
+from neurosim.describe import cost
+from neurosim.describe.cost import CORE_OPS, OPS
+from neurosim.describe.hardware import Hardware
+from neurosim.describe.network import Network, Population, Projection
 from neurosim.errors import SimulationError
-from neurosim.hardware import Hardware
-from neurosim.network import Network, NeuronParams, Population, Projection
-from neurosim.report import (plot_core_heatmap, plot_energy_breakdown, plot_latency_per_sample,
-                             plot_raster, render_markdown, samples_csv_rows, summarize, write_report)
-from neurosim.report import plots as plots_mod
-from neurosim.report.markdown import fmt_count, fmt_si
-from neurosim.report.summary import CSV_COLUMNS
-from neurosim.sim.counters import CORE_OPS, OPS, Raster, RunResult, SampleRecord
+from neurosim.neuron import NeuronParams
+from neurosim.report.figures import run as plots_mod
+from neurosim.report.figures.run import plot_core_heatmap, plot_energy_breakdown, plot_latency_per_sample, plot_raster
+from neurosim.report.markdown import fmt_count, render_markdown
+from neurosim.report.writer import write_report
+from neurosim.sim.counters import Raster, RunResult, SampleRecord
+from neurosim.units import fmt_si
 
 matplotlib.use("Agg")
 
@@ -91,7 +94,7 @@ def make_result(*, hw=None, raster=True, mapping=None, samples=None) -> RunResul
     core["spikes"][:2] = [1, 2]
     tp = np.zeros((hw.n_tiles, hw.n_tiles), np.int64)
     tp[:2, :2] = [[1, 2], [0, 1]]
-    from neurosim.sim.noc import Mesh
+    from neurosim.sim.noc.mesh import Mesh
 
     links = Mesh(hw).link_stats()           # two messages over the east link of tile (0, 0)
     links["messages"][0 * 4 + 0] = 2

@@ -2,12 +2,13 @@
 import numpy as np
 import pytest
 import scipy.sparse as sp
-
 from builders import grid
-from neurosim.mapping import map_network
-from neurosim.network import Network, Population, Projection
+
+from neurosim.describe.network import Network, Population, Projection
+from neurosim.mapping.registry import map_network
 from neurosim.neuron import NeuronParams
-from neurosim.sim.engine import Chip, simulate
+from neurosim.sim.chip import Chip
+from neurosim.sim.engine import simulate
 from neurosim.sim.scheduler import select
 
 
@@ -116,7 +117,7 @@ def test_stop_on_output_ends_early_and_decisions_are_recorded(roomy_hw):
 
 
 def test_core_scope_is_deterministic_and_issue_width_matters(roomy_hw):
-    from neurosim.hardware import load_hardware
+    from neurosim.io.hardware_file import load_hardware
     from neurosim.paths import HW_DIR
 
     net, _ = mlp([16, 24, 12, 5], seed=2)

@@ -2,15 +2,17 @@
 import numpy as np
 import pytest
 import scipy.sparse as sp
-
 from builders import random_network
-from neurosim.cost import energy_breakdown
+
+from neurosim.describe.cost import energy_breakdown
+from neurosim.describe.mapping import Mapping
+from neurosim.describe.network import Network, Population, Projection
 from neurosim.errors import SimulationError
-from neurosim.mapping import Mapping, map_network
-from neurosim.network import Network, Population, Projection
+from neurosim.mapping.registry import map_network
 from neurosim.neuron import NeuronParams
-from neurosim.reference import forward_sync
-from neurosim.sim.engine import Chip, simulate
+from neurosim.sim.chip import Chip
+from neurosim.sim.engine import simulate
+from neurosim.sim.reference import forward_sync
 
 
 def per_frame_spikes(res_chip_log, n, frames):
@@ -122,7 +124,7 @@ def test_stimulus_shape_is_checked(small_hw):
 
 def test_a_fixed_frame_period_stretches_every_frame(small_hw):
     """With chip.frame_period_cycles (a timestep tick) a frame lasts at least the period."""
-    from neurosim.hardware import load_hardware
+    from neurosim.io.hardware_file import load_hardware
     from neurosim.paths import HW_DIR
 
     net = three_neuron_net()
@@ -138,7 +140,8 @@ def test_a_fixed_frame_period_stretches_every_frame(small_hw):
 
 def test_multicast_sends_one_message_per_spike_and_saves_link_traversals():
     from builders import random_network
-    from neurosim.hardware import load_hardware
+
+    from neurosim.io.hardware_file import load_hardware
     from neurosim.paths import HW_DIR
 
     net = random_network([12, 30, 9, 4], seed=3)

@@ -1,4 +1,4 @@
-"""The network-on-chip model (neurosim.sim.noc): hand-computed cases and an independent oracle.
+"""The network-on-chip model (neurosim.sim.noc.mesh): hand-computed cases and an independent oracle.
 
 Hand-computed (small preset: E-W hop 1 cycle / 1 pJ, N-S hop 2 cycles / 2 pJ, local 1 cycle / 1 pJ,
 1 message per cycle per link, 2 cores per tile):
@@ -16,9 +16,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from neurosim.cost import energy_per_op_pj
-from neurosim.hardware import load_hardware, preset_path
-from neurosim.sim.noc import DIRS, Mesh, _segmented_fifo
+from neurosim.describe.cost import energy_per_op_pj
+from neurosim.describe.topology import DIRS
+from neurosim.io.hardware_file import load_hardware, preset_path
+from neurosim.sim.noc.mesh import Mesh, segmented_fifo
 
 
 def hw_small(**over):
@@ -313,7 +314,7 @@ def test_segmented_fifo_equals_one_server_per_segment():
     cost = rng.integers(1, 4, 200)
     o = np.lexsort((ready, seg))
     seg, ready, cost = seg[o], ready[o], cost[o]
-    got = _segmented_fifo(seg, ready, cost)
+    got = segmented_fifo(seg, ready, cost)
     for s in np.unique(seg):
         k = seg == s
         np.testing.assert_array_equal(got[k] + cost[k], finish_times(ready[k], cost[k]))
@@ -449,7 +450,8 @@ def test_mapping_and_engine_run_across_two_chips():
     """Core numbering over the global mesh: a network spread over both chips of a 2x1 grid maps,
     simulates, counts chip-link hops, and conserves messages."""
     from builders import random_network
-    from neurosim.mapping import map_network
+
+    from neurosim.mapping.registry import map_network
     from neurosim.sim.engine import simulate
 
     hw = two_chips()
@@ -465,11 +467,11 @@ def test_mapping_and_engine_run_across_two_chips():
 
 def test_compiled_event_simulation_equals_the_python_loop():
     """The numba event simulation gives the Python loop's answers (starts, stalls, peaks)."""
-    from neurosim.sim import noc_event
+    from neurosim.sim.noc import event as noc_event
 
     if not noc_event.AVAILABLE:
         pytest.skip("numba not installed")
-    from neurosim.hardware import load_hardware
+    from neurosim.io.hardware_file import load_hardware
     from neurosim.paths import HW_DIR
 
     rng = np.random.default_rng(11)

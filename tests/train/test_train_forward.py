@@ -5,8 +5,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from neurosim.train.model import (LIFParams, count_loss, forward_layered,  # noqa: E402
-                                  forward_unlayered, spike_fn)
+from neurosim.train.model import LIFParams, count_loss, forward_layered, forward_unlayered, spike_fn
 from neurosim.train.quantize import quantize  # noqa: E402
 from neurosim.train.reference import layered_spikes, unlayered_spikes  # noqa: E402
 

@@ -11,7 +11,7 @@ from neurosim.errors import NeurosimError
 def test_cli_registration_and_package_import_do_not_import_torch():
     code = ("import argparse, sys\n"
             "import neurosim.train\n"
-            "from neurosim.train.cli import register\n"
+            "from neurosim.cli.train import register\n"
             "p = argparse.ArgumentParser(); sub = p.add_subparsers(dest='command')\n"
             "register(sub)\n"
             "a = p.parse_args(['train', '--out', 'x.nir', '--mode', 'unlayered', '--hidden', '32,16'])\n"
@@ -35,7 +35,7 @@ def test_short_unlayered_training_lowers_the_loss():
     assert all(is_on_grid(w) for w in r.weights)
     assert r.metadata["architecture"] == "64-32-10"
     # the reported accuracy is the quantised weights with the same forward
-    from neurosim.data import load_dataset
+    from neurosim.data.registry import load_dataset
     test = load_dataset("digits", "test", limit=256)
     assert evaluate(r.weights, test, cfg)["accuracy"] == r.test_accuracy
 
@@ -49,7 +49,7 @@ def test_training_is_deterministic_on_cpu():
 
 
 def test_evaluate_records_spikes_per_neuron_per_frame():
-    from neurosim.data import load_dataset
+    from neurosim.data.registry import load_dataset
     from neurosim.train.reference import unlayered_spikes
     rng = np.random.default_rng(0)
     from neurosim.train.quantize import quantize
@@ -73,7 +73,7 @@ def test_bad_config_raises(bad):
 
 
 def test_cli_trains_and_writes_nir(tmp_path, capsys):
-    from neurosim.train.cli import main
+    from neurosim.cli.train import main
     from neurosim.train.export import read_metadata
     out = tmp_path / "tiny.nir"
     rc = main(["train", "--dataset", "digits", "--mode", "unlayered", "--scheduler", "random",
@@ -89,7 +89,8 @@ def test_cli_trains_and_writes_nir(tmp_path, capsys):
 
 def test_cli_bad_input_is_a_neurosim_error(tmp_path):
     import argparse
-    from neurosim.train.cli import main, register
+
+    from neurosim.cli.train import main, register
     assert main(["train", "--dataset", "nope", "--epochs", "1", "--out", str(tmp_path / "a.nir")]) == 2
     p = argparse.ArgumentParser()
     register(p.add_subparsers(dest="command"))

@@ -50,7 +50,7 @@ def test_shipped_model_metadata_and_grid(name):
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_shipped_model_accuracy_reproduces(name):
     pytest.importorskip("torch")
-    from neurosim.data import load_dataset
+    from neurosim.data.registry import load_dataset
     from neurosim.train.trainer import TrainConfig, evaluate
     path = MODELS_DIR / name
     if not path.exists():

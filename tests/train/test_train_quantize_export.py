@@ -2,8 +2,7 @@
 import numpy as np
 import pytest
 
-from neurosim.train.export import (ExportError, check_decay_roundtrip, lif_tau, read_metadata,
-                                   write_nir)
+from neurosim.train.export import ExportError, check_decay_roundtrip, lif_tau, read_metadata, write_nir
 from neurosim.train.quantize import is_on_grid, pow2_scale, quantize
 
 

@@ -10,8 +10,8 @@ torch = pytest.importorskip("torch")
 
 
 def trainer_and_simulator(name: str, mode: str, samples: int | None):
-    from neurosim.runner import prepare
-    from neurosim.sim.engine import Chip
+    from neurosim.experiments.runner import prepare
+    from neurosim.sim.chip import Chip
     from neurosim.train.export import read_metadata
     from neurosim.train.trainer import TrainConfig, evaluate
 

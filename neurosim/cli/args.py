@@ -1,0 +1,107 @@
+"""Pieces shared by the commands: the one-line error, the exit code for bad input, ``--set``
+parsing, the progress bar, the loading of any input file, and the async execution arguments."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import yaml
+from tqdm import tqdm
+
+from neurosim.errors import NeurosimError
+from neurosim.io.hardware_file import load_hardware
+from neurosim.io.mapping_file import load_mapping
+from neurosim.io.nir_read import load_network
+from neurosim.paths import DEFAULT_HW, DEFAULT_MODEL
+from neurosim.sim.scheduler import POLICIES
+from neurosim.yamlfile import load_yaml
+
+EXIT_USAGE = 2
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse's own errors as one line and exit code 2."""
+
+    def error(self, message):
+        raise SystemExit(fail(f"{self.prog}: {message}"))
+
+
+def fail(msg: str) -> int:
+    """Print ``neurosim: error: <msg>`` as one line on stderr; returns the exit code for bad input."""
+    print(f"neurosim: error: {' '.join(str(msg).split())}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def parse_overrides(items: list[str] | None) -> dict:
+    """``--set KEY=VALUE`` items as ``{key: value}``, each value read as YAML."""
+    out = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise NeurosimError(f"--set {item!r}: expected KEY=VALUE, e.g. core.max_neurons=64")
+        try:
+            out[key.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError as exc:
+            raise NeurosimError(f"--set {item!r}: value is not valid YAML ({' '.join(str(exc).split())})") from None
+    return out
+
+
+def progress_bar(enabled: bool):
+    """A per-sample progress wrapper for ``simulate`` (tqdm on stderr), or None."""
+    if not enabled:
+        return None
+
+    return lambda it: tqdm(it, desc="samples", unit="sample", file=sys.stderr, leave=False,
+                           disable=None)
+
+
+def file_kind(path: Path) -> str:
+    """``model`` (NIR), ``mapping`` (a YAML file of format neurosim-mapping) or ``hardware``."""
+    if path.suffix.lower() in (".nir", ".h5", ".hdf5"):
+        return "model"
+    fmt = str(load_yaml(path).data.get("format", ""))
+    if fmt.startswith("neurosim-mapping"):
+        return "mapping"
+    return "hardware"
+
+
+def load_any(path: Path, a) -> tuple[str, object]:
+    """Load a model, hardware or mapping file (a mapping against ``--model`` and ``--hw``)."""
+    kind = file_kind(path)
+    if kind == "model":
+        return kind, load_network(path, dt=getattr(a, "dt", None))
+    if kind == "hardware":
+        return kind, load_hardware(path)
+    net = load_network(a.model or DEFAULT_MODEL, dt=getattr(a, "dt", None))
+    return kind, load_mapping(path, net, load_hardware(a.hw or DEFAULT_HW))
+
+
+def async_options(net, a) -> dict:
+    """Execution options; unset async options default to the model's training schedule."""
+    trained = net.metadata.get("neurosim", {}) if isinstance(net.metadata, dict) else {}
+
+    def pick(given, key, default, ok):
+        value = trained.get(key)
+        return given if given is not None else (value if ok(value) else default)
+
+    is_int = lambda x: isinstance(x, int) and not isinstance(x, bool) and x >= 0
+    return {"mode": a.mode, "scope": a.scheduler_scope,
+            "policy": pick(a.scheduler, "scheduler", "fifo", lambda x: x in POLICIES),
+            "group_size": pick(a.group_size, "group_size", 8, lambda x: is_int(x) and x >= 1),
+            "max_steps": pick(a.max_steps, "max_steps", None, is_int),
+            "stop_on_output": a.stop_on_output, "seed": a.seed}
+
+
+def add_async_arguments(p) -> None:
+    g = p.add_argument_group("asynchronous execution (--mode async)")
+    g.add_argument("--scheduler-scope", choices=["global", "core"], default="global",
+                   help="one scheduler over the network (the trainer's semantics) or one per core "
+                        "(hardware timing; issue width from the hardware file) (default: global)")
+    g.add_argument("--scheduler", choices=list(POLICIES),
+                   help="which ready spikes go first (default: the model's training scheduler, else fifo)")
+    g.add_argument("--group-size", type=int, metavar="F",
+                   help="spikes sent per step by the global scheduler (default: the model's, else 8)")
+    g.add_argument("--max-steps", type=int, help="step cap per frame (default: the model's, else the neuron count)")
+    g.add_argument("--stop-on-output", type=int, metavar="K",
+                   help="end an inference K steps (core scope: frames) after its first output spike")

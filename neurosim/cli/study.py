@@ -1,0 +1,34 @@
+"""The layered-vs-unlayered study (Koopman et al., TMLR 2025, arXiv 2408.05098).
+
+``neurosim study``: run it and write its table, findings and plots."""
+from __future__ import annotations
+
+from neurosim.cli.args import progress_bar
+from neurosim.errors import NeurosimError
+from neurosim.experiments.study import VERDICTS, findings, run_study, write_study
+from neurosim.paths import DEFAULT_HW
+
+
+def cmd_study(a) -> int:
+    if a.samples is not None and a.samples <= 0:
+        raise NeurosimError(f"--samples must be positive, got {a.samples}")
+    rows = run_study(a.models, a.hw, a.samples, a.group_size, a.scheduler_scope, a.seed, progress_bar(not a.quiet))
+    out = write_study(rows, a.out)
+    for claim, ok, detail in findings([r.metrics() for r in rows]):
+        print(f"{claim}: {VERDICTS[ok]}")
+    print(f"study: {out / 'findings.md'}")
+    return 0
+
+
+def register(sub) -> None:
+    s = sub.add_parser("study", help="layered vs unlayered models under sync and async execution",
+                       description=__doc__.splitlines()[0])
+    s.add_argument("--models", nargs="+", help="NIR models (default: the shipped digits models)")
+    s.add_argument("--hw", default=str(DEFAULT_HW), help="hardware YAML (default: %(default)s)")
+    s.add_argument("--samples", type=int, help="test samples per run (default: the whole test split)")
+    s.add_argument("--group-size", type=int, default=8, metavar="F", help="async forward group size (default: 8)")
+    s.add_argument("--scheduler-scope", choices=["global", "core"], default="global")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--out", default="reports/study", help="output directory (default: %(default)s)")
+    s.add_argument("-q", "--quiet", action="store_true")
+    s.set_defaults(func=cmd_study)

@@ -1,0 +1,66 @@
+"""Spike datasets: inputs as boolean spike tensors ``(samples, frames, channels)``.
+
+One entry point, :func:`load_dataset`, dispatches on the dataset name:
+
+``digits``
+    scikit-learn's bundled 8x8 handwritten digits, rate-coded into spikes
+    (:mod:`neurosim.data.digits`; numpy and scikit-learn only, no download).
+``temporal``
+    a synthetic temporal-pattern task (:mod:`neurosim.data.temporal`).
+``nmnist``, ``shd``, ``dvsgesture``
+    event-camera / cochlea datasets read from disk (:mod:`neurosim.data.events`).
+
+The per-dataset modules are imported lazily, so loading ``digits`` never imports the optional
+event-data dependencies. Nothing here imports torch.
+"""
+from __future__ import annotations
+
+import importlib
+
+from neurosim.data import digits
+from neurosim.data.dataset import SPLITS, DatasetError, SpikeDataset, check_limit
+
+#: names accepted by :func:`load_dataset`, in the order they are listed in error messages
+DATASETS = ("digits", "temporal", "nmnist", "shd", "dvsgesture")
+EVENT_DATASETS = ("nmnist", "shd", "dvsgesture")
+
+
+def _import(module: str, name: str, hint: str = ""):
+    """Import ``neurosim.data.<module>`` lazily; a missing module or dependency is a DatasetError."""
+    try:
+        return importlib.import_module(f"neurosim.data.{module}")
+    except ImportError as exc:
+        raise DatasetError(f"dataset {name!r} is not available: {exc}{hint}") from exc
+
+
+def load_dataset(name: str, split: str = "test", *, frames: int | None = None, seed: int = 0,
+                 path=None, limit: int | None = None) -> SpikeDataset:
+    """Load one split of a dataset as a :class:`SpikeDataset`.
+
+    ``frames``: number of frames (time bins); None picks the dataset's default. ``seed``: the
+    seed of any random encoding (deterministic given the seed). ``path``: where the files of an
+    on-disk dataset live (ignored by ``digits`` and ``temporal``). ``limit``: keep only the first
+    ``limit`` samples of the split (encoded exactly as in the full split).
+    Unknown names raise :class:`DatasetError` listing the known ones.
+    """
+    key = str(name).lower()
+    limit = check_limit(limit)
+    if key == "digits":
+        kw = {} if frames is None else {"frames": frames}
+        return digits.load(split, seed=seed, limit=limit, **kw)
+    if key == "temporal":
+        temporal = _import("temporal", key)
+        kw = {} if frames is None else {"frames": frames}
+        return temporal.load(split, seed=seed, limit=limit, **kw)
+    if key in EVENT_DATASETS:
+        events = _import("events", key, hint=" (pip install -e .[data])")
+        kw = {}
+        if frames is not None:
+            kw["frames"] = frames
+        if path is not None:
+            kw["path"] = path
+        return events.load(key, split, limit=limit, **kw)
+    raise DatasetError(f"unknown dataset {name!r}; known datasets: {', '.join(DATASETS)}")
+
+
+__all__ = ["SpikeDataset", "DatasetError", "load_dataset", "DATASETS", "SPLITS"]

@@ -1,0 +1,53 @@
+"""The cost model: counters x per-operation costs. Pure functions of counts and a hardware
+description, so a run can be re-costed on other hardware figures without re-simulating.
+
+energy = sum over operations (count x energy per op) + static power x elapsed time.
+
+Static power is :meth:`Hardware.static_power_w` (every unit, or with ``chip.power_gating`` only
+the units a run uses: pass ``static_w=hw.static_power_w(used_cores, used_tiles)``). A barrier
+costs ``barrier.energy_pj + barrier.per_tile_energy_pj * tiles`` (``barrier_tiles``, default
+every tile of the hardware).
+"""
+from __future__ import annotations
+
+from typing import Mapping
+
+from neurosim.describe.hardware import Hardware
+
+CORE_OPS = ("message_in", "synop", "neuron_update_active", "neuron_update_idle", "spike_out")
+NOC_OPS = ("hop_ew", "hop_ns", "hop_chip", "local")
+OPS = CORE_OPS + NOC_OPS + ("barrier",)
+
+_PJ = 1e-12
+
+
+def energy_per_op_pj(hw: Hardware, barrier_tiles: int | None = None) -> dict[str, float]:
+    """Energy of one operation of each kind, in pJ. ``barrier_tiles``: tiles taking part in a
+    barrier (default: all of them); matters only with ``barrier.per_tile_energy_pj``."""
+    c, r = hw.core, hw.router
+    return {
+        "message_in": c.energy_message_in_pj,
+        "synop": c.energy_synop_pj,
+        "neuron_update_active": c.energy_neuron_update_active_pj,
+        "neuron_update_idle": c.energy_neuron_update_idle_pj,
+        "spike_out": c.energy_spike_out_pj,
+        "hop_ew": r.energy_hop_ew_pj,
+        "hop_ns": r.energy_hop_ns_pj,
+        "hop_chip": hw.chips.link_energy_pj or 0.0,
+        "local": r.energy_local_pj,
+        "barrier": hw.barrier.energy(hw.n_tiles if barrier_tiles is None else barrier_tiles),
+    }
+
+
+def energy_breakdown(ops: Mapping[str, int], hw: Hardware, cycles: int, static_w: float | None = None,
+                     barrier_tiles: int | None = None) -> dict[str, float]:
+    """Energy in joules by part: ``static`` plus one entry per operation, and ``total``.
+
+    ``static_w``: static power in watts (default ``hw.static_power_w()``, every unit powered).
+    The parts sum to the total (checked: this is one of the conservation checks)."""
+    per = energy_per_op_pj(hw, barrier_tiles)
+    parts = {op: ops.get(op, 0) * per[op] * _PJ for op in OPS}
+    parts["static"] = (hw.static_power_w() if static_w is None else static_w) * cycles * hw.cycle_s
+    total = sum(parts.values())
+    parts["total"] = total
+    return parts

@@ -1,0 +1,288 @@
+"""The hardware description: a mesh of tiles, each a router and N cores, with per-operation costs;
+optionally a grid of such chips joined by chip-to-chip links.
+
+Loaded from YAML (``hw_configs/*.yaml``) into frozen, validated pydantic objects. Every cost is
+named ``latency_<op>_cycles`` or ``energy_<op>_pj``; time is integer cycles of the core clock.
+A malformed file fails at load with ``file:line: key.path: reason``.
+
+Several chips: ``mesh`` describes one chip; ``chips`` (default one chip) tiles ``chips.width x
+chips.height`` of them into one *global* mesh of ``grid_width x grid_height`` tiles
+(``grid_width = chips.width * mesh.width``). Tiles are numbered row-major over the global mesh
+and cores tile-major (core ``c`` is on tile ``c // cores_per_tile``), so ``n_tiles``, ``n_cores``
+and ``tile_xy`` need no knowledge of chips; a hop between two tiles of different chips costs the
+``chips.link_*`` figures instead of the router's hop figures.
+"""
+from __future__ import annotations
+
+import math
+from typing import Annotated, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator, model_validator
+
+FORMAT = "neurosim-hardware/1"
+
+# Numbers are strict: a YAML string ("64"), a boolean (yes/true would read as 1) or a float with an
+# integer value (4.0) is a wrong type, not silently coerced; an int is accepted where a float is
+# expected; .inf and .nan are rejected.
+PositiveInt = Annotated[int, Strict(), Field(gt=0)]
+NonNegativeInt = Annotated[int, Strict(), Field(ge=0)]
+PositiveFloat = Annotated[float, Strict(), Field(gt=0, allow_inf_nan=False)]
+NonNegativeFloat = Annotated[float, Strict(), Field(ge=0, allow_inf_nan=False)]
+StrictBool = Annotated[bool, Strict()]   # only YAML true/false; 1, "yes" (quoted) are wrong types
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=False)
+
+
+class Mesh(_Frozen):
+    width: PositiveInt
+    height: PositiveInt
+    cores_per_tile: PositiveInt
+
+
+class Core(_Frozen):
+    """One neuromorphic core: capacity, clock, and what each operation costs."""
+
+    max_neurons: PositiveInt
+    max_fan_in: PositiveInt = Field(description="distinct source neurons (axons) a core can receive from")
+    max_synapses: PositiveInt | None = Field(None, description="synapses stored per core (None: unlimited)")
+    clock_mhz: PositiveFloat
+    issue_width: PositiveInt = Field(1, description="spikes a core can send per asynchronous step")
+    latency_message_in_cycles: NonNegativeInt
+    latency_synop_cycles: NonNegativeInt
+    latency_neuron_update_active_cycles: NonNegativeInt
+    latency_neuron_update_idle_cycles: NonNegativeInt
+    latency_spike_out_cycles: NonNegativeInt
+    energy_message_in_pj: NonNegativeFloat
+    energy_synop_pj: NonNegativeFloat
+    energy_neuron_update_active_pj: NonNegativeFloat
+    energy_neuron_update_idle_pj: NonNegativeFloat
+    energy_spike_out_pj: NonNegativeFloat
+    static_power_mw: NonNegativeFloat = 0.0
+
+
+class Router(_Frozen):
+    """A tile's router: XY dimension-order routing, per-hop costs by direction."""
+
+    latency_hop_ew_cycles: NonNegativeInt
+    latency_hop_ns_cycles: NonNegativeInt
+    energy_hop_ew_pj: NonNegativeFloat
+    energy_hop_ns_pj: NonNegativeFloat
+    latency_local_cycles: NonNegativeInt = Field(0, description="delivery between cores of one tile")
+    energy_local_pj: NonNegativeFloat = 0.0
+    link_bandwidth_msgs_per_cycle: PositiveFloat = 1.0
+    buffer_depth_msgs: PositiveInt = 16
+    delivery: Literal["unicast", "multicast"] = "unicast"
+    contention: StrictBool = Field(True, description="model link contention and finite buffers (False: "
+                                                     "every message takes the contention-free latency)")
+    static_power_mw: NonNegativeFloat = 0.0
+
+    @property
+    def service_cycles(self) -> int:
+        """Cycles a message occupies a link: ``ceil(1 / link_bandwidth_msgs_per_cycle)``, at least 1."""
+        return service_cycles(self.link_bandwidth_msgs_per_cycle)
+
+
+def service_cycles(bandwidth_msgs_per_cycle: float) -> int:
+    """Whole cycles one message occupies a link of the given bandwidth (at least one: a link
+    accepts at most one message per cycle; 1e-9 absorbs float error, so 1/0.025 is 40, not 41)."""
+    return max(1, math.ceil(1.0 / bandwidth_msgs_per_cycle - 1e-9))
+
+
+class Barrier(_Frozen):
+    """Barrier synchronisation: latency as a table of (tiles taking part, cycles), linearly
+    interpolated and held constant beyond its ends; an energy per barrier of
+    ``energy_pj + per_tile_energy_pj * tiles``."""
+
+    latency_cycles: list[tuple[PositiveInt, NonNegativeInt]] = Field(min_length=1)
+    energy_pj: NonNegativeFloat = 0.0
+    per_tile_energy_pj: NonNegativeFloat = 0.0
+
+    @field_validator("latency_cycles")
+    @classmethod
+    def _sorted(cls, table):  # a field validator, so the error names barrier.latency_cycles
+        tiles = [t for t, _ in table]
+        if tiles != sorted(set(tiles)):
+            raise ValueError("latency_cycles must list strictly increasing tile counts")
+        return table
+
+    def latency(self, tiles: int) -> int:
+        t, c = zip(*self.latency_cycles)
+        return int(round(float(np.interp(tiles, t, c))))
+
+    def energy(self, tiles: int) -> float:
+        """Energy of one barrier over ``tiles`` tiles, in pJ."""
+        return self.energy_pj + self.per_tile_energy_pj * tiles
+
+
+class Chip(_Frozen):
+    static_power_mw: NonNegativeFloat = Field(0.0, description="static power of each chip as a whole")
+    power_gating: StrictBool = Field(False, description="unused cores, routers and chips draw no static power")
+    frame_period_cycles: NonNegativeInt = Field(
+        0, description="minimum duration of a frame (a fixed timestep tick, e.g. TrueNorth's 1 ms); "
+                       "0: a frame lasts as long as its work (Loihi advances when all cores are done)")
+
+
+class Chips(_Frozen):
+    """A grid of identical chips joined by chip-to-chip links (default: one chip). A hop between
+    tiles of two chips costs ``link_latency_cycles`` / ``link_energy_pj`` and occupies the link
+    for ``ceil(1 / link_bandwidth_msgs_per_cycle)`` cycles; its buffer is ``router.buffer_depth_msgs``."""
+
+    width: PositiveInt = 1
+    height: PositiveInt = 1
+    link_latency_cycles: NonNegativeInt | None = None
+    link_energy_pj: NonNegativeFloat | None = None
+    link_bandwidth_msgs_per_cycle: PositiveFloat | None = None
+
+    @model_validator(mode="after")
+    def _links_given(self):
+        missing = [k for k in ("link_latency_cycles", "link_energy_pj", "link_bandwidth_msgs_per_cycle")
+                   if getattr(self, k) is None]
+        if self.width * self.height > 1 and missing:
+            raise ValueError(f"a grid of {self.width}x{self.height} chips needs the chip-to-chip link "
+                             f"figures; missing: {', '.join(missing)}")
+        return self
+
+    @property
+    def service_cycles(self) -> int | None:
+        bw = self.link_bandwidth_msgs_per_cycle
+        return None if bw is None else service_cycles(bw)
+
+
+class Hardware(_Frozen):
+    format: Literal["neurosim-hardware/1"]
+    name: str = Field(min_length=1)
+    description: str = ""
+    mesh: Mesh
+    core: Core
+    router: Router
+    barrier: Barrier
+    chip: Chip = Chip()
+    chips: Chips = Chips()
+    source: str | None = Field(None, exclude=True)
+
+    # ---- derived: geometry of the global mesh ---------------------------------------------------
+    @property
+    def n_chips(self) -> int:
+        return self.chips.width * self.chips.height
+
+    @property
+    def grid_width(self) -> int:
+        """Tiles along x of the global mesh (all chips)."""
+        return self.chips.width * self.mesh.width
+
+    @property
+    def grid_height(self) -> int:
+        """Tiles along y of the global mesh (all chips)."""
+        return self.chips.height * self.mesh.height
+
+    @property
+    def n_tiles(self) -> int:
+        return self.grid_width * self.grid_height
+
+    @property
+    def n_cores(self) -> int:
+        return self.n_tiles * self.mesh.cores_per_tile
+
+    @property
+    def cycle_s(self) -> float:
+        return 1e-6 / self.core.clock_mhz
+
+    def tile_xy(self, core: int) -> tuple[int, int]:
+        """Global mesh position (x, y) of a physical core (numbered tile-major, row-major tiles)."""
+        tile = core // self.mesh.cores_per_tile
+        return tile % self.grid_width, tile // self.grid_width
+
+    def chip_of_tile(self, tile):
+        """Chip index (row-major over the chip grid) of a tile, or of an array of tiles."""
+        tile = np.asarray(tile)
+        x, y = tile % self.grid_width, tile // self.grid_width
+        out = (y // self.mesh.height) * self.chips.width + x // self.mesh.width
+        return int(out) if out.ndim == 0 else out
+
+    # ---- static power --------------------------------------------------------------------------
+    def static_power_w(self, used_cores=None, used_tiles=None) -> float:
+        """Static power in watts.
+
+        Without ``chip.power_gating`` (or with neither argument) every unit draws static power:
+        ``n_chips * chip + n_cores * core + n_tiles * router``. With power gating only the units in
+        use do: the cores in ``used_cores`` (ids), the routers of ``used_tiles`` (ids; default: the
+        tiles of the used cores; pass also the tiles whose routers only forward traffic), and the
+        chips holding a used tile. ``used_tiles`` alone powers every core of those tiles."""
+        mw = self.core.static_power_mw, self.router.static_power_mw, self.chip.static_power_mw
+        if not self.chip.power_gating or (used_cores is None and used_tiles is None):
+            n_cores, n_tiles, n_chips = self.n_cores, self.n_tiles, self.n_chips
+        else:
+            cores = None if used_cores is None else self._ids(used_cores, self.n_cores, "core")
+            if used_tiles is not None:
+                tiles = self._ids(used_tiles, self.n_tiles, "tile")
+            else:
+                tiles = np.unique(cores // self.mesh.cores_per_tile)
+            n_cores = cores.size if cores is not None else tiles.size * self.mesh.cores_per_tile
+            n_tiles = tiles.size
+            n_chips = np.unique(self.chip_of_tile(tiles)).size if tiles.size else 0
+        return 1e-3 * (n_chips * mw[2] + n_cores * mw[0] + n_tiles * mw[1])
+
+    @staticmethod
+    def _ids(ids, n: int, what: str) -> np.ndarray:
+        a = np.unique(np.asarray(ids, np.int64).ravel())
+        if a.size and (a[0] < 0 or a[-1] >= n):
+            raise ValueError(f"{what} ids must lie in 0..{n - 1}, got {int(a[0] if a[0] < 0 else a[-1])}")
+        return a
+
+    # ---- peak figures --------------------------------------------------------------------------
+    def bisection_links(self) -> tuple[int, float]:
+        """The narrower of the two cuts through the middle of the global mesh: (links crossing it
+        in one direction, their total bandwidth in messages per cycle, one direction). A cut that
+        falls on a chip boundary crosses chip-to-chip links. A mesh one tile wide along an axis
+        cannot be cut along it; a 1x1 mesh has no links (0, 0.0). Bandwidths are the effective ones
+        of the NoC model, one message per ``service_cycles`` whole cycles."""
+        gw, gh = self.grid_width, self.grid_height
+        bw_router = 1.0 / self.router.service_cycles       # effective: whole cycles per message
+        bw_chip = 1.0 / (self.chips.service_cycles or self.router.service_cycles)
+        cuts = []
+        if gw > 1:   # vertical cut between columns gw//2 - 1 and gw//2: one link per row
+            on_chip_edge = (gw // 2) % self.mesh.width == 0
+            cuts.append((gh, gh * (bw_chip if on_chip_edge else bw_router)))
+        if gh > 1:   # horizontal cut: one link per column
+            on_chip_edge = (gh // 2) % self.mesh.height == 0
+            cuts.append((gw, gw * (bw_chip if on_chip_edge else bw_router)))
+        if not cuts:
+            return 0, 0.0
+        return min(cuts, key=lambda c: (c[1], c[0]))
+
+    def peak_figures(self) -> dict[str, float]:
+        """Derived peak figures: synaptic operations per second (per core and in all), energy per
+        synaptic operation, neurons and synapses in all, the bisection bandwidth of the global mesh
+        (messages per cycle and per second, each direction) and a link's throughput."""
+        c = self.core
+        f = c.clock_mhz * 1e6
+        per_core = f / max(c.latency_synop_cycles, 1)
+        links, bisection = self.bisection_links()
+        return {
+            "synops_per_s_per_core": per_core,
+            "synops_per_s": per_core * self.n_cores,
+            "energy_per_synop_pj": c.energy_synop_pj,
+            "neurons": self.n_cores * c.max_neurons,
+            "synapses": None if c.max_synapses is None else self.n_cores * c.max_synapses,
+            "link_msgs_per_s": f / self.router.service_cycles,
+            "bisection_links": links,
+            "bisection_msgs_per_cycle": bisection,
+            "bisection_msgs_per_s": bisection * f,
+        }
+
+
+def in_schema(model: type[BaseModel], dotted: str) -> bool:
+    """Whether ``dotted`` ('core.max_neurons') names a field of ``model`` or of its sections."""
+    keys = dotted.split(".")
+    for i, k in enumerate(keys):
+        field = model.model_fields.get(k)
+        if field is None or field.exclude:
+            return False
+        if i < len(keys) - 1:
+            model = field.annotation
+            if not (isinstance(model, type) and issubclass(model, BaseModel)):
+                return False
+    return True

@@ -1,0 +1,199 @@
+"""The network description: populations of neurons and sparse projections between them.
+
+Frozen and validated; built by :mod:`neurosim.io.nir_read` from NIR files or directly in code. The
+simulator never parses files: it consumes a :class:`Network`.
+
+Neurons are numbered globally in population order (``Network.offsets``). Weights are held as
+CSR matrices indexed ``[source neuron, target neuron]`` ("CSR by source neuron": a spike of
+source ``i`` reaches the row ``i``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from neurosim.errors import NetworkError
+from neurosim.neuron import DTYPE, NeuronParams
+
+INPUT, LIF, IF = "input", "lif", "if"
+KINDS = (INPUT, LIF, IF)
+
+
+@dataclass(frozen=True, eq=False)
+class Population:
+    """A group of neurons of one kind. ``params`` is None for the input (spike source)."""
+
+    name: str
+    kind: str
+    shape: tuple[int, ...]
+    params: NeuronParams | None = None
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise NetworkError(f"population {self.name!r}: kind {self.kind!r} is not one of {KINDS}")
+        if (self.kind == INPUT) != (self.params is None):
+            raise NetworkError(f"population {self.name!r}: only the input population has no neuron parameters")
+        if self.params is not None and self.params.size != self.size:
+            raise NetworkError(f"population {self.name!r}: {self.params.size} parameter entries for "
+                               f"{self.size} neurons")
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape)) if self.shape else 1
+
+
+@dataclass(frozen=True, eq=False)
+class Projection:
+    """Synapses from ``source`` to ``target``: ``weights[i, j]`` is the weight from source neuron
+    ``i`` to target neuron ``j`` (local indices)."""
+
+    source: str
+    target: str
+    weights: sp.csr_array
+
+    def __post_init__(self):
+        w = sp.csr_array(self.weights, dtype=DTYPE)
+        w.sum_duplicates()
+        w.eliminate_zeros()
+        object.__setattr__(self, "weights", w)
+
+    @property
+    def n_synapses(self) -> int:
+        return int(self.weights.nnz)
+
+
+@dataclass(frozen=True, eq=False)
+class Network:
+    """Populations in topological order (the input first) and the projections between them."""
+
+    name: str
+    populations: tuple[Population, ...]
+    projections: tuple[Projection, ...]
+    input: str
+    output: str
+    dt: float = 1e-3
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        object.__setattr__(self, "populations", tuple(self.populations))
+        object.__setattr__(self, "projections", tuple(self.projections))
+        names = [p.name for p in self.populations]
+        if len(set(names)) != len(names):
+            raise NetworkError(f"network {self.name!r}: duplicate population names {names}")
+        by = self.by_name
+        for end, role in ((self.input, "input"), (self.output, "output")):
+            if end not in by:
+                raise NetworkError(f"network {self.name!r}: {role} population {end!r} does not exist")
+        if by[self.input].kind != INPUT:
+            raise NetworkError(f"network {self.name!r}: input population {self.input!r} is not of kind 'input'")
+        if sum(p.kind == INPUT for p in self.populations) != 1:
+            raise NetworkError(f"network {self.name!r}: exactly one input population is supported")
+        for pr in self.projections:
+            for end in (pr.source, pr.target):
+                if end not in by:
+                    raise NetworkError(f"projection {pr.source}->{pr.target}: population {end!r} does not exist")
+            shape = (by[pr.source].size, by[pr.target].size)
+            if pr.weights.shape != shape:
+                raise NetworkError(f"projection {pr.source}->{pr.target}: weights have shape "
+                                   f"{pr.weights.shape}, populations need {shape}")
+            if by[pr.target].kind == INPUT:
+                raise NetworkError(f"projection {pr.source}->{pr.target}: the input population cannot receive synapses")
+        if not (self.dt > 0):
+            raise NetworkError(f"network {self.name!r}: dt must be positive, got {self.dt}")
+
+    # ---- derived views (computed once) -------------------------------------------------------
+    @cached_property
+    def by_name(self) -> dict[str, Population]:
+        return {p.name: p for p in self.populations}
+
+    @cached_property
+    def index(self) -> dict[str, int]:
+        return {p.name: i for i, p in enumerate(self.populations)}
+
+    @cached_property
+    def offsets(self) -> np.ndarray:
+        """Global index of each population's first neuron; ``offsets[-1]`` is the total."""
+        return np.concatenate([[0], np.cumsum([p.size for p in self.populations])]).astype(np.int64)
+
+    @property
+    def n_neurons(self) -> int:
+        return int(self.offsets[-1])
+
+    @property
+    def n_synapses(self) -> int:
+        return sum(p.n_synapses for p in self.projections)
+
+    def span(self, name: str) -> slice:
+        i = self.index[name]
+        return slice(int(self.offsets[i]), int(self.offsets[i + 1]))
+
+    @cached_property
+    def population_of(self) -> np.ndarray:
+        """Population index of every global neuron."""
+        return np.repeat(np.arange(len(self.populations)), [p.size for p in self.populations])
+
+    def is_recurrent(self, pr: Projection) -> bool:
+        """A projection whose target does not come after its source delivers in the next frame."""
+        return self.index[pr.target] <= self.index[pr.source]
+
+    @cached_property
+    def params(self) -> NeuronParams:
+        """Neuron parameters of every global neuron (input neurons get inert placeholders)."""
+        parts = [p.params if p.params is not None else
+                 NeuronParams.uniform(p.size, decay=0.0, threshold=np.inf)
+                 for p in self.populations]
+        return NeuronParams.concat(parts)
+
+    def _global(self, recurrent: bool) -> sp.csr_array:
+        n = self.n_neurons
+        rows, cols, vals = [], [], []
+        for pr in self.projections:
+            if self.is_recurrent(pr) != recurrent:
+                continue
+            coo = pr.weights.tocoo()
+            rows.append(coo.row + self.offsets[self.index[pr.source]])
+            cols.append(coo.col + self.offsets[self.index[pr.target]])
+            vals.append(coo.data)
+        if not rows:
+            return sp.csr_array((n, n), dtype=DTYPE)
+        m = sp.csr_array((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                         shape=(n, n), dtype=DTYPE)
+        m.sum_duplicates()
+        return m
+
+    @cached_property
+    def weights(self) -> sp.csr_array:
+        """Global feed-forward weight matrix ``[source, target]`` (CSR by source)."""
+        return self._global(recurrent=False)
+
+    @cached_property
+    def recurrent_weights(self) -> sp.csr_array:
+        """Global weights of the recurrent projections (delivered in the next frame)."""
+        return self._global(recurrent=True)
+
+    @cached_property
+    def fan_in(self) -> np.ndarray:
+        """Synapses into each neuron (feed-forward and recurrent)."""
+        return (np.diff(self.weights.tocsc().indptr) + np.diff(self.recurrent_weights.tocsc().indptr)).astype(np.int64)
+
+    def synapse_pattern(self) -> sp.csr_array:
+        """0/1 matrix ``[source, target]`` of every connected pair (feed-forward and recurrent),
+        CSR with sorted indices; a new matrix on every call."""
+        both = sp.csr_array(abs(self.weights) + abs(self.recurrent_weights))
+        both.sum_duplicates()
+        both.eliminate_zeros()
+        both.sort_indices()
+        return sp.csr_array((np.ones(both.nnz, np.int32), both.indices, both.indptr), shape=both.shape)
+
+    def describe(self) -> str:
+        lines = [f"network {self.name}: {self.n_neurons} neurons, {self.n_synapses} synapses, dt={self.dt:g} s"]
+        for p in self.populations:
+            lines.append(f"  {p.name:<12} {p.kind:<6} shape={p.shape} n={p.size}")
+        for pr in self.projections:
+            tag = " (recurrent)" if self.is_recurrent(pr) else ""
+            lines.append(f"  {pr.source} -> {pr.target}: {pr.n_synapses} synapses{tag}")
+        return "\n".join(lines)

@@ -1,0 +1,235 @@
+"""The sweep specification of ``neurosim explore``: a YAML file, validated with pydantic, errors
+reported as ``file:line: key.path: reason``.
+
+Format (``examples/explore_small.yaml`` is a complete example)::
+
+    format: neurosim-explore/1
+    name: small-mapping          # output goes to reports/explore/<name>/ (letters, digits, . _ -)
+    description: free text       # optional
+    seed: 0                      # default 0: every random choice (random strategy, annealing,
+                                 #   async random policy) is seeded from it
+    models:                      # NIR files; a bare name (no / and no suffix) means models/<name>.nir
+      - ../models/digits_layered.nir
+    hardware:                    # hardware YAML files; a bare name means the preset hw_configs/<name>.yaml
+      - small
+      - ../hw_configs/loihi.yaml
+    overrides:                   # optional grid: every combination of these values is a point;
+      core.max_neurons: [64, 128]                     # keys are hardware keys (as in --set)
+      router.link_bandwidth_msgs_per_cycle: [0.5, 1.0]
+    strategies:                  # default [sequential]; an entry is a name or {name, options, label}
+      - sequential
+      - balanced
+      - {name: partition, options: {method: greedy}}
+      - {name: random, options: {seed: 3}, label: random-3}
+    placements: [row-major, traffic-aware]    # default [row-major]; same entry forms
+    modes: [sync]                # default [sync]; names from neurosim.sim.modes.MODES; an entry
+                                 #   may be {name: async, options: {policy: momentum, group_size: 4}}
+                                 #   whose options go to neurosim.sim.engine.simulate (its keyword
+                                 #   arguments; `seed` defaults to the sweep's seed)
+    samples: 20                  # test samples per point (default: the whole test split)
+    dataset: null                # default: the model's own dataset (see neurosim.experiments.runner)
+    data_path: null              # where an on-disk dataset lives
+    dt: null                     # time step for NIR files that do not state it
+    rates: profile               # traffic weights given to strategies/placements that take `rates`
+                                 #   and used for the mapping-quality columns: `profile` (mean spikes
+                                 #   per neuron measured by simulating the first `profile_samples`
+                                 #   test samples in sync mode) or `uniform` (one spike per neuron)
+    profile_samples: 4
+
+Relative paths are relative to the directory of the spec file. The points of the sweep are the
+product models x hardware x override grid x strategies x placements x modes, in that order
+(the order of the output table). Each point is identified by a stable hash of its parameters
+(:func:`point_key`), which names its result file ``points/<key>.json``.
+
+Files are not checked for existence here: a point whose hardware or model file is missing fails
+on its own (its error is recorded) and the rest of the sweep goes on.
+"""
+from __future__ import annotations
+
+import hashlib
+import inspect
+import itertools
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator
+
+from neurosim.describe.hardware import Hardware, in_schema
+from neurosim.errors import ConfigError
+from neurosim.mapping.registry import registry
+from neurosim.paths import is_bare_name, shipped_path
+from neurosim.sim.engine import MODES, simulate
+from neurosim.yamlfile import Located, load_yaml, validate
+
+FORMAT = "neurosim-explore/1"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Entry(_Strict):
+    """A strategy, placement or mode with its options; ``label`` names it in the table."""
+
+    name: str = Field(min_length=1)
+    options: dict[str, Any] = Field(default_factory=dict)
+    label: str | None = None
+
+    def title(self) -> str:
+        if self.label:
+            return self.label
+        if not self.options:
+            return self.name
+        return f"{self.name}(" + ",".join(f"{k}={v}" for k, v in sorted(self.options.items())) + ")"
+
+
+def _entries(v):
+    if isinstance(v, list):
+        return [{"name": x} if isinstance(x, str) else x for x in v]
+    return v
+
+
+class Spec(_Strict):
+    format: Literal["neurosim-explore/1"]
+    name: str = Field(pattern=r"^[A-Za-z0-9._-]+$")
+    description: str = ""
+    seed: int = 0
+    models: list[str] = Field(min_length=1)
+    hardware: list[str] = Field(min_length=1)
+    overrides: dict[str, list[Any]] = Field(default_factory=dict)
+    strategies: list[Entry] = Field(default_factory=lambda: [Entry(name="sequential")], min_length=1)
+    placements: list[Entry] = Field(default_factory=lambda: [Entry(name="row-major")], min_length=1)
+    modes: list[Entry] = Field(default_factory=lambda: [Entry(name="sync")], min_length=1)
+    samples: PositiveInt | None = None
+    dataset: str | None = None
+    data_path: str | None = None
+    dt: float | None = Field(None, gt=0)
+    rates: Literal["profile", "uniform"] = "profile"
+    profile_samples: PositiveInt = 4
+
+    _as_entries = field_validator("strategies", "placements", "modes", mode="before")(_entries)
+
+    @field_validator("overrides")
+    @classmethod
+    def _non_empty(cls, grid):
+        for key, values in grid.items():
+            if not values:
+                raise ValueError(f"override {key!r} lists no values")
+        return grid
+
+
+@dataclass(frozen=True)
+class Point:
+    """One simulation of the sweep. ``params`` (JSON-able) identify it; paths are resolved."""
+
+    key: str
+    params: dict[str, Any]
+    model_path: str
+    hardware_path: str
+    data_path: str | None = None
+    index: int = 0
+
+    def job(self) -> dict[str, Any]:
+        """What a worker needs (a plain dict, cheap to send to another process)."""
+        return {"key": self.key, "params": self.params, "model_path": self.model_path,
+                "hardware_path": self.hardware_path, "data_path": self.data_path}
+
+
+@dataclass(frozen=True)
+class LoadedSpec:
+    spec: Spec
+    path: Path
+    points: list[Point]
+    override_keys: tuple[str, ...]
+
+
+def point_key(params: dict[str, Any]) -> str:
+    """A stable hash of a point's parameters (canonical JSON, sorted keys)."""
+    blob = json.dumps(params, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _resolve(entry: str, base: Path, kind: str) -> str:
+    p = Path(entry)
+    if is_bare_name(entry):
+        return str(shipped_path(entry, "hardware" if kind == "hardware" else "model"))
+    return str(p if p.is_absolute() else (base / p).resolve())
+
+
+def _check(doc: Located, spec: Spec) -> None:
+
+    strategies, placements = registry()
+    for group, known in (("strategies", strategies), ("placements", placements), ("modes", MODES)):
+        for i, e in enumerate(getattr(spec, group)):
+            if e.name not in known:
+                raise doc.error((group, i), f"unknown {group[:-1] if group != 'strategies' else 'strategy'} "
+                                            f"{e.name!r}; known: {sorted(known)}")
+        titles = [e.title() for e in getattr(spec, group)]
+        dup = sorted({t for t in titles if titles.count(t) > 1})
+        if dup:
+            raise doc.error((group,), f"entries {dup} appear more than once (give them distinct labels)")
+    accepted = simulate_options()
+    for i, e in enumerate(spec.modes):
+        for k in e.options:
+            if k not in accepted:
+                raise doc.error(("modes", i, "options", k), f"not an option of simulate(); known: {sorted(accepted)}")
+    for key in spec.overrides:
+        if not _hardware_key(key):
+            raise doc.error(("overrides", key), "not a hardware key (see hw_configs/README.md), "
+                                                "e.g. core.max_neurons")
+    for group in ("strategies", "placements"):
+        for i, e in enumerate(getattr(spec, group)):
+            if "rates" in e.options:
+                raise doc.error((group, i, "options", "rates"), "rates are set for the whole sweep "
+                                                                "(top-level key rates: profile | uniform)")
+
+
+#: arguments of ``simulate`` that a sweep sets itself
+_RESERVED = {"hw", "net", "mapping", "inputs", "labels", "mode", "name", "dataset", "raster_sample", "progress",
+             "options"}
+
+
+def simulate_options() -> set[str]:
+    """Keyword options of :func:`neurosim.sim.engine.simulate` a mode entry may set."""
+
+
+    return {n for n, p in inspect.signature(simulate).parameters.items()
+            if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)} - _RESERVED
+
+
+def _hardware_key(dotted: str) -> bool:
+
+    return in_schema(Hardware, dotted)
+
+
+def load_spec(path: str | Path) -> LoadedSpec:
+    """Read, validate and expand a sweep specification."""
+    doc = load_yaml(path)
+    spec = validate(Spec, doc)
+    _check(doc, spec)
+    base = Path(path).resolve().parent
+    keys = tuple(spec.overrides)
+    data_path = str(base / spec.data_path) if spec.data_path else None
+    grid = [dict(zip(keys, combo)) for combo in itertools.product(*(spec.overrides[k] for k in keys))]
+    points = []
+    for model, hw, ov, st, pl, mo in itertools.product(spec.models, spec.hardware, grid, spec.strategies,
+                                                       spec.placements, spec.modes):
+        params = {
+            "model": model, "hardware": hw, "overrides": ov,
+            "strategy": st.name, "strategy_options": st.options, "strategy_label": st.title(),
+            "placement": pl.name, "placement_options": pl.options, "placement_label": pl.title(),
+            "mode": mo.name, "mode_options": mo.options, "mode_label": mo.title(),
+            "samples": spec.samples, "dataset": spec.dataset, "data_path": spec.data_path, "dt": spec.dt,
+            "rates": spec.rates, "profile_samples": spec.profile_samples, "seed": spec.seed,
+        }
+        params = json.loads(json.dumps(params, default=str))   # plain JSON types, as stored
+        points.append(Point(point_key(params), params, _resolve(model, base, "model"),
+                            _resolve(hw, base, "hardware"), data_path, len(points)))
+    seen: dict[str, int] = {}
+    for p in points:
+        if p.key in seen:
+            raise ConfigError(f"points {seen[p.key]} and {p.index} are identical", file=str(path))
+        seen[p.key] = p.index
+    return LoadedSpec(spec, Path(path), points, keys)

@@ -1,0 +1,275 @@
+"""Lowering of a chain of NIR linear nodes (Affine, Linear, Scale, Flatten, Conv2d, SumPool2d,
+AvgPool2d) to one sparse weight matrix, with the shapes tracked through the chain."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import networkx as nx
+import numpy as np
+import scipy.sparse as sp
+
+from neurosim.errors import NetworkError
+from neurosim.io.nir_nodes import node_place, node_type, param_shape
+
+
+# ------------------------------------------------------------------------- shapes and linear maps
+@dataclass
+class _Map:
+    """One linear node as ``y = x @ matrix + bias`` over C-order flattened vectors."""
+
+    in_shape: tuple
+    out_shape: tuple
+    matrix: sp.csr_array | None  # None: identity (Flatten)
+    bias: np.ndarray | None      # None: no bias
+
+
+class Shapes:
+    """Tracks shapes from the populations through the linear nodes, building each node's map once."""
+
+    def __init__(self, nodes: dict, g: nx.DiGraph):
+        self.nodes, self.g = nodes, g
+        self.maps: dict[str, _Map] = {}
+        self.pops: dict[str, tuple] = {}
+
+    def pop_shape(self, p: str) -> tuple:
+        """A population's shape: fixed by its first (forward) input, else by its parameters."""
+        if p not in self.pops:
+            node = self.nodes[p]
+            if node_type(node) == "Input":
+                shape = node.input_type.get("input")
+                if shape is None:
+                    raise NetworkError(f"{node_place(p, node)} has no shape")
+                self.pops[p] = tuple(int(x) for x in np.asarray(shape).ravel())
+            else:
+                self.pops[p] = param_shape(p, node)
+        return self.pops[p]
+
+    def out_shape(self, n: str) -> tuple:
+        return self.maps[n].out_shape if n in self.maps else self.pop_shape(n)
+
+    def propagate(self, source: str, lin_order: list[str], targets: dict) -> dict:
+        """Weights ``[source, target]`` (float64 CSR) from ``source`` to every neuron it reaches."""
+        n_src = shape_size(self.pop_shape(source))
+        acc = {source: sp.identity(n_src, dtype=np.float64, format="csr")}
+        region = nx.descendants(self.g, source)
+        for n in lin_order:
+            if n not in region:
+                continue
+            preds = [p for p in self.g.predecessors(n) if p in acc]
+            if not preds:
+                continue
+            in_shape = self._common_shape(n, preds)
+            m = self._map(n, in_shape)
+            x = _sum(acc[p] for p in preds)
+            acc[n] = x if m.matrix is None else x @ m.matrix
+        out = {}
+        for t in targets:
+            preds = [p for p in self.g.predecessors(t) if p in acc]
+            self._check_neuron_input(t, preds)
+            out[(source, t)] = _sum(acc[p] for p in preds).tocsr()
+        return out
+
+    def _common_shape(self, n: str, preds: list[str]) -> tuple:
+        shapes = {p: self.out_shape(p) for p in preds}
+        if n in self.maps:
+            shapes[f"(earlier input of {n})"] = self.maps[n].in_shape
+        if len(set(shapes.values())) > 1:
+            raise NetworkError(f"{node_place(n, self.nodes[n])}: its inputs have different shapes "
+                               + ", ".join(f"{p}: {s}" for p, s in shapes.items()))
+        return next(iter(shapes.values()))
+
+    def _map(self, n: str, in_shape: tuple) -> _Map:
+        if n not in self.maps:
+            try:
+                self.maps[n] = _linear_map(self.nodes[n], in_shape)
+            except (ValueError, TypeError, IndexError) as e:
+                raise NetworkError(f"{node_place(n, self.nodes[n])}: {' '.join(str(e).split())}") from None
+        return self.maps[n]
+
+    def _check_neuron_input(self, t: str, preds: list[str]) -> None:
+        node = self.nodes[t]
+        for p in preds:
+            got = self.out_shape(p)
+            if t not in self.pops:
+                params = param_shape(t, node)
+                if shape_size(params) not in (1, shape_size(got)):
+                    raise NetworkError(f"{node_place(t, node)}: input shape {got} from {p!r} "
+                                       f"({node_type(self.nodes[p])}) does not match the neuron shape {params}")
+                self.pops[t] = params if shape_size(params) == shape_size(got) and params else got
+            if shape_size(got) != shape_size(self.pops[t]):
+                raise NetworkError(f"{node_place(t, node)}: input shape {got} from {p!r} "
+                                   f"({node_type(self.nodes[p])}) does not match the neuron shape {self.pops[t]}")
+
+
+def _linear_map(node, in_shape: tuple) -> _Map:
+    """The map of one linear node given its input shape (raises ValueError on a mismatch)."""
+    t = node_type(node)
+    if t in ("Affine", "Linear"):
+        w = np.asarray(node.weight, dtype=np.float64)
+        if w.ndim != 2:
+            raise ValueError(f"weight has shape {w.shape}; only 2-D weights are supported")
+        if shape_size(in_shape) != w.shape[1] or (len(in_shape) == 1 and in_shape[0] != w.shape[1]):
+            raise ValueError(f"input shape {in_shape} does not match weight shape {w.shape} "
+                             f"(expects {w.shape[1]} inputs)")
+        bias = None
+        if t == "Affine" and node.bias is not None:
+            bias = np.broadcast_to(np.asarray(node.bias, np.float64), (w.shape[0],)).copy()
+        return _Map(in_shape, (w.shape[0],), sp.csr_array(w.T), bias)
+    if t == "Scale":
+        s = np.asarray(node.scale, np.float64)
+        try:
+            s = np.broadcast_to(s, in_shape).ravel()
+        except ValueError:
+            raise ValueError(f"scale of shape {s.shape} does not fit input shape {in_shape}") from None
+        return _Map(in_shape, in_shape, sp.diags_array(s).tocsr(), None)
+    if t == "Flatten":
+        declared = node.input_type.get("input") if node.input_type else None
+        if declared is not None and shape_size(tuple(np.asarray(declared).ravel())) != shape_size(in_shape):
+            raise ValueError(f"input shape {in_shape} does not match its input_type "
+                             f"{tuple(int(x) for x in np.asarray(declared).ravel())}")
+        return _Map(in_shape, _flatten_shape(in_shape, int(node.start_dim), int(node.end_dim), declared),
+                    None, None)
+    if t == "Conv2d":
+        w = np.asarray(node.weight, np.float64)
+        if w.ndim != 4:
+            raise ValueError(f"weight has shape {w.shape}; Conv2d needs (C_out, C_in/groups, kh, kw)")
+        in_shape = _image_shape(in_shape, node, w.shape[1] * int(node.groups))
+        out_shape, mat = _conv2d_matrix(in_shape, w, node.stride, node.padding, node.dilation, int(node.groups))
+        bias = None
+        if node.bias is not None and np.any(node.bias):
+            b = np.broadcast_to(np.asarray(node.bias, np.float64), (w.shape[0],))
+            bias = np.repeat(b, out_shape[1] * out_shape[2])
+        return _Map(in_shape, out_shape, mat, bias)
+    if t in ("SumPool2d", "AvgPool2d"):
+        if len(in_shape) != 3:
+            raise ValueError(f"input shape {in_shape} is not (C, H, W)")
+        kh, kw = _pair(node.kernel_size, "kernel_size")
+        stride = (kh, kw) if node.stride is None else node.stride
+        ones = np.full((in_shape[0], 1, kh, kw), 1.0 if t == "SumPool2d" else 1.0 / (kh * kw))
+        out_shape, mat = _conv2d_matrix(in_shape, ones, stride, node.padding, 1, in_shape[0])
+        return _Map(in_shape, out_shape, mat, None)
+    raise ValueError(f"unsupported linear node {t}")  # unreachable: checked in _structure
+
+
+def _image_shape(in_shape: tuple, node, channels: int) -> tuple:
+    """The (C, H, W) input of a Conv2d: the upstream shape, or a flat upstream vector reshaped by
+    the node's own ``input_shape``; checked against ``input_shape`` when both exist."""
+    declared = None
+    if node.input_shape is not None:
+        declared = (channels, *(int(x) for x in np.asarray(node.input_shape).ravel()))
+    if len(in_shape) == 3:
+        if declared is not None and tuple(in_shape) != declared:
+            raise ValueError(f"input shape {in_shape} does not match its input_shape {declared[1:]} "
+                             f"with {channels} channels")
+        shape = tuple(in_shape)
+    elif declared is not None and len(declared) == 3 and shape_size(declared) == shape_size(in_shape):
+        shape = declared
+    else:
+        raise ValueError(f"input shape {in_shape} is not (C, H, W)")
+    if shape[0] != channels:
+        raise ValueError(f"input shape {shape} has {shape[0]} channels, weight expects {channels}")
+    return shape
+
+
+def _flatten_shape(shape: tuple, start: int, end: int, declared) -> tuple:
+    """Output shape of a Flatten over an (unbatched) input ``shape``.
+
+    NIR shapes exclude the batch dimension, but torch exporters (snnTorch, Norse via nirtorch) copy
+    ``nn.Flatten``'s dims, which count it. So: ``start_dim`` 0 or negative is read as NIR writes
+    it (no batch dimension); a positive ``start_dim`` counts the batch dimension (``start_dim=1``,
+    torch's default, flattens the whole sample), and so do the positive dims of a node whose
+    declared ``input_type`` has one dimension more than its input. Flatten never moves a value in
+    C order, so this choice only affects the tracked shape, never the weights.
+    """
+    nd = len(shape)
+    batched_decl = declared is not None and np.asarray(declared).size == nd + 1
+    shift = lambda d: d - 1 if d > 0 else d
+    if batched_decl or start > 0:
+        start, end = shift(start), shift(end)
+    start, end = (start + nd if start < 0 else start), (end + nd if end < 0 else end)
+    if nd == 0:
+        return (1,)
+    if not (0 <= start <= end < nd):
+        return (shape_size(shape),)
+    return tuple(shape[:start]) + (shape_size(shape[start:end + 1]),) + tuple(shape[end + 1:])
+
+
+def _pair(x, what: str) -> tuple[int, int]:
+    a = np.asarray(x).ravel()
+    if a.size == 1:
+        a = np.repeat(a, 2)
+    if a.size != 2:
+        raise ValueError(f"{what} {x!r} is not an int or a pair")
+    return int(a[0]), int(a[1])
+
+
+def _conv2d_matrix(in_shape: tuple, weight: np.ndarray, stride, padding, dilation, groups: int):
+    """PyTorch ``conv2d`` (cross-correlation) as a sparse ``[C_in*H*W, C_out*Ho*Wo]`` matrix.
+
+    ``weight`` is ``(C_out, C_in/groups, kh, kw)``; ``padding`` an int, a pair, ``'valid'`` or
+    ``'same'`` (stride 1 only; ``d*(k-1)`` zeros split with the smaller half first, as torch).
+    Zero weights give no entries.
+    """
+    c_in, h, w = (int(x) for x in in_shape)
+    c_out, cg, kh, kw = weight.shape
+    if groups < 1 or c_in != cg * groups or c_out % groups:
+        raise ValueError(f"groups={groups} does not fit {c_in} input and {c_out} output channels "
+                         f"(weight shape {weight.shape})")
+    (sh, sw), (dh, dw) = _pair(stride, "stride"), _pair(dilation, "dilation")
+    if isinstance(padding, bytes):
+        padding = padding.decode()
+    if isinstance(padding, str):
+        if padding == "valid":
+            (pt, pl), (ho, wo) = (0, 0), _conv_out((h, w), (0, 0), (dh, dw), (kh, kw), (sh, sw))
+        elif padding == "same":
+            if (sh, sw) != (1, 1):
+                raise ValueError("padding='same' needs stride 1")
+            pt, pl, ho, wo = dh * (kh - 1) // 2, dw * (kw - 1) // 2, h, w
+        else:
+            raise ValueError(f"padding {padding!r} is not 'same', 'valid' or a number")
+    else:
+        pt, pl = _pair(padding, "padding")
+        ho, wo = _conv_out((h, w), (pt, pl), (dh, dw), (kh, kw), (sh, sw))
+    if ho <= 0 or wo <= 0:
+        raise ValueError(f"input {in_shape} is too small for kernel {(kh, kw)} (output {(ho, wo)})")
+    per_group = c_out // groups
+    oy = np.arange(ho)[None, :, None]
+    ox = np.arange(wo)[None, None, :]
+    rows, cols, vals = [], [], []
+    for co in range(c_out):
+        ci, ki, kj = np.nonzero(weight[co])
+        if not len(ci):
+            continue
+        val = weight[co][ci, ki, kj][:, None, None]
+        iy = oy * sh - pt + ki[:, None, None] * dh
+        ix = ox * sw - pl + kj[:, None, None] * dw
+        chan = (co // per_group * cg + ci)[:, None, None]
+        src = (chan * h + iy) * w + ix
+        dst = (co * ho + oy) * wo + ox
+        src, dst, val, iy, ix = np.broadcast_arrays(src, dst, val, iy, ix)
+        ok = (iy >= 0) & (iy < h) & (ix >= 0) & (ix < w)
+        rows.append(src[ok])
+        cols.append(dst[ok])
+        vals.append(val[ok])
+    shape = (c_in * h * w, c_out * ho * wo)
+    if not rows:
+        return (c_out, ho, wo), sp.csr_array(shape, dtype=np.float64)
+    mat = sp.csr_array((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=shape)
+    mat.sum_duplicates()
+    return (c_out, ho, wo), mat
+
+
+def _conv_out(hw, pad, dil, k, stride) -> tuple[int, int]:
+    return tuple((hw[i] + 2 * pad[i] - dil[i] * (k[i] - 1) - 1) // stride[i] + 1 for i in range(2))
+
+
+def shape_size(shape) -> int:
+    return int(np.prod(shape)) if len(shape) else 1
+
+
+def _sum(mats):
+    mats = list(mats)
+    total = mats[0]
+    for m in mats[1:]:
+        total = total + m
+    return total

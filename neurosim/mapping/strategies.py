@@ -1,0 +1,147 @@
+r"""Mapping strategies: which neurons share a core (neuron -> logical core). ``partition`` is in
+:mod:`neurosim.mapping.partition`, the quality figures in :mod:`neurosim.mapping.quality`.
+
+Every strategy is a pure function ``f(net, hw, **options) -> np.ndarray`` returning the logical
+core (0..k-1, every one used) of every global neuron; :func:`neurosim.mapping.registry.map_network` places
+the logical cores on the mesh (:mod:`neurosim.mapping.placement`) and checks capacity. Strategies never
+touch the simulator: spike rates, when used, are measured beforehand (:func:`neurosim.analysis.profiling.profile_rates`) and
+passed in as an array.
+
+Strategies
+----------
+``sequential``
+    layer by layer, in order, each core filled to capacity .
+``balanced``
+    even synaptic work per core: neurons are dealt, population by population and heaviest first,
+    to the core with the least work of that population (then the least work overall), so every
+    layer's work (and with it the duration of its phase in ``sync`` mode) is spread evenly. The
+    work of a neuron is its fan-in synapses, or with ``rates`` the synaptic operations it
+    receives per inference (``sum`` of its sources' rates). Uses as many cores as ``sequential``
+    unless ``n_cores`` says otherwise (an int, or ``"all"``).
+``partition``
+    graph partitioning that minimises the *cut traffic* (below) without sending more
+    ``messages``: a greedy move-based refinement on the exact (hypergraph) figures under
+    capacity, which moves one neuron at a time to another core when neither figure grows and
+    one shrinks (weighted by ``rates`` when given, else one spike per neuron). It is run from the
+    ``sequential`` mapping and from a recursive Kernighan-Lin bisection (networkx) of the neuron
+    graph (edges = synapses weighted by their source's traffic; a bisection whose parts overflow
+    a core is dropped). The candidate with the least cut traffic among those sending no more
+    messages than the refined ``sequential`` one wins, so ``partition`` never cuts more traffic,
+    nor sends more messages, than ``sequential``. ``method="greedy"`` skips Kernighan-Lin (also
+    skipped above ``kl_max_synapses`` synapses); ``passes`` bounds the refinement sweeps.
+``random``
+    each neuron, in a seeded random order, to a uniformly random core with room
+    (``seed``; as many cores as ``sequential`` unless ``n_cores`` says otherwise, more if needed).
+
+Traffic
+-------
+The router delivers unicast: a spike of neuron ``i`` costs one message per *distinct* core
+holding at least one of its targets (``D(i)``); a target on ``i``'s own core still costs a
+(core-local) message, as in :mod:`neurosim.sim.chip`. With ``w_i`` the traffic weight of neuron
+``i`` (its spike rate, mean spikes per inference, when ``rates`` is given; else 1, i.e. every
+neuron spiking once):
+
+* ``messages``    = sum_i w_i |D(i)|                 (what the simulator sends)
+* ``cut_traffic`` = sum_i w_i |D(i) \ {core(i)}|      (messages that leave their source core)
+
+``cut_traffic`` is the connectivity-minus-one metric of the hypergraph whose hyperedges are
+``{i} + targets(i)``: ``|D(i) + {core(i)}| - 1``. In the simulator a message to the sender's own
+core still costs a message (``spike_out``, ``message_in`` and a tile-local delivery), so energy
+follows ``messages``; ``cut_traffic`` is what real chips with a core-local short cut save, and
+what the mesh sees. Placement-dependent figures (messages crossing tiles, traffic-weighted hops) are
+in :func:`mapping_quality`.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from neurosim.describe.hardware import Hardware
+from neurosim.describe.network import Network
+from neurosim.errors import MappingError
+from neurosim.mapping.capacity import Packer, compact, n_cores_option
+from neurosim.mapping.quality import traffic_weights
+
+# ---- balanced -----------------------------------------------------------------------------------
+
+def balanced(net: Network, hw: Hardware, *, rates: np.ndarray | None = None, n_cores: int | str | None = None,
+             neurons_per_core: int | None = None) -> np.ndarray:
+    """Even synaptic work per core, population by population (see the module docstring)."""
+    w = traffic_weights(net, rates)
+    pattern = net.synapse_pattern()
+    work = pattern.T @ w if rates is not None else net.fan_in.astype(np.float64)
+    packer = Packer(net, hw, neurons_per_core)
+    k = n_cores_option(n_cores, n_sequential(net, hw, neurons_per_core), hw)
+    n_pop = len(net.populations)
+    pop_work = np.zeros((hw.n_cores, n_pop))
+    total = np.zeros(hw.n_cores)
+    core_of = np.empty(net.n_neurons, np.int64)
+    for p, pop in enumerate(net.populations):
+        sl = net.span(pop.name)
+        idx = np.arange(sl.start, sl.stop)
+        for j in idx[np.argsort(-work[sl], kind="stable")].tolist():
+            ok, k = packer.fits_or_grow(j, k, "balanced")
+            cand = np.flatnonzero(ok)
+            # least work of this population, then least work overall, then fewest neurons, then lowest id
+            order = np.lexsort((cand, packer.n[cand], total[cand], pop_work[cand, p]))
+            c = int(cand[order[0]])
+            packer.add(j, c)
+            core_of[j] = c
+            pop_work[c, p] += work[j]
+            total[c] += work[j]
+    return compact(core_of)
+
+
+# ---- random -------------------------------------------------------------------------------------
+
+def random_mapping(net: Network, hw: Hardware, *, seed: int = 0, n_cores: int | str | None = None,
+                   neurons_per_core: int | None = None) -> np.ndarray:
+    """Each neuron, in a seeded random order, to a uniformly random core with room."""
+    rng = np.random.default_rng(seed)
+    packer = Packer(net, hw, neurons_per_core)
+    k = n_cores_option(n_cores, n_sequential(net, hw, neurons_per_core), hw)
+    core_of = np.empty(net.n_neurons, np.int64)
+    for j in rng.permutation(net.n_neurons).tolist():
+        ok, k = packer.fits_or_grow(j, k, "random")
+        c = int(rng.choice(np.flatnonzero(ok)))
+        packer.add(j, c)
+        core_of[j] = c
+    return compact(core_of)
+
+
+
+
+# ---- strategies ----------------------------------------------------------------------------------
+
+def sequential(net: Network, hw: Hardware, neurons_per_core: int | None = None) -> np.ndarray:
+    """Layer by layer, in order: each population starts a new logical core, and a core takes
+    neurons until the next one would exceed its neuron, fan-in or synapse capacity. Returns the
+    logical core of every neuron."""
+    cap_n = min(neurons_per_core or hw.core.max_neurons, hw.core.max_neurons)
+    cap_ax, cap_syn = hw.core.max_fan_in, hw.core.max_synapses or np.iinfo(np.int64).max
+    csc = (net.weights + net.recurrent_weights).tocsc()
+    core_of = np.empty(net.n_neurons, np.int64)
+    seen = np.zeros(net.n_neurons, bool)   # source axons already on the current core
+    core, n_in, n_ax, n_syn, touched = -1, cap_n, 0, 0, []
+    for pop in net.populations:
+        start = True
+        for j in range(net.span(pop.name).start, net.span(pop.name).stop):
+            src = csc.indices[csc.indptr[j]:csc.indptr[j + 1]]
+            if src.size > cap_ax or src.size > cap_syn:
+                raise MappingError(f"neuron {j} of population {pop.name!r} has fan-in {src.size}; a core of "
+                                   f"{hw.name!r} takes at most {min(cap_ax, cap_syn)}")
+            new = src[~seen[src]]
+            if start or n_in >= cap_n or n_ax + new.size > cap_ax or n_syn + src.size > cap_syn:
+                seen[np.asarray(touched, np.int64)] = False
+                core, n_in, n_ax, n_syn, touched, start = core + 1, 0, 0, 0, [], False
+                new = src
+            seen[new] = True
+            touched.extend(new.tolist())
+            core_of[j] = core
+            n_in, n_ax, n_syn = n_in + 1, n_ax + new.size, n_syn + src.size
+    return core_of
+
+
+def n_sequential(net: Network, hw: Hardware, neurons_per_core: int | None) -> int:
+
+    core_of = sequential(net, hw, neurons_per_core=neurons_per_core)
+    return int(core_of.max()) + 1 if core_of.size else 0
