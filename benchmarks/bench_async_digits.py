@@ -5,6 +5,7 @@ for comparison).
 
     python benchmarks/bench_async_digits.py [--model models/digits_unlayered_momentum.nir] [--samples 360]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,17 +25,30 @@ def main(argv=None):
     ap.add_argument("--policy", default="momentum", choices=["fifo", "random", "momentum"])
     a = ap.parse_args(argv)
     setup = prepare(a.model, a.hw, samples=a.samples)
-    print(f"model {setup.network.name}: {setup.network.n_neurons} neurons, {setup.network.n_synapses} synapses, "
-          f"{len(setup.mapping.used_cores)} cores on {setup.hardware.name}; {len(setup.data)} samples x "
-          f"{setup.data.n_frames} frames")
+    print(
+        f"model {setup.network.name}: {setup.network.n_neurons} neurons, {setup.network.n_synapses} synapses, "
+        f"{len(setup.mapping.used_cores)} cores on {setup.hardware.name}; {len(setup.data)} samples x "
+        f"{setup.data.n_frames} frames"
+    )
     for mode, scope in (("async", "core"), ("async", "global"), ("sync", "global")):
         t0 = time.perf_counter()
-        res = simulate(setup.hardware, setup.network, setup.mapping, setup.data.inputs, setup.data.labels,
-                       mode=mode, scope=scope, policy=a.policy, raster_sample=None)
+        res = simulate(
+            setup.hardware,
+            setup.network,
+            setup.mapping,
+            setup.data.inputs,
+            setup.data.labels,
+            mode=mode,
+            scope=scope,
+            policy=a.policy,
+            raster_sample=None,
+        )
         wall = time.perf_counter() - t0
         synops = sum(s.synops for s in res.samples)
-        print(f"{mode:5} {scope:6}: accuracy {res.accuracy:.4f}; {len(res.samples) / wall:7.1f} inferences/s; "
-              f"{synops / wall / 1e6:5.2f} M synaptic events/s; wall {wall:.2f} s")
+        print(
+            f"{mode:5} {scope:6}: accuracy {res.accuracy:.4f}; {len(res.samples) / wall:7.1f} inferences/s; "
+            f"{synops / wall / 1e6:5.2f} M synaptic events/s; wall {wall:.2f} s"
+        )
     print(f"peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 
 

@@ -6,6 +6,7 @@ frames of random input spikes, Loihi preset: the workload SANA-FE was measured o
 
     python benchmarks/bench_dense.py [--frames 1000] [--rate 0.1] [--hw hw_configs/loihi.yaml]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,7 +36,7 @@ def dense_network(seed: int = 0, sizes=SIZES) -> Network:
         pops.append(Population(f"lif{i}", "lif", (n,), NeuronParams.uniform(n, decay=0.9, threshold=1.0)))
         w = rng.normal(0.0, 1.0, (sizes[i - 1], n)) * (GAIN / np.sqrt(sizes[i - 1] * 0.1))
         wq = np.round(w * 64) / 64
-        wq[wq == 0] = np.where(w[wq == 0] < 0, -1, 1) / 64   # keep every synapse (dense)
+        wq[wq == 0] = np.where(w[wq == 0] < 0, -1, 1) / 64  # keep every synapse (dense)
         projs.append(Projection(pops[i - 1].name, pops[i].name, sp.csr_array(wq.astype(np.float32))))
     return Network("dense_benchmark", pops, projs, "input", pops[-1].name, dt=1e-3)
 
@@ -50,11 +51,15 @@ def main(argv=None):
     ap.add_argument("--mode", choices=["sync", "async"], default="sync")
     ap.add_argument("--scope", choices=["global", "core"], default="core", help="async scheduler scope")
     ap.add_argument("--policy", choices=["fifo", "random", "momentum"], default="fifo")
-    ap.add_argument("--noc", choices=["free", "contention", "both"], default="both",
-                    help="NoC model: contention-free per-hop latency, links with contention and "
-                         "back-pressure, or both one after the other (default: both)")
+    ap.add_argument(
+        "--noc",
+        choices=["free", "contention", "both"],
+        default="both",
+        help="NoC model: contention-free per-hop latency, links with contention and "
+        "back-pressure, or both one after the other (default: both)",
+    )
     a = ap.parse_args(argv)
-    for noc in (("free", "contention") if a.noc == "both" else (a.noc,)):
+    for noc in ("free", "contention") if a.noc == "both" else (a.noc,):
         run(a, noc)
 
 
@@ -66,20 +71,36 @@ def run(a, noc: str):
     stim = np.random.default_rng(a.seed + 1).random((1, a.frames, SIZES[0])) < a.rate
     t_load = time.perf_counter() - t0
     t1 = time.perf_counter()
-    res = simulate(hw, net, mapping, stim, np.zeros(1, np.int64), name="bench", raster_sample=None,
-                   mode=a.mode, scope=a.scope, policy=a.policy)
+    res = simulate(
+        hw,
+        net,
+        mapping,
+        stim,
+        np.zeros(1, np.int64),
+        name="bench",
+        raster_sample=None,
+        mode=a.mode,
+        scope=a.scope,
+        policy=a.policy,
+    )
     wall = time.perf_counter() - t1
     s = res.samples[0]
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"network: {net.n_neurons} neurons, {net.n_synapses} synapses, {len(mapping.used_cores)} cores "
-          f"on {hw.name}; {a.frames} frames, input rate {a.rate}; mode {a.mode}"
-          + (f" ({a.scope} scheduler, {a.policy})" if a.mode == "async" else "")
-          + f"; NoC {'with contention and back-pressure' if noc == 'contention' else 'contention-free'}")
+    print(
+        f"network: {net.n_neurons} neurons, {net.n_synapses} synapses, {len(mapping.used_cores)} cores "
+        f"on {hw.name}; {a.frames} frames, input rate {a.rate}; mode {a.mode}"
+        + (f" ({a.scope} scheduler, {a.policy})" if a.mode == "async" else "")
+        + f"; NoC {'with contention and back-pressure' if noc == 'contention' else 'contention-free'}"
+    )
     print(f"load+map: {t_load:.2f} s; simulation wall time: {wall:.2f} s")
-    print(f"spikes: {s.spikes + s.input_spikes} ({s.spikes} neuron, {s.input_spikes} input); "
-          f"synaptic events: {s.synops}; messages: {s.messages_sent}")
-    print(f"synaptic events per second: {s.synops / wall / 1e6:.1f} M/s; "
-          f"spikes per second: {(s.spikes + s.input_spikes) / wall / 1e3:.0f} k/s")
+    print(
+        f"spikes: {s.spikes + s.input_spikes} ({s.spikes} neuron, {s.input_spikes} input); "
+        f"synaptic events: {s.synops}; messages: {s.messages_sent}"
+    )
+    print(
+        f"synaptic events per second: {s.synops / wall / 1e6:.1f} M/s; "
+        f"spikes per second: {(s.spikes + s.input_spikes) / wall / 1e3:.0f} k/s"
+    )
     print(f"simulated latency: {s.cycles} cycles = {s.cycles * hw.cycle_s * 1e3:.3f} ms")
     print(f"peak RSS: {rss_mb:.0f} MB\n")
 

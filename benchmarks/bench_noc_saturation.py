@@ -17,6 +17,7 @@ per cycle per link. XY routing under uniform traffic loads the links crossing th
     python benchmarks/bench_noc_saturation.py [--out reports/bench_noc_saturation.png]
         [--cycles 1000] [--buffers 2 8] [--loads 0.05 0.1 ...] [--seed 0]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,11 +36,20 @@ DEFAULT_LOADS = (0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.
 
 
 def hardware(buffer: int, contention: bool = True):
-    return load_hardware(preset_path("small"), {
-        "mesh.width": K, "mesh.height": K, "mesh.cores_per_tile": 1,
-        "router.latency_hop_ew_cycles": 1, "router.latency_hop_ns_cycles": 1, "router.latency_local_cycles": 1,
-        "router.link_bandwidth_msgs_per_cycle": 1.0, "router.buffer_depth_msgs": buffer,
-        "router.contention": contention})
+    return load_hardware(
+        preset_path("small"),
+        {
+            "mesh.width": K,
+            "mesh.height": K,
+            "mesh.cores_per_tile": 1,
+            "router.latency_hop_ew_cycles": 1,
+            "router.latency_hop_ns_cycles": 1,
+            "router.latency_local_cycles": 1,
+            "router.link_bandwidth_msgs_per_cycle": 1.0,
+            "router.buffer_depth_msgs": buffer,
+            "router.contention": contention,
+        },
+    )
 
 
 def traffic(load: float, cycles: int, n_tiles: int, rng: np.random.Generator):
@@ -60,11 +70,16 @@ def measure(hw, load: float, cycles: int, seed: int) -> dict:
     window = cycles - warm
     arrived = np.count_nonzero((d.arrival >= warm) & (d.arrival < cycles))
     sent = (send >= warm) & (send < cycles)
-    return {"load": load, "offered": sent.sum() / window / mesh.n_tiles,
-            "throughput": arrived / window / mesh.n_tiles,
-            "latency": float(np.mean(d.arrival[sent] - send[sent])) if sent.any() else float("nan"),
-            "messages": int(src.size), "model": d.model, "wall_s": wall,
-            "stall_cycles": int(mesh.link_stats()["stall_cycles"].sum())}
+    return {
+        "load": load,
+        "offered": sent.sum() / window / mesh.n_tiles,
+        "throughput": arrived / window / mesh.n_tiles,
+        "latency": float(np.mean(d.arrival[sent] - send[sent])) if sent.any() else float("nan"),
+        "messages": int(src.size),
+        "model": d.model,
+        "wall_s": wall,
+        "stall_cycles": int(mesh.link_stats()["stall_cycles"].sum()),
+    }
 
 
 def knee(rows: list[dict]) -> dict:
@@ -73,9 +88,12 @@ def knee(rows: list[dict]) -> dict:
     below = [r["load"] for r in rows if r["throughput"] < 0.95 * r["offered"]]
     lat0 = rows[0]["latency"]
     slow = [r["load"] for r in rows if r["latency"] > 3 * lat0]
-    return {"knee_load": below[0] if below else None,
-            "saturation_throughput": max(r["throughput"] for r in rows),
-            "latency_3x_load": slow[0] if slow else None, "zero_load_latency": lat0}
+    return {
+        "knee_load": below[0] if below else None,
+        "saturation_throughput": max(r["throughput"] for r in rows),
+        "latency_3x_load": slow[0] if slow else None,
+        "zero_load_latency": lat0,
+    }
 
 
 def plot(results: dict[str, list[dict]], out: Path) -> None:
@@ -85,7 +103,9 @@ def plot(results: dict[str, list[dict]], out: Path) -> None:
     ax1, ax2 = fig.subplots(1, 2)
     top = max(r["offered"] for rows in results.values() for r in rows)
     ax1.plot([0, top], [0, top], color="0.7", ls=":", label="delivered = offered")
-    ax1.axhline(4 / K * K * K / (K * K - 1), color="0.5", ls="--", lw=0.8, label=f"bisection bound {4 / K * 64 / 63:.3f}")
+    ax1.axhline(
+        4 / K * K * K / (K * K - 1), color="0.5", ls="--", lw=0.8, label=f"bisection bound {4 / K * 64 / 63:.3f}"
+    )
     for label, rows in results.items():
         x = [r["offered"] for r in rows]
         ax1.plot(x, [r["throughput"] for r in rows], marker="o", ms=3, label=label)
@@ -119,18 +139,24 @@ def main(argv=None):
     for label, hw in configs:
         rows = results[label] = []
         print(f"\n{label}:")
-        print(f"{'load':>6} {'offered':>8} {'delivered':>9} {'latency':>9} {'messages':>9} {'stalls':>8} "
-              f"{'model':>16} {'wall s':>7} {'us/msg':>7}")
+        print(
+            f"{'load':>6} {'offered':>8} {'delivered':>9} {'latency':>9} {'messages':>9} {'stalls':>8} "
+            f"{'model':>16} {'wall s':>7} {'us/msg':>7}"
+        )
         for load in a.loads:
             r = measure(hw, load, a.cycles, a.seed)
             rows.append(r)
-            print(f"{r['load']:6.2f} {r['offered']:8.3f} {r['throughput']:9.3f} {r['latency']:9.1f} "
-                  f"{r['messages']:9d} {r['stall_cycles']:8d} {r['model']:>16} {r['wall_s']:7.2f} "
-                  f"{1e6 * r['wall_s'] / max(r['messages'], 1):7.2f}")
+            print(
+                f"{r['load']:6.2f} {r['offered']:8.3f} {r['throughput']:9.3f} {r['latency']:9.1f} "
+                f"{r['messages']:9d} {r['stall_cycles']:8d} {r['model']:>16} {r['wall_s']:7.2f} "
+                f"{1e6 * r['wall_s'] / max(r['messages'], 1):7.2f}"
+            )
         k = knee(rows)
-        print(f"  knee (delivered < 95% of offered) at load {k['knee_load']}; saturation throughput "
-              f"{k['saturation_throughput']:.3f} msg/cycle/tile; latency > 3x zero-load "
-              f"({k['zero_load_latency']:.1f} cycles) from load {k['latency_3x_load']}")
+        print(
+            f"  knee (delivered < 95% of offered) at load {k['knee_load']}; saturation throughput "
+            f"{k['saturation_throughput']:.3f} msg/cycle/tile; latency > 3x zero-load "
+            f"({k['zero_load_latency']:.1f} cycles) from load {k['latency_3x_load']}"
+        )
     print(f"\nideal bisection bound: {4 / K * 64 / 63:.3f} messages / cycle / tile")
     plot(results, Path(a.out))
     print(f"figure: {a.out}")

@@ -7,6 +7,7 @@ for ``layered`` and ``unlayered`` (F=8, momentum; and random with --random).
 
     python benchmarks/bench_train_step.py --device cpu [--threads N] [--steps 20] [--warmup 5]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,14 +43,24 @@ def main(argv=None):
         if mode == "layered":
             runs.append(("layered", {}))
         else:
-            runs.append((f"unlayered F={args.group_size} momentum",
-                         dict(group_size=args.group_size, scheduler="momentum")))
+            runs.append(
+                (f"unlayered F={args.group_size} momentum", dict(group_size=args.group_size, scheduler="momentum"))
+            )
             if args.random:
-                runs.append((f"unlayered F={args.group_size} random",
-                             dict(group_size=args.group_size, scheduler="random",
-                                  generator=torch.Generator(device=dev).manual_seed(0))))
-    print(f"device={dev} torch={torch.__version__} threads={torch.get_num_threads()} "
-          f"net={'-'.join(map(str, sizes))} batch={B} frames={T} density=0.05")
+                runs.append(
+                    (
+                        f"unlayered F={args.group_size} random",
+                        dict(
+                            group_size=args.group_size,
+                            scheduler="random",
+                            generator=torch.Generator(device=dev).manual_seed(0),
+                        ),
+                    )
+                )
+    print(
+        f"device={dev} torch={torch.__version__} threads={torch.get_num_threads()} "
+        f"net={'-'.join(map(str, sizes))} batch={B} frames={T} density=0.05"
+    )
     for name, kw in runs:
         torch.manual_seed(0)
         net = SpikingMLP(sizes, LIFParams(beta=0.9)).to(dev)
@@ -80,8 +91,10 @@ def main(argv=None):
         extra = ""
         if "steps" in info:
             extra = f" send_steps/frame mean={info['steps']:.2f} max={info['max_steps']}"
-        print(f"{name:<28} median_step_ms={1e3 * statistics.median(ts):8.2f} min={1e3 * min(ts):8.2f} "
-              f"max={1e3 * max(ts):8.2f} spikes/sample={info['spikes']:.1f}{extra}")
+        print(
+            f"{name:<28} median_step_ms={1e3 * statistics.median(ts):8.2f} min={1e3 * min(ts):8.2f} "
+            f"max={1e3 * max(ts):8.2f} spikes/sample={info['spikes']:.1f}{extra}"
+        )
 
 
 if __name__ == "__main__":

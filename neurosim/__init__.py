@@ -4,6 +4,7 @@ The simulator imports and runs without torch; the trainer (``neurosim.train``) i
 The public API is imported lazily (``neurosim.load_hardware`` etc.), so ``import neurosim`` is
 cheap and never touches torch.
 """
+
 import importlib
 
 __version__ = "0.1.0"
@@ -27,6 +28,5 @@ __all__ = sorted(_API) + ["__version__"]
 
 def __getattr__(name):
     if name in _API:
-
         return getattr(importlib.import_module(_API[name]), name)
     raise AttributeError(f"module 'neurosim' has no attribute {name!r}")

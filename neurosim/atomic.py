@@ -1,5 +1,6 @@
 """Atomic writes: a file or a whole folder appears complete or not at all, and what it replaces
 stays in place until the new one is ready (a failed or interrupted write leaves nothing half-written)."""
+
 from __future__ import annotations
 
 import os

@@ -9,8 +9,7 @@ class NeurosimError(Exception):
 class ConfigError(NeurosimError, ValueError):
     """A hardware or mapping description is malformed: ``file:line: key.path: reason``."""
 
-    def __init__(self, reason: str, *, file: str | None = None, line: int | None = None,
-                 key: str | None = None):
+    def __init__(self, reason: str, *, file: str | None = None, line: int | None = None, key: str | None = None):
         self.reason, self.file, self.line, self.key = reason, file, line, key
         place = ""
         if file:

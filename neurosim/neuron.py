@@ -1,7 +1,7 @@
 """Neuron dynamics as pure functions over arrays: the one definition shared by the simulator,
 the numpy reference and (mirrored in torch) the trainer.
 
-Semantics (DESIGN.md section 4), per frame:
+Semantics (docs/design.md, "Neuron semantics"), per frame:
 
 1. ``frame_start``: ``v <- decay * v`` then ``v <- v + bias`` (two float32 roundings, in this
    order); refractory flags clear.
@@ -16,6 +16,7 @@ All state is float32. Synaptic currents arrive as sums of weights; with weights 
 grid (as the trainer exports them) those sums are exact in any order, so the simulator, the
 reference and the trainer agree bit for bit.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -46,24 +47,33 @@ class NeuronParams:
         return len(self.decay)
 
     @classmethod
-    def uniform(cls, n: int, *, decay=1.0, threshold=1.0, v_reset=0.0, bias=0.0,
-                subtract=False) -> "NeuronParams":
+    def uniform(cls, n: int, *, decay=1.0, threshold=1.0, v_reset=0.0, bias=0.0, subtract=False) -> NeuronParams:
         """Parameters broadcast from scalars (or arrays) to ``n`` neurons."""
         full = lambda x: np.broadcast_to(np.asarray(x, DTYPE), (n,)).copy()
-        return cls(full(decay), full(threshold), full(v_reset), full(bias),
-                   np.broadcast_to(np.asarray(subtract, bool), (n,)).copy())
+        return cls(
+            full(decay),
+            full(threshold),
+            full(v_reset),
+            full(bias),
+            np.broadcast_to(np.asarray(subtract, bool), (n,)).copy(),
+        )
 
-    def take(self, idx) -> "NeuronParams":
-        return NeuronParams(self.decay[idx], self.threshold[idx], self.v_reset[idx],
-                            self.bias[idx], self.subtract[idx])
+    def take(self, idx) -> NeuronParams:
+        return NeuronParams(self.decay[idx], self.threshold[idx], self.v_reset[idx], self.bias[idx], self.subtract[idx])
 
     @classmethod
-    def concat(cls, parts) -> "NeuronParams":
+    def concat(cls, parts) -> NeuronParams:
         parts = list(parts)
-        cat = lambda name, dt: (np.concatenate([getattr(p, name) for p in parts]).astype(dt)
-                                if parts else np.zeros(0, dt))
-        return cls(cat("decay", DTYPE), cat("threshold", DTYPE), cat("v_reset", DTYPE),
-                   cat("bias", DTYPE), cat("subtract", bool))
+        cat = lambda name, dt: (
+            np.concatenate([getattr(p, name) for p in parts]).astype(dt) if parts else np.zeros(0, dt)
+        )
+        return cls(
+            cat("decay", DTYPE),
+            cat("threshold", DTYPE),
+            cat("v_reset", DTYPE),
+            cat("bias", DTYPE),
+            cat("subtract", bool),
+        )
 
 
 def frame_start(v: np.ndarray, p: NeuronParams) -> np.ndarray:

@@ -1,5 +1,6 @@
 """Where the shipped files live: the repository root holds ``hw_configs/`` and ``models/``
 (the package is installed in editable/development mode from a checkout, see README)."""
+
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]

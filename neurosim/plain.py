@@ -1,4 +1,5 @@
 """numpy -> plain Python, the one conversion used for metadata, JSON summaries and records."""
+
 from __future__ import annotations
 
 import math

@@ -1,10 +1,22 @@
 """SI formatting of quantities for reports and descriptions: ``1.0605e-09 J`` -> ``1.061 nJ``."""
+
 from __future__ import annotations
 
 import math
 
-_PREFIXES = [(1e-18, "a"), (1e-15, "f"), (1e-12, "p"), (1e-9, "n"), (1e-6, "µ"), (1e-3, "m"),
-             (1.0, ""), (1e3, "k"), (1e6, "M"), (1e9, "G"), (1e12, "T")]
+_PREFIXES = [
+    (1e-18, "a"),
+    (1e-15, "f"),
+    (1e-12, "p"),
+    (1e-9, "n"),
+    (1e-6, "µ"),
+    (1e-3, "m"),
+    (1.0, ""),
+    (1e3, "k"),
+    (1e6, "M"),
+    (1e9, "G"),
+    (1e12, "T"),
+]
 
 
 def si_scale(value: float | None, smallest: float = 0.0) -> tuple[float, str]:

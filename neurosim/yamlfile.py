@@ -3,6 +3,7 @@
 
 Shared by the hardware and the mapping descriptions.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -39,8 +40,9 @@ def _construct(node: yaml.Node, path: tuple, lines: dict, file: str, _open: froz
     lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
         if id(node) in _open:  # an alias to one of its own ancestors (&a [*a]) would recurse forever
-            raise ConfigError("recursive YAML alias", file=file, line=node.start_mark.line + 1,
-                              key=".".join(map(str, path)) or None)
+            raise ConfigError(
+                "recursive YAML alias", file=file, line=node.start_mark.line + 1, key=".".join(map(str, path)) or None
+            )
         _open = _open | {id(node)}
     if isinstance(node, yaml.MappingNode):
         out = {}
@@ -49,8 +51,12 @@ def _construct(node: yaml.Node, path: tuple, lines: dict, file: str, _open: froz
             if isinstance(key, (list, dict)):
                 raise ConfigError("a mapping key must be a scalar", file=file, line=k_node.start_mark.line + 1)
             if key in out:
-                raise ConfigError(f"duplicate key {key!r}", file=file, line=k_node.start_mark.line + 1,
-                                  key=".".join(map(str, path + (key,))))
+                raise ConfigError(
+                    f"duplicate key {key!r}",
+                    file=file,
+                    line=k_node.start_mark.line + 1,
+                    key=".".join(map(str, path + (key,))),
+                )
             lines[path + (key,)] = k_node.start_mark.line + 1
             out[key] = _construct(v_node, path + (key,), lines, file, _open)
         return out
@@ -62,8 +68,12 @@ def _construct(node: yaml.Node, path: tuple, lines: dict, file: str, _open: froz
         reason = exc.problem or exc.context or "cannot construct value"
     except (ValueError, TypeError, OverflowError) as exc:  # e.g. !!int abc raises a bare ValueError
         reason = str(exc)
-    raise ConfigError(f"malformed YAML value: {reason}", file=file, line=node.start_mark.line + 1,
-                      key=".".join(str(p) for p in path if p != "<key>") or None)
+    raise ConfigError(
+        f"malformed YAML value: {reason}",
+        file=file,
+        line=node.start_mark.line + 1,
+        key=".".join(str(p) for p in path if p != "<key>") or None,
+    )
 
 
 _SCALARS = yaml.SafeLoader("")
@@ -86,10 +96,11 @@ def load_yaml(path: str | Path) -> Located:
         line = mark.line + 1 if mark else None
         raise ConfigError(f"malformed YAML: {exc.problem or exc.context}", file=file, line=line) from None
     except yaml.reader.ReaderError as exc:  # str(exc) spans two lines; report the line instead
-        line = text[:exc.position].count("\n") + 1 if isinstance(exc.position, int) else None
+        line = text[: exc.position].count("\n") + 1 if isinstance(exc.position, int) else None
         char = f"#x{exc.character:04x}" if isinstance(exc.character, int) else repr(exc.character)
-        raise ConfigError(f"malformed YAML: unacceptable character {char}: {exc.reason}", file=file,
-                          line=line) from None
+        raise ConfigError(
+            f"malformed YAML: unacceptable character {char}: {exc.reason}", file=file, line=line
+        ) from None
     except yaml.YAMLError as exc:
         raise ConfigError("malformed YAML: " + " ".join(str(exc).split()), file=file) from None
     if node is None:

@@ -1,4 +1,5 @@
 """Networks built in code for the tests (imported as `from builders import ...`)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -18,14 +19,23 @@ def random_network(sizes, *, seed=0, recurrent=False, density=1.0, subtract=Fals
     rng = np.random.default_rng(seed)
     pops = [Population("in", "input", (sizes[0],))]
     for i, n in enumerate(sizes[1:]):
-        pops.append(Population(f"l{i}", "lif", (n,), NeuronParams.uniform(
-            n, decay=rng.uniform(0.5, 1.0, n), threshold=rng.uniform(0.8, 1.2, n), subtract=subtract)))
+        pops.append(
+            Population(
+                f"l{i}",
+                "lif",
+                (n,),
+                NeuronParams.uniform(
+                    n, decay=rng.uniform(0.5, 1.0, n), threshold=rng.uniform(0.8, 1.2, n), subtract=subtract
+                ),
+            )
+        )
     projs = []
     for i in range(len(sizes) - 1):
         w = grid(rng.normal(0.35 / density, 0.5, (sizes[i], sizes[i + 1])))
         w[rng.random(w.shape) > density] = 0
         projs.append(Projection(pops[i].name, pops[i + 1].name, sp.csr_array(w)))
     if recurrent and len(sizes) > 2:
-        projs.append(Projection(pops[2].name, pops[1].name,
-                                sp.csr_array(grid(rng.normal(0, 0.3, (sizes[2], sizes[1]))))))
+        projs.append(
+            Projection(pops[2].name, pops[1].name, sp.csr_array(grid(rng.normal(0, 0.3, (sizes[2], sizes[1])))))
+        )
     return Network(name, pops, projs, "in", pops[-1].name, dt=1e-3)

@@ -1,4 +1,5 @@
 """Shared fixtures: the shipped presets."""
+
 import pytest
 
 from neurosim.io.hardware_file import load_hardware

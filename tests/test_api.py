@@ -1,4 +1,5 @@
 """The public API: importable and runnable without torch."""
+
 import subprocess
 import sys
 

@@ -1,4 +1,5 @@
-"""Golden values for the neuron step functions (DESIGN.md section 4)."""
+"""Golden values for the neuron step functions (docs/design.md, "Neuron semantics")."""
+
 import numpy as np
 import pytest
 
@@ -26,9 +27,13 @@ def test_threshold_is_greater_or_equal():
 def test_hard_and_subtractive_reset():
     v = np.array([1.5, 1.5, 0.2], np.float32)
     s = np.array([True, True, False])
-    p = NeuronParams(decay=np.ones(3, np.float32), threshold=np.ones(3, np.float32),
-                     v_reset=np.array([-0.5, 0, 0], np.float32), bias=np.zeros(3, np.float32),
-                     subtract=np.array([False, True, False]))
+    p = NeuronParams(
+        decay=np.ones(3, np.float32),
+        threshold=np.ones(3, np.float32),
+        v_reset=np.array([-0.5, 0, 0], np.float32),
+        bias=np.zeros(3, np.float32),
+        subtract=np.array([False, True, False]),
+    )
     np.testing.assert_array_equal(neuron.reset(v, s, p), np.array([-0.5, 0.5, 0.2], np.float32))
 
 
@@ -55,5 +60,10 @@ def test_step_sync_golden_sequence():
 
 def test_params_reject_mismatched_lengths():
     with pytest.raises(ValueError, match="threshold"):
-        NeuronParams(np.ones(2, np.float32), np.ones(3, np.float32), np.zeros(2, np.float32),
-                     np.zeros(2, np.float32), np.zeros(2, bool))
+        NeuronParams(
+            np.ones(2, np.float32),
+            np.ones(3, np.float32),
+            np.zeros(2, np.float32),
+            np.zeros(2, np.float32),
+            np.zeros(2, bool),
+        )

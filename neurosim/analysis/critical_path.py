@@ -1,9 +1,11 @@
 """The critical path of a frame: the chain of phases, cores and links that set its latency,
 rebuilt from the per-phase timing of a recorded sample, and its text form."""
+
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -36,10 +38,10 @@ class PhaseRecord:
 class CriticalStep:
     phase: str
     start: int
-    core: int | None           # the core that finished last (None: no core worked)
-    core_cycles: int           # its finish - phase start
-    end: int                   # phase end (before the barrier)
-    link: int | None           # the link with most busy + stall cycles in the phase (None: no traffic)
+    core: int | None  # the core that finished last (None: no core worked)
+    core_cycles: int  # its finish - phase start
+    end: int  # phase end (before the barrier)
+    link: int | None  # the link with most busy + stall cycles in the phase (None: no traffic)
     link_busy: int
     link_stall: int
     barrier_cycles: int
@@ -106,9 +108,19 @@ def critical_path(phases: Iterable[PhaseRecord | Mapping[str, Any]]) -> Critical
             if load.size and load.max() > 0:
                 link = int(np.argmax(load))
                 busy, stall = int(b[link]), int(s[link])
-        out.steps.append(CriticalStep(phase=str(r.phase), start=int(r.start), core=core,
-                                      core_cycles=int(core_end - r.start), end=int(r.end), link=link,
-                                      link_busy=busy, link_stall=stall, barrier_cycles=int(r.barrier_cycles)))
+        out.steps.append(
+            CriticalStep(
+                phase=str(r.phase),
+                start=int(r.start),
+                core=core,
+                core_cycles=int(core_end - r.start),
+                end=int(r.end),
+                link=link,
+                link_busy=busy,
+                link_stall=stall,
+                barrier_cycles=int(r.barrier_cycles),
+            )
+        )
     return out
 
 
@@ -127,8 +139,11 @@ def format_critical_path(cp: CriticalPath, hw=None) -> str:
         if s.core is not None:
             where = f"core {s.core}" + (f" on tile {hw.tile_xy(s.core)}" if hw is not None else "")
             where += f" finished last, {s.core_cycles} cycles after the phase start"
-        link = ("no traffic" if s.link is None else
-                f"busiest link {_link_label(hw, s.link) if hw is not None else s.link}: "
-                f"{s.link_busy} busy + {s.link_stall} stall cycles")
+        link = (
+            "no traffic"
+            if s.link is None
+            else f"busiest link {_link_label(hw, s.link) if hw is not None else s.link}: "
+            f"{s.link_busy} busy + {s.link_stall} stall cycles"
+        )
         lines.append(f"  {s.phase}: {s.cycles} cycles; {where}; {link}; barrier {s.barrier_cycles} cycles")
     return "\n".join(lines)

@@ -1,16 +1,18 @@
 """Spike-rate profiling: spikes per neuron of a sample, and the mean spikes per inference of every
 neuron measured by simulating in ``sync`` mode (the traffic weights of the mapping tools)."""
+
 from __future__ import annotations
 
 import numpy as np
 
-from neurosim.describe.hardware import Hardware
+from neurosim.describe.hardware import HardwareSpec
 from neurosim.describe.network import Network
 from neurosim.errors import MappingError
 from neurosim.mapping.registry import map_network
 from neurosim.sim.chip import Chip
 
 # ---- spike rates from a profiling run ----------------------------------------------------------------
+
 
 def spike_counts(spike_log, n_neurons: int) -> np.ndarray:
     """Spikes per neuron in one sample, from ``Chip.spike_log`` entries ``(frame, group, ids, cycles)``."""
@@ -20,7 +22,7 @@ def spike_counts(spike_log, n_neurons: int) -> np.ndarray:
     return np.bincount(np.concatenate(ids), minlength=n_neurons).astype(np.int64)
 
 
-def profile_rates(net: Network, hw: Hardware, inputs: np.ndarray, mapping=None) -> np.ndarray:
+def profile_rates(net: Network, hw: HardwareSpec, inputs: np.ndarray, mapping=None) -> np.ndarray:
     """Mean spikes per inference of every neuron (input neurons included) over ``inputs``
     (samples x frames x channels), measured by simulating each sample on ``hw`` in ``sync``
     mode. Spike counts in ``sync`` mode do not depend on the mapping or the chip; ``mapping``
@@ -33,9 +35,9 @@ def profile_rates(net: Network, hw: Hardware, inputs: np.ndarray, mapping=None) 
     if mapping is None:
         try:
             mapping = map_network(net, hw)
-        except MappingError:   # a roomier copy of the chip: spike counts do not depend on it
+        except MappingError:  # a roomier copy of the chip: spike counts do not depend on it
             n = max(net.n_neurons, 1)
-            side = int(np.ceil(np.sqrt(n)))   # enough cores for one neuron each
+            side = int(np.ceil(np.sqrt(n)))  # enough cores for one neuron each
             mesh = hw.mesh.model_copy(update={"width": side, "height": side, "cores_per_tile": 1})
             core = hw.core.model_copy(update={"max_fan_in": max(hw.core.max_fan_in, n), "max_synapses": None})
             hw = hw.model_copy(update={"mesh": mesh, "core": core})

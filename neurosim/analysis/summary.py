@@ -16,6 +16,7 @@ Conventions:
   (link bandwidth x mean latency cycles).
 * Values that do not exist (no samples, no output spike, no decision) are ``null``, never NaN.
 """
+
 from __future__ import annotations
 
 import math
@@ -38,9 +39,24 @@ SCHEMA = "neurosim-summary/1"
 REL_TOL = 1e-9  # energy parts must sum to the total within this relative tolerance
 
 #: the columns of ``samples.csv``, in order (the op counts follow in ``OPS`` order)
-CSV_COLUMNS = ("index", "label", "prediction", "correct", "cycles", "latency_s", "energy_j",
-               "spikes", "input_spikes", "synops", "messages", "hops", "first_output_s",
-               "decision_s", "spikes_to_decision", "synops_to_decision") + OPS
+CSV_COLUMNS = (
+    "index",
+    "label",
+    "prediction",
+    "correct",
+    "cycles",
+    "latency_s",
+    "energy_j",
+    "spikes",
+    "input_spikes",
+    "synops",
+    "messages",
+    "hops",
+    "first_output_s",
+    "decision_s",
+    "spikes_to_decision",
+    "synops_to_decision",
+) + OPS
 
 
 # ---- small helpers ---------------------------------------------------------------------------
@@ -76,13 +92,19 @@ def _parts_consistent(parts: dict[str, float]) -> tuple[bool, float]:
 def sample_energy(sample: SampleRecord, hw, result: RunResult | None = None) -> dict[str, float]:
     """Energy breakdown (J) of one sample, checked: raises SimulationError if the parts do not
     sum to the total. With ``result``, its static power (power gating) and barrier size apply."""
-    parts = cost.energy_breakdown(sample.ops, hw, sample.cycles,
-                                  static_w=getattr(result, "static_w", None),
-                                  barrier_tiles=getattr(result, "barrier_tiles", None))
+    parts = cost.energy_breakdown(
+        sample.ops,
+        hw,
+        sample.cycles,
+        static_w=getattr(result, "static_w", None),
+        barrier_tiles=getattr(result, "barrier_tiles", None),
+    )
     ok, parts_sum = _parts_consistent(parts)
     if not ok:
-        raise SimulationError(f"sample {sample.index}: energy parts sum to {parts_sum:g} J "
-                              f"but the total is {parts['total']:g} J (conservation of energy parts)")
+        raise SimulationError(
+            f"sample {sample.index}: energy parts sum to {parts_sum:g} J "
+            f"but the total is {parts['total']:g} J (conservation of energy parts)"
+        )
     return parts
 
 
@@ -110,15 +132,17 @@ def per_core_figures(result: RunResult, latency_cycles: float | None) -> list[di
     for c in used_cores(result):
         ops = {op: float(np.asarray(result.core.get(op, zeros))[c]) / n for op in CORE_OPS}
         busy = float(np.asarray(result.core.get("busy_cycles", zeros))[c]) / n
-        rows.append({
-            "core": c,
-            "tile": list(hw.tile_xy(c)),
-            "ops_per_inference": ops,
-            "spikes_per_inference": float(np.asarray(result.core.get("spikes", zeros))[c]) / n,
-            "busy_cycles_per_inference": busy,
-            "utilisation": _div(busy, latency_cycles),
-            "energy_dynamic_per_inference_j": math.fsum(ops[op] * per_pj[op] for op in CORE_OPS) * 1e-12,
-        })
+        rows.append(
+            {
+                "core": c,
+                "tile": list(hw.tile_xy(c)),
+                "ops_per_inference": ops,
+                "spikes_per_inference": float(np.asarray(result.core.get("spikes", zeros))[c]) / n,
+                "busy_cycles_per_inference": busy,
+                "utilisation": _div(busy, latency_cycles),
+                "energy_dynamic_per_inference_j": math.fsum(ops[op] * per_pj[op] for op in CORE_OPS) * 1e-12,
+            }
+        )
     return rows
 
 
@@ -129,13 +153,26 @@ def _critical_path(result: RunResult) -> dict | None:
 
     cp = critical_path(result.phases)
     hw = result.hardware
-    return {"sample": result.raster.sample if result.raster is not None else None, "frame": cp.frame,
-            "cycles": int(cp.cycles), "seconds": cp.cycles * hw.cycle_s,
-            "steps": [{"phase": st.phase, "cycles": int(st.cycles), "core": st.core,
-                       "core_cycles": int(st.core_cycles), "link": st.link, "link_busy_cycles": int(st.link_busy),
-                       "link_stall_cycles": int(st.link_stall), "barrier_cycles": int(st.barrier_cycles)}
-                      for st in cp.steps],
-            "text": format_critical_path(cp, hw)}
+    return {
+        "sample": result.raster.sample if result.raster is not None else None,
+        "frame": cp.frame,
+        "cycles": int(cp.cycles),
+        "seconds": cp.cycles * hw.cycle_s,
+        "steps": [
+            {
+                "phase": st.phase,
+                "cycles": int(st.cycles),
+                "core": st.core,
+                "core_cycles": int(st.core_cycles),
+                "link": st.link,
+                "link_busy_cycles": int(st.link_busy),
+                "link_stall_cycles": int(st.link_stall),
+                "barrier_cycles": int(st.barrier_cycles),
+            }
+            for st in cp.steps
+        ],
+        "text": format_critical_path(cp, hw),
+    }
 
 
 def _tile_traffic(result: RunResult) -> list[dict]:
@@ -143,8 +180,11 @@ def _tile_traffic(result: RunResult) -> list[dict]:
 
     w, n = grid_size(result.hardware)[0], max(len(result.samples), 1)
     tp = sp.coo_array(result.tile_pairs)
-    return [{"src": [int(a) % w, int(a) // w], "dst": [int(b) % w, int(b) // w], "messages": float(c) / n}
-            for a, b, c in zip(tp.row, tp.col, tp.data) if c]
+    return [
+        {"src": [int(a) % w, int(a) // w], "dst": [int(b) % w, int(b) // w], "messages": float(c) / n}
+        for a, b, c in zip(tp.row, tp.col, tp.data)
+        if c
+    ]
 
 
 def _per_link(result: RunResult, latency_cycles: float | None) -> list[dict] | None:
@@ -159,14 +199,19 @@ def _per_link(result: RunResult, latency_cycles: float | None) -> list[dict] | N
     for link in np.flatnonzero(links["messages"]):
         src, dst = int(links["src_tile"][link]), int(links["dst_tile"][link])
         busy = float(links["busy_cycles"][link]) / n
-        out.append({"src": [src % w, src // w], "dst": [dst % w, dst // w],
-                    "direction": DIRS[int(links["direction"][link])],
-                    "chip_link": bool(links["kind"][link] == 2),
-                    "messages_per_inference": float(links["messages"][link]) / n,
-                    "busy_cycles_per_inference": busy,
-                    "stall_cycles_per_inference": float(links["stall_cycles"][link]) / n,
-                    "peak_buffer_occupancy": int(links["peak_occupancy"][link]),
-                    "utilisation": _div(busy, latency_cycles)})
+        out.append(
+            {
+                "src": [src % w, src // w],
+                "dst": [dst % w, dst // w],
+                "direction": DIRS[int(links["direction"][link])],
+                "chip_link": bool(links["kind"][link] == 2),
+                "messages_per_inference": float(links["messages"][link]) / n,
+                "busy_cycles_per_inference": busy,
+                "stall_cycles_per_inference": float(links["stall_cycles"][link]) / n,
+                "peak_buffer_occupancy": int(links["peak_occupancy"][link]),
+                "utilisation": _div(busy, latency_cycles),
+            }
+        )
     return out
 
 
@@ -244,16 +289,19 @@ def summarize(result: RunResult) -> dict:
         "time_to_decision_s": mean_of(c * cyc for c in decided),
         "time_to_decision_cycles": mean_of(decided),
         "samples_with_decision": len(decided),
-        "spikes_to_decision_per_inference": mean_of(s.extra["spikes_to_decision"] for s in samples
-                                                  if "spikes_to_decision" in s.extra),
-        "synops_to_decision_per_inference": mean_of(s.extra["synops_to_decision"] for s in samples
-                                                  if "synops_to_decision" in s.extra),
+        "spikes_to_decision_per_inference": mean_of(
+            s.extra["spikes_to_decision"] for s in samples if "spikes_to_decision" in s.extra
+        ),
+        "synops_to_decision_per_inference": mean_of(
+            s.extra["synops_to_decision"] for s in samples if "synops_to_decision" in s.extra
+        ),
         "energy_breakdown_per_inference_j": breakdown,
         "energy_per_op_pj": cost.energy_per_op_pj(hw),
         "ops_per_inference": {op: mean_of(s.ops.get(op, 0) for s in samples) for op in OPS},
         "per_core": per_core_figures(result, latency_cycles),
         "per_population_spikes_per_inference": {
-            name: count / max(n, 1) for name, count in result.spikes_per_population.items()},
+            name: count / max(n, 1) for name, count in result.spikes_per_population.items()
+        },
         "tile_traffic": _tile_traffic(result),
         "per_link": _per_link(result, latency_cycles),
         "conservation": {

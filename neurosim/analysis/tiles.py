@@ -1,7 +1,8 @@
 """Dynamic energy per tile of the mesh, from the per-core counters and the per-link hop counts."""
+
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -11,8 +12,13 @@ from neurosim.sim.noc.mesh import Mesh
 
 
 # ---- energy per tile -------------------------------------------------------------------------------
-def tile_energy_j(hw, core_ops: Mapping[str, np.ndarray], link_messages: np.ndarray | None = None,
-                  tile_local: np.ndarray | None = None, per_inference: float = 1.0) -> np.ndarray:
+def tile_energy_j(
+    hw,
+    core_ops: Mapping[str, np.ndarray],
+    link_messages: np.ndarray | None = None,
+    tile_local: np.ndarray | None = None,
+    per_inference: float = 1.0,
+) -> np.ndarray:
     """Dynamic energy (J) per tile (row-major over the global mesh): the operations of its cores
     (``core_ops``: op -> per-core counts, e.g. ``RunResult.core``), plus its router's: every
     message on a link *leaving* the tile (``link_messages``, per link, e.g.
@@ -28,10 +34,9 @@ def tile_energy_j(hw, core_ops: Mapping[str, np.ndarray], link_messages: np.ndar
     for op in CORE_OPS:
         if op in core_ops:
             a = np.asarray(core_ops[op], float)
-            core_pj[:a.size] += a * per[op]
+            core_pj[: a.size] += a * per[op]
     tile_pj = core_pj.reshape(n_tiles, cpt).sum(axis=1)
     if link_messages is not None:
-
         mesh = Mesh(hw)
         tile_pj += (np.asarray(link_messages, float) * mesh.link_energy_pj).reshape(n_tiles, 4).sum(axis=1)
     if tile_local is not None:

@@ -1,5 +1,6 @@
 """Pieces shared by the commands: the one-line error, the exit code for bad input, ``--set``
 parsing, the progress bar, the loading of any input file, and the async execution arguments."""
+
 from __future__ import annotations
 
 import argparse
@@ -52,8 +53,7 @@ def progress_bar(enabled: bool):
     if not enabled:
         return None
 
-    return lambda it: tqdm(it, desc="samples", unit="sample", file=sys.stderr, leave=False,
-                           disable=None)
+    return lambda it: tqdm(it, desc="samples", unit="sample", file=sys.stderr, leave=False, disable=None)
 
 
 def file_kind(path: Path) -> str:
@@ -86,22 +86,41 @@ def async_options(net, a) -> dict:
         return given if given is not None else (value if ok(value) else default)
 
     is_int = lambda x: isinstance(x, int) and not isinstance(x, bool) and x >= 0
-    return {"mode": a.mode, "scope": a.scheduler_scope,
-            "policy": pick(a.scheduler, "scheduler", "fifo", lambda x: x in POLICIES),
-            "group_size": pick(a.group_size, "group_size", 8, lambda x: is_int(x) and x >= 1),
-            "max_steps": pick(a.max_steps, "max_steps", None, is_int),
-            "stop_on_output": a.stop_on_output, "seed": a.seed}
+    return {
+        "mode": a.mode,
+        "scope": a.scheduler_scope,
+        "policy": pick(a.scheduler, "scheduler", "fifo", lambda x: x in POLICIES),
+        "group_size": pick(a.group_size, "group_size", 8, lambda x: is_int(x) and x >= 1),
+        "max_steps": pick(a.max_steps, "max_steps", None, is_int),
+        "stop_on_output": a.stop_on_output,
+        "seed": a.seed,
+    }
 
 
 def add_async_arguments(p) -> None:
     g = p.add_argument_group("asynchronous execution (--mode async)")
-    g.add_argument("--scheduler-scope", choices=["global", "core"], default="global",
-                   help="one scheduler over the network (the trainer's semantics) or one per core "
-                        "(hardware timing; issue width from the hardware file) (default: global)")
-    g.add_argument("--scheduler", choices=list(POLICIES),
-                   help="which ready spikes go first (default: the model's training scheduler, else fifo)")
-    g.add_argument("--group-size", type=int, metavar="F",
-                   help="spikes sent per step by the global scheduler (default: the model's, else 8)")
+    g.add_argument(
+        "--scheduler-scope",
+        choices=["global", "core"],
+        default="global",
+        help="one scheduler over the network (the trainer's semantics) or one per core "
+        "(hardware timing; issue width from the hardware file) (default: global)",
+    )
+    g.add_argument(
+        "--scheduler",
+        choices=list(POLICIES),
+        help="which ready spikes go first (default: the model's training scheduler, else fifo)",
+    )
+    g.add_argument(
+        "--group-size",
+        type=int,
+        metavar="F",
+        help="spikes sent per step by the global scheduler (default: the model's, else 8)",
+    )
     g.add_argument("--max-steps", type=int, help="step cap per frame (default: the model's, else the neuron count)")
-    g.add_argument("--stop-on-output", type=int, metavar="K",
-                   help="end an inference K steps (core scope: frames) after its first output spike")
+    g.add_argument(
+        "--stop-on-output",
+        type=int,
+        metavar="K",
+        help="end an inference K steps (core scope: frames) after its first output spike",
+    )

@@ -11,6 +11,7 @@ exits with code 2).
 
 Hooked into the main parser by ``register(subparsers)``.
 """
+
 from __future__ import annotations
 
 from neurosim.cli.args import parse_overrides
@@ -32,15 +33,25 @@ def _hw_missing_subcommand(a) -> int:
 
 def register(subparsers) -> None:
     """Add ``hw`` (with ``describe``) to the main parser's subparsers."""
-    hw = subparsers.add_parser("hw", help="inspect hardware descriptions",
-                               description="Commands about hardware descriptions (hw_configs/*.yaml).")
+    hw = subparsers.add_parser(
+        "hw",
+        help="inspect hardware descriptions",
+        description="Commands about hardware descriptions (hw_configs/*.yaml).",
+    )
     hw.set_defaults(func=_hw_missing_subcommand)
     sub = hw.add_subparsers(dest="hw_command", metavar="SUBCOMMAND", parser_class=type(hw))
-    d = sub.add_parser("describe", help="print a chip's mesh, capacity, costs and peak figures",
-                       description="Print a hardware description: mesh (and chip grid), capacity, "
-                                   "per-operation costs, NoC, barrier, static power and derived peak "
-                                   "figures (synops/s per core, energy per synop, bisection bandwidth).")
+    d = sub.add_parser(
+        "describe",
+        help="print a chip's mesh, capacity, costs and peak figures",
+        description="Print a hardware description: mesh (and chip grid), capacity, "
+        "per-operation costs, NoC, barrier, static power and derived peak "
+        "figures (synops/s per core, energy per synop, bisection bandwidth).",
+    )
     d.add_argument("file", metavar="FILE", help="hardware YAML file or preset name (e.g. loihi)")
-    d.add_argument("--set", action="append", metavar="KEY=VALUE",
-                   help="override a hardware value, e.g. --set chips.width=2 (repeatable)")
+    d.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override a hardware value, e.g. --set chips.width=2 (repeatable)",
+    )
     d.set_defaults(func=cmd_hw_describe)

@@ -1,4 +1,5 @@
 """``neurosim info``: describe a hardware, mapping or model file."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -3,6 +3,7 @@
 Bad input (a malformed file, a wrong value, a mapping over capacity) prints one line on stderr,
 ``neurosim: error: <place>: <reason>``, and exits with code 2: no traceback, no half-written report.
 """
+
 from __future__ import annotations
 
 import sys
@@ -20,7 +21,7 @@ def build_parser() -> Parser:
     p = Parser(prog="neurosim", description="Simulate spiking neural networks on neuromorphic hardware.")
     p.add_argument("--version", action="version", version=f"neurosim {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
-    for command in COMMANDS:   # `train` imports no torch until it runs
+    for command in COMMANDS:  # `train` imports no torch until it runs
         command.register(sub)
     return p
 

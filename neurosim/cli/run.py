@@ -1,4 +1,5 @@
 """``neurosim run``: simulate a model on a chip over its test data and write a report."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,9 +16,12 @@ from neurosim.sim.modes import MODES
 
 def register(sub) -> None:
     """Add ``run`` to the main parser's subparsers."""
-    r = sub.add_parser("run", help="simulate a model on a chip and write a report",
-                       description="Simulate a NIR model on a hardware description over its test data "
-                                   "and write reports/<run-name>/ (summary.json, samples.csv, report.md, figures).")
+    r = sub.add_parser(
+        "run",
+        help="simulate a model on a chip and write a report",
+        description="Simulate a NIR model on a hardware description over its test data "
+        "and write reports/<run-name>/ (summary.json, samples.csv, report.md, figures).",
+    )
     r.add_argument("model", nargs="?", default=str(DEFAULT_MODEL), help="NIR model file (default: %(default)s)")
     r.add_argument("--hw", default=str(DEFAULT_HW), help="hardware YAML (default: %(default)s)")
     r.add_argument("--mapping", help="mapping YAML (default: sequential packing, row-major placement)")
@@ -32,8 +36,12 @@ def register(sub) -> None:
     r.add_argument("--dt", type=float, help="time step in seconds, when the NIR file does not state it")
     r.add_argument("--dataset", help="dataset to draw test inputs from (default: the model's own)")
     r.add_argument("--data-path", help="where an on-disk dataset (nmnist, shd, dvsgesture) lives")
-    r.add_argument("--set", action="append", metavar="KEY=VALUE",
-                   help="override a hardware value, e.g. --set core.max_neurons=64 (repeatable)")
+    r.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override a hardware value, e.g. --set core.max_neurons=64 (repeatable)",
+    )
     r.add_argument("--save-mapping", metavar="FILE", help="also write the mapping used as YAML")
     r.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     r.set_defaults(func=cmd_run)
@@ -44,15 +52,32 @@ def cmd_run(a) -> int:
         raise NeurosimError(f"--samples must be positive, got {a.samples}")
     if a.mapping and (a.strategy or a.placement):
         raise NeurosimError("--mapping gives the mapping; it cannot be combined with --strategy/--placement")
-    setup = prepare(a.model, a.hw, mapping=a.mapping, overrides=parse_overrides(a.set), dt=a.dt,
-                    samples=a.samples, dataset=a.dataset, data_path=a.data_path,
-                    strategy=a.strategy or "sequential", placement=a.placement or "row-major")
+    setup = prepare(
+        a.model,
+        a.hw,
+        mapping=a.mapping,
+        overrides=parse_overrides(a.set),
+        dt=a.dt,
+        samples=a.samples,
+        dataset=a.dataset,
+        data_path=a.data_path,
+        strategy=a.strategy or "sequential",
+        placement=a.placement or "row-major",
+    )
     name = a.name or f"{Path(a.model).stem}-{setup.hardware.name}-{a.mode}"
     out = Path(a.out) if a.out else Path("reports") / name
-    res = simulate(setup.hardware, setup.network, setup.mapping, setup.data.inputs, setup.data.labels,
-                   name=name, dataset=setup.data.name, progress=progress_bar(not a.quiet),
-                   options={"samples": len(setup.data), "model": display_path(a.model)},
-                   **async_options(setup.network, a))
+    res = simulate(
+        setup.hardware,
+        setup.network,
+        setup.mapping,
+        setup.data.inputs,
+        setup.data.labels,
+        name=name,
+        dataset=setup.data.name,
+        progress=progress_bar(not a.quiet),
+        options={"samples": len(setup.data), "model": display_path(a.model)},
+        **async_options(setup.network, a),
+    )
     if a.save_mapping:
         save_mapping(setup.mapping, setup.network, setup.hardware, a.save_mapping)
     path = write_report(res, out)
@@ -60,8 +85,10 @@ def cmd_run(a) -> int:
     n = len(s)
     energy = sum(res.energy(x)["total"] for x in s) / n
     latency = sum(x.cycles for x in s) / n * res.hardware.cycle_s
-    print(f"{name}: {n} samples, accuracy {res.accuracy:.4f}, energy/inference {energy * 1e6:.3f} uJ, "
-          f"latency/inference {latency * 1e6:.2f} us, spikes/inference {sum(x.spikes for x in s) / n:.1f}, "
-          f"synops/inference {sum(x.synops for x in s) / n:.0f} (wall {res.wall_s:.1f} s)")
+    print(
+        f"{name}: {n} samples, accuracy {res.accuracy:.4f}, energy/inference {energy * 1e6:.3f} uJ, "
+        f"latency/inference {latency * 1e6:.2f} us, spikes/inference {sum(x.spikes for x in s) / n:.1f}, "
+        f"synops/inference {sum(x.synops for x in s) / n:.0f} (wall {res.wall_s:.1f} s)"
+    )
     print(f"report: {path / 'report.md'}")
     return 0

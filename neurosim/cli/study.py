@@ -1,6 +1,7 @@
 """The layered-vs-unlayered study (Koopman et al., TMLR 2025, arXiv 2408.05098).
 
 ``neurosim study``: run it and write its table, findings and plots."""
+
 from __future__ import annotations
 
 from neurosim.cli.args import progress_bar
@@ -14,15 +15,16 @@ def cmd_study(a) -> int:
         raise NeurosimError(f"--samples must be positive, got {a.samples}")
     rows = run_study(a.models, a.hw, a.samples, a.group_size, a.scheduler_scope, a.seed, progress_bar(not a.quiet))
     out = write_study(rows, a.out)
-    for claim, ok, detail in findings([r.metrics() for r in rows]):
+    for claim, ok, _detail in findings([r.metrics() for r in rows]):
         print(f"{claim}: {VERDICTS[ok]}")
     print(f"study: {out / 'findings.md'}")
     return 0
 
 
 def register(sub) -> None:
-    s = sub.add_parser("study", help="layered vs unlayered models under sync and async execution",
-                       description=__doc__.splitlines()[0])
+    s = sub.add_parser(
+        "study", help="layered vs unlayered models under sync and async execution", description=__doc__.splitlines()[0]
+    )
     s.add_argument("--models", nargs="+", help="NIR models (default: the shipped digits models)")
     s.add_argument("--hw", default=str(DEFAULT_HW), help="hardware YAML (default: %(default)s)")
     s.add_argument("--samples", type=int, help="test samples per run (default: the whole test split)")

@@ -6,8 +6,9 @@
     neurosim train --dataset digits --mode unlayered --scheduler momentum --group-size 8 \\
         --epochs 30 --seed 0 --hidden 64,64 --out models/digits_unlayered_momentum.nir
 
-``python -m neurosim.train ...`` runs the same command without the main CLI.
+``python -m neurosim.cli.train train ...`` runs the same command without the main CLI.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,7 +26,9 @@ def _hidden(text: str) -> tuple[int, ...]:
     try:
         sizes = tuple(int(s) for s in text.replace(" ", "").split(",") if s)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--hidden must be comma-separated integers, e.g. 64,64; got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"--hidden must be comma-separated integers, e.g. 64,64; got {text!r}"
+        ) from None
     if not sizes or min(sizes) < 1:
         raise argparse.ArgumentTypeError(f"--hidden must list positive layer widths, got {text!r}")
     return sizes
@@ -34,22 +37,38 @@ def _hidden(text: str) -> tuple[int, ...]:
 def register(subparsers) -> argparse.ArgumentParser:
     """Add the ``train`` subcommand; sets ``func=run`` on the parsed namespace."""
     p = subparsers.add_parser(
-        "train", help="train a spiking MLP (layered BPTT or unlayered backprop) and export it to NIR",
+        "train",
+        help="train a spiking MLP (layered BPTT or unlayered backprop) and export it to NIR",
         description="Train a bias-free LIF MLP with layered BPTT or unlayered backprop (the "
-                    "asynchronous schedule in the loop, Koopman et al. TMLR 2025), quantise the "
-                    "weights to 8 bits on a power-of-two grid, measure the test accuracy and write "
-                    "a NIR file. Needs torch: pip install -e .[train]")
+        "asynchronous schedule in the loop, Koopman et al. TMLR 2025), quantise the "
+        "weights to 8 bits on a power-of-two grid, measure the test accuracy and write "
+        "a NIR file. Needs torch: pip install -e .[train]",
+    )
     p.add_argument("--dataset", default="digits", help="dataset name (default: digits)")
     p.add_argument("--data-path", default=None, help="folder of an on-disk dataset")
     p.add_argument("--mode", choices=("layered", "unlayered"), default="layered")
-    p.add_argument("--scheduler", choices=("random", "momentum"), default="momentum",
-                   help="unlayered: which ready neurons are sent first (default: momentum)")
-    p.add_argument("--group-size", type=int, default=8, metavar="F",
-                   help="unlayered: spikes sent per step (default: 8)")
-    p.add_argument("--max-steps", type=int, default=None,
-                   help="unlayered: send-step cap per frame (default: number of neurons, never binding)")
-    p.add_argument("--stop-after-output", type=int, default=None, metavar="K",
-                   help="unlayered: end an inference K steps after its first output spike (default: off)")
+    p.add_argument(
+        "--scheduler",
+        choices=("random", "momentum"),
+        default="momentum",
+        help="unlayered: which ready neurons are sent first (default: momentum)",
+    )
+    p.add_argument(
+        "--group-size", type=int, default=8, metavar="F", help="unlayered: spikes sent per step (default: 8)"
+    )
+    p.add_argument(
+        "--max-steps",
+        type=int,
+        default=None,
+        help="unlayered: send-step cap per frame (default: number of neurons, never binding)",
+    )
+    p.add_argument(
+        "--stop-after-output",
+        type=int,
+        default=None,
+        metavar="K",
+        help="unlayered: end an inference K steps after its first output spike (default: off)",
+    )
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data-seed", type=int, default=0, help="seed of the dataset's spike encoding")
@@ -64,8 +83,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--input-dropout", type=float, default=0.0)
     p.add_argument("--refractory-dropout", type=float, default=0.0)
     p.add_argument("--loss-scale", type=float, default=1.0)
-    p.add_argument("--qat-epochs", type=int, default=0,
-                   help="train the last N epochs with fake-quantised weights")
+    p.add_argument("--qat-epochs", type=int, default=0, help="train the last N epochs with fake-quantised weights")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -86,27 +104,47 @@ def run(args: argparse.Namespace) -> int:
     if out.suffix != ".nir":
         raise TrainCLIError(f"--out must name a .nir file, got {str(out)!r}")
     cfg = TrainConfig(
-        dataset=args.dataset, data_path=args.data_path, mode=args.mode, scheduler=args.scheduler,
-        group_size=args.group_size, max_steps=args.max_steps, stop_after_output=args.stop_after_output,
-        epochs=args.epochs, seed=args.seed, data_seed=args.data_seed, hidden=tuple(args.hidden),
-        frames=args.frames, limit=args.limit, lr=args.lr, batch_size=args.batch_size,
-        beta=args.beta, slope=args.slope, dt=args.dt, input_dropout=args.input_dropout,
-        refractory_dropout=args.refractory_dropout, loss_scale=args.loss_scale,
-        qat_epochs=args.qat_epochs, threads=args.threads, device=args.device,
-        progress=not args.no_progress)
+        dataset=args.dataset,
+        data_path=args.data_path,
+        mode=args.mode,
+        scheduler=args.scheduler,
+        group_size=args.group_size,
+        max_steps=args.max_steps,
+        stop_after_output=args.stop_after_output,
+        epochs=args.epochs,
+        seed=args.seed,
+        data_seed=args.data_seed,
+        hidden=tuple(args.hidden),
+        frames=args.frames,
+        limit=args.limit,
+        lr=args.lr,
+        batch_size=args.batch_size,
+        beta=args.beta,
+        slope=args.slope,
+        dt=args.dt,
+        input_dropout=args.input_dropout,
+        refractory_dropout=args.refractory_dropout,
+        loss_scale=args.loss_scale,
+        qat_epochs=args.qat_epochs,
+        threads=args.threads,
+        device=args.device,
+        progress=not args.no_progress,
+    )
     cfg.validate()
     result = train(cfg)
     path = result.export(out)
     m = result.metadata
     sched = f", scheduler {m['scheduler']}, F={m['group_size']}" if m["mode"] == "unlayered" else ""
-    print(f"wrote {path}: {m['architecture']} {m['mode']}{sched}; test accuracy {result.test_accuracy:.4f} "
-          f"(8-bit weights; float {result.test_accuracy_float:.4f}) on {m['n_test']} {m['dataset']} samples; "
-          f"{m['test_spikes_per_sample']:.1f} spikes/sample; trained {result.train_time_s:.1f} s on {m['device']}")
+    print(
+        f"wrote {path}: {m['architecture']} {m['mode']}{sched}; test accuracy {result.test_accuracy:.4f} "
+        f"(8-bit weights; float {result.test_accuracy_float:.4f}) on {m['n_test']} {m['dataset']} samples; "
+        f"{m['test_spikes_per_sample']:.1f} spikes/sample; trained {result.train_time_s:.1f} s on {m['device']}"
+    )
     return 0
 
 
 def main(argv=None) -> int:
-    """Stand-alone entry point (``python -m neurosim.train``)."""
+    """Stand-alone entry point (``python -m neurosim.cli.train``)."""
     parser = argparse.ArgumentParser(prog="neurosim")
     sub = parser.add_subparsers(dest="command", required=True)
     register(sub)

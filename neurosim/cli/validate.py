@@ -1,4 +1,5 @@
 """``neurosim validate``: load and check hardware, mapping or model files, one line each."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,9 +9,12 @@ from neurosim.cli.args import load_any
 
 def register(sub) -> None:
     """Add ``validate`` to the main parser's subparsers."""
-    v = sub.add_parser("validate", help="check hardware, mapping or model files",
-                       description="Load and check each file: hardware YAML, mapping YAML (against "
-                                   "--model and --hw) or NIR model. Prints one line per file.")
+    v = sub.add_parser(
+        "validate",
+        help="check hardware, mapping or model files",
+        description="Load and check each file: hardware YAML, mapping YAML (against "
+        "--model and --hw) or NIR model. Prints one line per file.",
+    )
     v.add_argument("files", nargs="+", metavar="FILE")
     v.add_argument("--model", help="model a mapping file refers to (default: the shipped default)")
     v.add_argument("--hw", help="hardware a mapping file refers to (default: loihi)")

@@ -1,5 +1,6 @@
 """The dataset container (:class:`SpikeDataset`: boolean spikes ``(samples, frames, channels)``
 and labels), its error type and the checks of a split name and a sample limit."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -26,10 +27,10 @@ class SpikeDataset:
     """
 
     name: str
-    inputs: np.ndarray   # bool, shape (N, T, C)
-    labels: np.ndarray   # int64, shape (N,)
+    inputs: np.ndarray  # bool, shape (N, T, C)
+    labels: np.ndarray  # int64, shape (N,)
     n_classes: int
-    input_shape: tuple   # shape of one frame before flattening to C channels, e.g. (8, 8)
+    input_shape: tuple  # shape of one frame before flattening to C channels, e.g. (8, 8)
     description: str
     params: dict[str, Any] = field(default_factory=dict)
 
@@ -37,8 +38,9 @@ class SpikeDataset:
         inputs = np.asarray(self.inputs)
         labels = np.asarray(self.labels)
         if inputs.ndim != 3:
-            raise DatasetError(f"dataset {self.name!r}: inputs must have shape (samples, frames, channels), "
-                               f"got {inputs.shape}")
+            raise DatasetError(
+                f"dataset {self.name!r}: inputs must have shape (samples, frames, channels), got {inputs.shape}"
+            )
         if inputs.dtype != np.bool_:
             raise DatasetError(f"dataset {self.name!r}: inputs must be boolean spikes, got dtype {inputs.dtype}")
         if labels.shape != (inputs.shape[0],):
@@ -47,8 +49,10 @@ class SpikeDataset:
         if len(labels) and (labels.min() < 0 or labels.max() >= self.n_classes):
             raise DatasetError(f"dataset {self.name!r}: labels outside 0..{self.n_classes - 1}")
         if int(np.prod(self.input_shape)) != inputs.shape[2]:
-            raise DatasetError(f"dataset {self.name!r}: input_shape {tuple(self.input_shape)} does not "
-                               f"flatten to {inputs.shape[2]} channels")
+            raise DatasetError(
+                f"dataset {self.name!r}: input_shape {tuple(self.input_shape)} does not "
+                f"flatten to {inputs.shape[2]} channels"
+            )
         object.__setattr__(self, "inputs", inputs)
         object.__setattr__(self, "labels", labels)
         object.__setattr__(self, "input_shape", tuple(int(s) for s in self.input_shape))
@@ -64,10 +68,17 @@ class SpikeDataset:
     def n_channels(self) -> int:
         return int(self.inputs.shape[2])
 
-    def subset(self, idx) -> "SpikeDataset":
+    def subset(self, idx) -> SpikeDataset:
         """The samples ``idx`` (an index array, slice or boolean mask), same encoding."""
-        return SpikeDataset(self.name, self.inputs[idx], self.labels[idx], self.n_classes,
-                            self.input_shape, self.description, dict(self.params))
+        return SpikeDataset(
+            self.name,
+            self.inputs[idx],
+            self.labels[idx],
+            self.n_classes,
+            self.input_shape,
+            self.description,
+            dict(self.params),
+        )
 
 
 def check_split(name: str, split: str) -> str:

@@ -13,6 +13,7 @@ the full 1797-sample set. Each sample has its own generator, so a sample is enco
 in any subset (``limit``) and in either split; the whole encoding is a function of
 ``(seed, frames, max_rate)``. Channels are the 64 pixels in row-major order.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -36,16 +37,14 @@ SPLIT_SEED = 0
 def _raw():
 
     d = load_digits()
-    images = np.asarray(d.data, dtype=np.float64)          # (1797, 64), 0..16
+    images = np.asarray(d.data, dtype=np.float64)  # (1797, 64), 0..16
     labels = np.asarray(d.target, dtype=np.int64)
     idx = np.arange(len(labels))
-    train_idx, test_idx = train_test_split(idx, test_size=TEST_SIZE, stratify=labels,
-                                           random_state=SPLIT_SEED)
+    train_idx, test_idx = train_test_split(idx, test_size=TEST_SIZE, stratify=labels, random_state=SPLIT_SEED)
     return images, labels, {"train": np.asarray(train_idx), "test": np.asarray(test_idx)}
 
 
-def encode(images: np.ndarray, indices: np.ndarray, *, frames: int, seed: int,
-           max_rate: float) -> np.ndarray:
+def encode(images: np.ndarray, indices: np.ndarray, *, frames: int, seed: int, max_rate: float) -> np.ndarray:
     """Rate-code ``images`` (rows of 64 intensities 0..16) whose full-set indices are ``indices``:
     boolean spikes of shape ``(len(indices), frames, 64)``."""
     p = np.clip(images / 16.0 * max_rate, 0.0, 1.0)
@@ -56,8 +55,14 @@ def encode(images: np.ndarray, indices: np.ndarray, *, frames: int, seed: int,
     return out
 
 
-def load(split: str = "test", *, frames: int = DEFAULT_FRAMES, seed: int = 0,
-         limit: int | None = None, max_rate: float = DEFAULT_MAX_RATE) -> SpikeDataset:
+def load(
+    split: str = "test",
+    *,
+    frames: int = DEFAULT_FRAMES,
+    seed: int = 0,
+    limit: int | None = None,
+    max_rate: float = DEFAULT_MAX_RATE,
+) -> SpikeDataset:
     """One split of the digits as a :class:`~neurosim.data.SpikeDataset` (see the module doc)."""
     check_split(NAME, split)
     limit = check_limit(limit)
@@ -72,12 +77,24 @@ def load(split: str = "test", *, frames: int = DEFAULT_FRAMES, seed: int = 0,
     if limit is not None:
         idx = idx[:limit]
     inputs = encode(images[idx], idx, frames=int(frames), seed=int(seed), max_rate=float(max_rate))
-    params = {"frames": int(frames), "seed": int(seed), "max_rate": float(max_rate),
-              "encoding": "bernoulli-rate", "split": split, "test_size": TEST_SIZE,
-              "split_seed": SPLIT_SEED}
+    params = {
+        "frames": int(frames),
+        "seed": int(seed),
+        "max_rate": float(max_rate),
+        "encoding": "bernoulli-rate",
+        "split": split,
+        "test_size": TEST_SIZE,
+        "split_seed": SPLIT_SEED,
+    }
     return SpikeDataset(
-        name=NAME, inputs=inputs, labels=labels[idx].copy(), n_classes=N_CLASSES,
+        name=NAME,
+        inputs=inputs,
+        labels=labels[idx].copy(),
+        n_classes=N_CLASSES,
         input_shape=INPUT_SHAPE,
-        description=("sklearn 8x8 digits, Bernoulli rate coding p = intensity/16 * max_rate per "
-                     "frame, generator seeded by (seed, sample index)"),
-        params=params)
+        description=(
+            "sklearn 8x8 digits, Bernoulli rate coding p = intensity/16 * max_rate per "
+            "frame, generator seeded by (seed, sample index)"
+        ),
+        params=params,
+    )

@@ -59,6 +59,7 @@ with h5py in both backends. ``backend="numpy"`` uses the pure-numpy readers and 
 which give identical frames; ``backend="tonic"`` insists on tonic. tonic's dataset classes are
 never instantiated (they download when files are missing).
 """
+
 from __future__ import annotations
 
 import math
@@ -81,6 +82,7 @@ BACKENDS = ("auto", "tonic", "numpy")
 class Events(NamedTuple):
     """Events of one sample as parallel int64 arrays; ``t`` in microseconds. SHD: ``x`` is the
     unit, ``y`` and ``p`` are 0."""
+
     x: np.ndarray
     y: np.ndarray
     p: np.ndarray
@@ -92,7 +94,7 @@ class _Spec:
     name: str
     title: str
     n_classes: int
-    sensor: tuple          # (W, H, P) as in tonic
+    sensor: tuple  # (W, H, P) as in tonic
     default_frames: int
     default_downsample: int
 
@@ -115,6 +117,7 @@ def _first_line(exc: BaseException) -> str:
 
 
 # --------------------------------------------------------------------------- optional modules
+
 
 def tonic_module():
     """tonic if it imports, else None."""
@@ -141,8 +144,10 @@ def _resolve_backend(backend: str) -> str:
             reason = _first_line(exc)
         else:
             reason = "tonic.io / tonic.transforms do not import"
-        raise DatasetError(f"backend 'tonic' requested but tonic cannot be imported ({reason}); "
-                           "install it with: pip install 'tonic>=1.4' (see setup.cfg extra 'data')")
+        raise DatasetError(
+            f"backend 'tonic' requested but tonic cannot be imported ({reason}); "
+            "install it with: pip install 'tonic>=1.4' (see setup.cfg extra 'data')"
+        )
     return "numpy"
 
 
@@ -156,14 +161,14 @@ def _h5py(file):
 
 # --------------------------------------------------------------------------- N-MNIST
 
+
 def _nmnist_raw(file: Path) -> np.ndarray:
     try:
         raw = np.fromfile(file, dtype=np.uint8)
     except OSError as exc:
         raise _err(file, f"cannot read N-MNIST file ({_first_line(exc)})") from None
     if raw.size % 5:
-        raise _err(file, f"malformed N-MNIST file: {raw.size} bytes is not a multiple of the "
-                         "5-byte event size")
+        raise _err(file, f"malformed N-MNIST file: {raw.size} bytes is not a multiple of the 5-byte event size")
     return raw
 
 
@@ -171,8 +176,11 @@ def _check_xy(file, what: str, ev: Events, sensor) -> Events:
     W, H, _ = sensor
     if ev.x.size and (ev.x.min() < 0 or ev.x.max() >= W or ev.y.min() < 0 or ev.y.max() >= H):
         bad = int(np.flatnonzero((ev.x < 0) | (ev.x >= W) | (ev.y < 0) | (ev.y >= H))[0])
-        raise _err(file, f"malformed {what} file: event {bad} at x={int(ev.x[bad])}, "
-                         f"y={int(ev.y[bad])} is outside the {W}x{H} sensor")
+        raise _err(
+            file,
+            f"malformed {what} file: event {bad} at x={int(ev.x[bad])}, "
+            f"y={int(ev.y[bad])} is outside the {W}x{H} sensor",
+        )
     return ev
 
 
@@ -229,6 +237,7 @@ def _index_nmnist(root: Path, split: str):
 
 # --------------------------------------------------------------------------- SHD
 
+
 def _shd_file(root: Path, split: str) -> Path:
     if root.is_file():
         return root
@@ -251,8 +260,11 @@ def _open_shd(file: Path):
                 raise _err(file, f"malformed SHD file: no dataset {key!r}")
         n = len(f["labels"])
         if len(f["spikes/times"]) != n or len(f["spikes/units"]) != n:
-            raise _err(file, f"malformed SHD file: {len(f['spikes/times'])} spike-time and "
-                             f"{len(f['spikes/units'])} unit arrays for {n} labels")
+            raise _err(
+                file,
+                f"malformed SHD file: {len(f['spikes/times'])} spike-time and "
+                f"{len(f['spikes/units'])} unit arrays for {n} labels",
+            )
     except BaseException:
         f.close()
         raise
@@ -281,19 +293,18 @@ def read_shd(file, indices=None) -> tuple[list[Events], np.ndarray]:
                 times = np.asarray(times_all[int(i)], dtype=np.float64).ravel()
                 units = np.asarray(units_all[int(i)]).ravel()
             except Exception as exc:  # noqa: BLE001
-                raise _err(file, f"malformed SHD file: sample {int(i)} unreadable "
-                                 f"({_first_line(exc)})") from None
+                raise _err(file, f"malformed SHD file: sample {int(i)} unreadable ({_first_line(exc)})") from None
             if times.shape != units.shape:
-                raise _err(file, f"malformed SHD file: sample {int(i)} has {times.size} times "
-                                 f"and {units.size} units")
+                raise _err(file, f"malformed SHD file: sample {int(i)} has {times.size} times and {units.size} units")
             if times.size and (not np.all(np.isfinite(times)) or times.min() < 0):
-                raise _err(file, f"malformed SHD file: sample {int(i)} has negative or non-finite "
-                                 "spike times")
-            if units.size and (not np.issubdtype(units.dtype, np.number)
-                               or np.any(units != np.floor(units)) or units.min() < 0
-                               or units.max() >= SHD_CHANNELS):
-                raise _err(file, f"malformed SHD file: sample {int(i)} has units outside "
-                                 f"0..{SHD_CHANNELS - 1}")
+                raise _err(file, f"malformed SHD file: sample {int(i)} has negative or non-finite spike times")
+            if units.size and (
+                not np.issubdtype(units.dtype, np.number)
+                or np.any(units != np.floor(units))
+                or units.min() < 0
+                or units.max() >= SHD_CHANNELS
+            ):
+                raise _err(file, f"malformed SHD file: sample {int(i)} has units outside 0..{SHD_CHANNELS - 1}")
             t = np.rint(times * 1e6).astype(np.int64)
             u = units.astype(np.int64)
             zeros = np.zeros_like(u)
@@ -307,8 +318,7 @@ def _shd_labels(file: Path, f) -> np.ndarray:
     except Exception as exc:  # noqa: BLE001
         raise _err(file, f"malformed SHD file: labels unreadable ({_first_line(exc)})") from None
     if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
-        raise _err(file, f"malformed SHD file: labels must be a 1-D integer array, got "
-                         f"{labels.dtype} {labels.shape}")
+        raise _err(file, f"malformed SHD file: labels must be a 1-D integer array, got {labels.dtype} {labels.shape}")
     if labels.size and (labels.min() < 0 or labels.max() >= SPECS["shd"].n_classes):
         raise _err(file, f"malformed SHD file: labels outside 0..{SPECS['shd'].n_classes - 1}")
     return labels.astype(np.int64)
@@ -316,16 +326,18 @@ def _shd_labels(file: Path, f) -> np.ndarray:
 
 # --------------------------------------------------------------------------- DVS Gesture
 
+
 def _dvs_columns(file: Path):
     try:
         a = np.load(file, allow_pickle=False)
     except Exception as exc:  # noqa: BLE001
-        raise _err(file, f"malformed DVS Gesture file: not a readable .npy array "
-                         f"({_first_line(exc)})") from None
-    if a.ndim != 2 or a.shape[1] != 4 or a.dtype.names is not None \
-            or not np.issubdtype(a.dtype, np.number):
-        raise _err(file, f"malformed DVS Gesture file: expected a numeric (events, 4) array with "
-                         f"columns x, y, p, t(ms), got {a.dtype} {a.shape}")
+        raise _err(file, f"malformed DVS Gesture file: not a readable .npy array ({_first_line(exc)})") from None
+    if a.ndim != 2 or a.shape[1] != 4 or a.dtype.names is not None or not np.issubdtype(a.dtype, np.number):
+        raise _err(
+            file,
+            f"malformed DVS Gesture file: expected a numeric (events, 4) array with "
+            f"columns x, y, p, t(ms), got {a.dtype} {a.shape}",
+        )
     if a.size and not np.all(np.isfinite(a)):
         raise _err(file, "malformed DVS Gesture file: non-finite values")
     return a
@@ -365,8 +377,7 @@ def _user_key(d: Path):
 
 def _index_dvsgesture(root: Path, split: str):
     sub = "ibmGestureTrain" if split == "train" else "ibmGestureTest"
-    d = _find_split_dir(root, sub, "DVSGesture", "DVS Gesture split",
-                        f"{sub}/userNN_<lighting>/<label>.npy")
+    d = _find_split_dir(root, sub, "DVSGesture", "DVS Gesture split", f"{sub}/userNN_<lighting>/<label>.npy")
     files, labels = [], []
     n_classes = SPECS["dvsgesture"].n_classes
     for ud in sorted((u for u in d.iterdir() if u.is_dir()), key=_user_key):
@@ -375,8 +386,7 @@ def _index_dvsgesture(root: Path, split: str):
             if f.suffix != ".npy" or not f.is_file():
                 continue
             if not f.stem.isdigit() or int(f.stem) >= n_classes:
-                raise _err(f, f"unexpected DVS Gesture file name (expected <label>.npy with label "
-                              f"0..{n_classes - 1})")
+                raise _err(f, f"unexpected DVS Gesture file name (expected <label>.npy with label 0..{n_classes - 1})")
             found.append((int(f.stem), f))
         for label, f in sorted(found):
             files.append(f)
@@ -387,6 +397,7 @@ def _index_dvsgesture(root: Path, split: str):
 
 
 # --------------------------------------------------------------------------- binning
+
 
 def downsampled_sensor(sensor, factor: int) -> tuple:
     """Sensor size (W, H, P) after :func:`downsample_events` by ``factor``."""
@@ -435,13 +446,11 @@ def frames_tonic(ev: Events, sensor, frames: int, window_us: int | None = None) 
         return np.zeros((frames, P * H * W), dtype=bool)
     w = bin_width_us(ev, frames, window_us)
     order = np.argsort(ev.t, kind="stable")
-    s = np.empty(ev.t.size, dtype=np.dtype([("x", np.int64), ("y", np.int64), ("t", np.int64),
-                                            ("p", np.int64)]))
+    s = np.empty(ev.t.size, dtype=np.dtype([("x", np.int64), ("y", np.int64), ("t", np.int64), ("p", np.int64)]))
     for k in ("x", "y", "p", "t"):
         s[k] = getattr(ev, k)[order]
     t0 = int(s["t"][0])
-    counts = ToFrame(sensor_size=(W, H, P), time_window=w, start_time=t0,
-                     end_time=t0 + frames * w)(s)
+    counts = ToFrame(sensor_size=(W, H, P), time_window=w, start_time=t0, end_time=t0 + frames * w)(s)
     counts = np.asarray(counts)
     if counts.shape[0] != frames:  # pragma: no cover - guards against tonic behaviour changes
         raise DatasetError(f"tonic ToFrame returned {counts.shape[0]} frames instead of {frames}")
@@ -449,6 +458,7 @@ def frames_tonic(ev: Events, sensor, frames: int, window_us: int | None = None) 
 
 
 # --------------------------------------------------------------------------- load
+
 
 def round_robin(labels: np.ndarray) -> np.ndarray:
     """Indices that interleave ``labels`` over the classes, keeping file order within a class."""
@@ -466,9 +476,17 @@ def _positive_int(name: str, what: str, value) -> int:
     return int(value)
 
 
-def load(name: str, split: str = "test", *, path=None, frames: int | None = None,
-         limit: int | None = None, window: float | None = None, downsample: int | None = None,
-         backend: str = "auto") -> SpikeDataset:
+def load(
+    name: str,
+    split: str = "test",
+    *,
+    path=None,
+    frames: int | None = None,
+    limit: int | None = None,
+    window: float | None = None,
+    downsample: int | None = None,
+    backend: str = "auto",
+) -> SpikeDataset:
     """One split of ``nmnist``, ``shd`` or ``dvsgesture`` from the files under ``path``, as a
     :class:`~neurosim.data.SpikeDataset` of bool frames ``(N, frames, C)``.
 
@@ -484,23 +502,19 @@ def load(name: str, split: str = "test", *, path=None, frames: int | None = None
     check_split(key, split)
     limit = check_limit(limit)
     frames = _positive_int(key, "frames", spec.default_frames if frames is None else frames)
-    factor = _positive_int(key, "downsample",
-                           spec.default_downsample if downsample is None else downsample)
+    factor = _positive_int(key, "downsample", spec.default_downsample if downsample is None else downsample)
     window_us = None
     if window is not None:
         try:
             window = float(window)
         except (TypeError, ValueError):
-            raise DatasetError(f"dataset {key!r}: window must be a number of seconds, "
-                               f"got {window!r}") from None
+            raise DatasetError(f"dataset {key!r}: window must be a number of seconds, got {window!r}") from None
         if not (math.isfinite(window) and window > 0):
-            raise DatasetError(f"dataset {key!r}: window must be a positive number of seconds, "
-                               f"got {window!r}")
+            raise DatasetError(f"dataset {key!r}: window must be a positive number of seconds, got {window!r}")
         window_us = max(1, round(window * 1e6 / frames))
     used = _resolve_backend(backend)
     if path is None:
-        raise DatasetError(f"dataset {key!r}: needs path= the folder holding the files "
-                           "(nothing is downloaded)")
+        raise DatasetError(f"dataset {key!r}: needs path= the folder holding the files (nothing is downloaded)")
     root = Path(path).expanduser()
     if not root.exists():
         raise _err(root, "no such file or directory")
@@ -534,23 +548,54 @@ def load(name: str, split: str = "test", *, path=None, frames: int | None = None
         inputs[n] = binner(downsample_events(ev, factor), sensor, frames, window_us)
 
     input_shape = (W,) if key == "shd" else (P, H, W)
-    binning = ("per-sample span / frames" if window_us is None
-               else f"fixed {window_us} us bins ({frames * window_us / 1e6:g} s window)")
-    params = {"split": split, "path": source, "frames": frames,
-              "binning": "per-sample" if window_us is None else "fixed-window",
-              "window_s": window, "bin_us": window_us, "downsample": factor,
-              "sensor_size": tuple(spec.sensor), "binned_sensor_size": tuple(sensor),
-              "channel_order": "unit" if key == "shd" else "p*H*W + y*W + x",
-              "sample_order": "round-robin over classes", "backend": used}
+    binning = (
+        "per-sample span / frames"
+        if window_us is None
+        else f"fixed {window_us} us bins ({frames * window_us / 1e6:g} s window)"
+    )
+    params = {
+        "split": split,
+        "path": source,
+        "frames": frames,
+        "binning": "per-sample" if window_us is None else "fixed-window",
+        "window_s": window,
+        "bin_us": window_us,
+        "downsample": factor,
+        "sensor_size": tuple(spec.sensor),
+        "binned_sensor_size": tuple(sensor),
+        "channel_order": "unit" if key == "shd" else "p*H*W + y*W + x",
+        "sample_order": "round-robin over classes",
+        "backend": used,
+    }
     return SpikeDataset(
-        name=key, inputs=inputs, labels=np.asarray(labels, dtype=np.int64),
-        n_classes=spec.n_classes, input_shape=input_shape,
-        description=(f"{spec.title} {split} split from {source}: events binned into {frames} "
-                     f"frames ({binning}, time origin = first event), downsample {factor}, "
-                     f"{'x'.join(map(str, input_shape))} channels, read with {used}"),
-        params=params)
+        name=key,
+        inputs=inputs,
+        labels=np.asarray(labels, dtype=np.int64),
+        n_classes=spec.n_classes,
+        input_shape=input_shape,
+        description=(
+            f"{spec.title} {split} split from {source}: events binned into {frames} "
+            f"frames ({binning}, time origin = first event), downsample {factor}, "
+            f"{'x'.join(map(str, input_shape))} channels, read with {used}"
+        ),
+        params=params,
+    )
 
 
-__all__ = ["load", "Events", "SPECS", "read_nmnist_numpy", "read_nmnist_tonic", "read_shd",
-           "read_dvsgesture_numpy", "read_dvsgesture_tonic", "frames_numpy", "frames_tonic",
-           "downsample_events", "downsampled_sensor", "bin_width_us", "round_robin", "tonic_module"]
+__all__ = [
+    "load",
+    "Events",
+    "SPECS",
+    "read_nmnist_numpy",
+    "read_nmnist_tonic",
+    "read_shd",
+    "read_dvsgesture_numpy",
+    "read_dvsgesture_tonic",
+    "frames_numpy",
+    "frames_tonic",
+    "downsample_events",
+    "downsampled_sensor",
+    "bin_width_us",
+    "round_robin",
+    "tonic_module",
+]

@@ -13,6 +13,7 @@ One entry point, :func:`load_dataset`, dispatches on the dataset name:
 The per-dataset modules are imported lazily, so loading ``digits`` never imports the optional
 event-data dependencies. Nothing here imports torch.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -33,8 +34,9 @@ def _import(module: str, name: str, hint: str = ""):
         raise DatasetError(f"dataset {name!r} is not available: {exc}{hint}") from exc
 
 
-def load_dataset(name: str, split: str = "test", *, frames: int | None = None, seed: int = 0,
-                 path=None, limit: int | None = None) -> SpikeDataset:
+def load_dataset(
+    name: str, split: str = "test", *, frames: int | None = None, seed: int = 0, path=None, limit: int | None = None
+) -> SpikeDataset:
     """Load one split of a dataset as a :class:`SpikeDataset`.
 
     ``frames``: number of frames (time bins); None picks the dataset's default. ``seed``: the

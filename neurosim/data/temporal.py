@@ -46,6 +46,7 @@ in blocks of 8 consecutive samples, each block a random permutation of the 8 cla
 (``limit``) is as balanced as it can be. A sample depends only on ``(seed, split, i, frames)``:
 ``limit`` returns exactly the first samples of the full split.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -67,8 +68,8 @@ _LABEL_STREAM = 0xC1A55
 
 #: burst order (group indices, first to last) of each class
 ORDERS: tuple[tuple[int, ...], ...] = tuple(
-    tuple((start + direction * k) % GROUPS for k in range(GROUPS))
-    for direction in (1, -1) for start in range(GROUPS))
+    tuple((start + direction * k) % GROUPS for k in range(GROUPS)) for direction in (1, -1) for start in range(GROUPS)
+)
 N_CLASSES = len(ORDERS)
 
 
@@ -82,7 +83,7 @@ def _labels(n: int, seed: int, code: int) -> np.ndarray:
     out = np.empty(blocks * N_CLASSES, dtype=np.int64)
     for b in range(blocks):
         rng = np.random.default_rng([seed, code, _LABEL_STREAM, b])
-        out[b * N_CLASSES:(b + 1) * N_CLASSES] = rng.permutation(N_CLASSES)
+        out[b * N_CLASSES : (b + 1) * N_CLASSES] = rng.permutation(N_CLASSES)
     return out[:n]
 
 
@@ -96,12 +97,11 @@ def sample(label: int, rng: np.random.Generator, frames: int) -> tuple[np.ndarra
     burst = rng.random((GROUPS, L, GROUP_SIZE)) < P_BURST
     for k, g in enumerate(ORDERS[label]):
         o = int(onsets[k])
-        x[o:o + L, g * GROUP_SIZE:(g + 1) * GROUP_SIZE] |= burst[k]
+        x[o : o + L, g * GROUP_SIZE : (g + 1) * GROUP_SIZE] |= burst[k]
     return x, onsets
 
 
-def load(split: str = "test", *, frames: int | None = None, seed: int = 0,
-         limit: int | None = None) -> SpikeDataset:
+def load(split: str = "test", *, frames: int | None = None, seed: int = 0, limit: int | None = None) -> SpikeDataset:
     """One split of the ring-order task as a :class:`~neurosim.data.SpikeDataset` (see the
     module doc): inputs ``(N, frames, 32)`` bool, 8 balanced classes."""
     check_split(NAME, split)
@@ -109,8 +109,7 @@ def load(split: str = "test", *, frames: int | None = None, seed: int = 0,
     if frames is None:
         frames = DEFAULT_FRAMES
     if isinstance(frames, bool) or not isinstance(frames, (int, np.integer)) or frames < MIN_FRAMES:
-        raise DatasetError(f"dataset 'temporal': frames must be an integer >= {MIN_FRAMES}, "
-                           f"got {frames!r}")
+        raise DatasetError(f"dataset 'temporal': frames must be an integer >= {MIN_FRAMES}, got {frames!r}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise DatasetError(f"dataset 'temporal': seed must be a non-negative integer, got {seed!r}")
     frames, seed = int(frames), int(seed)
@@ -120,17 +119,33 @@ def load(split: str = "test", *, frames: int | None = None, seed: int = 0,
     inputs = np.empty((n, frames, N_CHANNELS), dtype=bool)
     for i in range(n):
         inputs[i], _ = sample(int(labels[i]), np.random.default_rng([seed, code, i]), frames)
-    params = {"frames": frames, "seed": seed, "split": split, "split_code": code,
-              "groups": GROUPS, "group_size": GROUP_SIZE, "burst_frames": burst_frames(frames),
-              "p_burst": P_BURST, "p_noise": P_NOISE,
-              "orders": [list(o) for o in ORDERS], "encoding": "burst-order"}
+    params = {
+        "frames": frames,
+        "seed": seed,
+        "split": split,
+        "split_code": code,
+        "groups": GROUPS,
+        "group_size": GROUP_SIZE,
+        "burst_frames": burst_frames(frames),
+        "p_burst": P_BURST,
+        "p_noise": P_NOISE,
+        "orders": [list(o) for o in ORDERS],
+        "encoding": "burst-order",
+    }
     return SpikeDataset(
-        name=NAME, inputs=inputs, labels=labels, n_classes=N_CLASSES, input_shape=INPUT_SHAPE,
-        description=(f"ring-order task: 4 groups x 8 channels burst once each ({burst_frames(frames)}"
-                     f" frames, p={P_BURST}) in one of 8 orders (start group x direction), random "
-                     f"gaps, background noise p={P_NOISE}; counts are class-independent, only the "
-                     f"order carries the class"),
-        params=params)
+        name=NAME,
+        inputs=inputs,
+        labels=labels,
+        n_classes=N_CLASSES,
+        input_shape=INPUT_SHAPE,
+        description=(
+            f"ring-order task: 4 groups x 8 channels burst once each ({burst_frames(frames)}"
+            f" frames, p={P_BURST}) in one of 8 orders (start group x direction), random "
+            f"gaps, background noise p={P_NOISE}; counts are class-independent, only the "
+            f"order carries the class"
+        ),
+        params=params,
+    )
 
 
 __all__ = ["load", "sample", "burst_frames", "ORDERS", "N_CLASSES", "NAME"]

@@ -3,16 +3,17 @@ description, so a run can be re-costed on other hardware figures without re-simu
 
 energy = sum over operations (count x energy per op) + static power x elapsed time.
 
-Static power is :meth:`Hardware.static_power_w` (every unit, or with ``chip.power_gating`` only
+Static power is :meth:`HardwareSpec.static_power_w` (every unit, or with ``chip.power_gating`` only
 the units a run uses: pass ``static_w=hw.static_power_w(used_cores, used_tiles)``). A barrier
 costs ``barrier.energy_pj + barrier.per_tile_energy_pj * tiles`` (``barrier_tiles``, default
 every tile of the hardware).
 """
+
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
-from neurosim.describe.hardware import Hardware
+from neurosim.describe.hardware import HardwareSpec
 
 CORE_OPS = ("message_in", "synop", "neuron_update_active", "neuron_update_idle", "spike_out")
 NOC_OPS = ("hop_ew", "hop_ns", "hop_chip", "local")
@@ -21,7 +22,7 @@ OPS = CORE_OPS + NOC_OPS + ("barrier",)
 _PJ = 1e-12
 
 
-def energy_per_op_pj(hw: Hardware, barrier_tiles: int | None = None) -> dict[str, float]:
+def energy_per_op_pj(hw: HardwareSpec, barrier_tiles: int | None = None) -> dict[str, float]:
     """Energy of one operation of each kind, in pJ. ``barrier_tiles``: tiles taking part in a
     barrier (default: all of them); matters only with ``barrier.per_tile_energy_pj``."""
     c, r = hw.core, hw.router
@@ -39,8 +40,13 @@ def energy_per_op_pj(hw: Hardware, barrier_tiles: int | None = None) -> dict[str
     }
 
 
-def energy_breakdown(ops: Mapping[str, int], hw: Hardware, cycles: int, static_w: float | None = None,
-                     barrier_tiles: int | None = None) -> dict[str, float]:
+def energy_breakdown(
+    ops: Mapping[str, int],
+    hw: HardwareSpec,
+    cycles: int,
+    static_w: float | None = None,
+    barrier_tiles: int | None = None,
+) -> dict[str, float]:
     """Energy in joules by part: ``static`` plus one entry per operation, and ``total``.
 
     ``static_w``: static power in watts (default ``hw.static_power_w()``, every unit powered).

@@ -12,6 +12,7 @@ and cores tile-major (core ``c`` is on tile ``c // cores_per_tile``), so ``n_til
 and ``tile_xy`` need no knowledge of chips; a hop between two tiles of different chips costs the
 ``chips.link_*`` figures instead of the router's hop figures.
 """
+
 from __future__ import annotations
 
 import math
@@ -29,20 +30,20 @@ PositiveInt = Annotated[int, Strict(), Field(gt=0)]
 NonNegativeInt = Annotated[int, Strict(), Field(ge=0)]
 PositiveFloat = Annotated[float, Strict(), Field(gt=0, allow_inf_nan=False)]
 NonNegativeFloat = Annotated[float, Strict(), Field(ge=0, allow_inf_nan=False)]
-StrictBool = Annotated[bool, Strict()]   # only YAML true/false; 1, "yes" (quoted) are wrong types
+StrictBool = Annotated[bool, Strict()]  # only YAML true/false; 1, "yes" (quoted) are wrong types
 
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", strict=False)
 
 
-class Mesh(_Frozen):
+class MeshSpec(_Frozen):
     width: PositiveInt
     height: PositiveInt
     cores_per_tile: PositiveInt
 
 
-class Core(_Frozen):
+class CoreSpec(_Frozen):
     """One neuromorphic core: capacity, clock, and what each operation costs."""
 
     max_neurons: PositiveInt
@@ -63,7 +64,7 @@ class Core(_Frozen):
     static_power_mw: NonNegativeFloat = 0.0
 
 
-class Router(_Frozen):
+class RouterSpec(_Frozen):
     """A tile's router: XY dimension-order routing, per-hop costs by direction."""
 
     latency_hop_ew_cycles: NonNegativeInt
@@ -75,8 +76,10 @@ class Router(_Frozen):
     link_bandwidth_msgs_per_cycle: PositiveFloat = 1.0
     buffer_depth_msgs: PositiveInt = 16
     delivery: Literal["unicast", "multicast"] = "unicast"
-    contention: StrictBool = Field(True, description="model link contention and finite buffers (False: "
-                                                     "every message takes the contention-free latency)")
+    contention: StrictBool = Field(
+        True,
+        description="model link contention and finite buffers (False: every message takes the contention-free latency)",
+    )
     static_power_mw: NonNegativeFloat = 0.0
 
     @property
@@ -91,7 +94,7 @@ def service_cycles(bandwidth_msgs_per_cycle: float) -> int:
     return max(1, math.ceil(1.0 / bandwidth_msgs_per_cycle - 1e-9))
 
 
-class Barrier(_Frozen):
+class BarrierSpec(_Frozen):
     """Barrier synchronisation: latency as a table of (tiles taking part, cycles), linearly
     interpolated and held constant beyond its ends; an energy per barrier of
     ``energy_pj + per_tile_energy_pj * tiles``."""
@@ -117,15 +120,17 @@ class Barrier(_Frozen):
         return self.energy_pj + self.per_tile_energy_pj * tiles
 
 
-class Chip(_Frozen):
+class ChipSpec(_Frozen):
     static_power_mw: NonNegativeFloat = Field(0.0, description="static power of each chip as a whole")
     power_gating: StrictBool = Field(False, description="unused cores, routers and chips draw no static power")
     frame_period_cycles: NonNegativeInt = Field(
-        0, description="minimum duration of a frame (a fixed timestep tick, e.g. TrueNorth's 1 ms); "
-                       "0: a frame lasts as long as its work (Loihi advances when all cores are done)")
+        0,
+        description="minimum duration of a frame (a fixed timestep tick, e.g. TrueNorth's 1 ms); "
+        "0: a frame lasts as long as its work (Loihi advances when all cores are done)",
+    )
 
 
-class Chips(_Frozen):
+class ChipGridSpec(_Frozen):
     """A grid of identical chips joined by chip-to-chip links (default: one chip). A hop between
     tiles of two chips costs ``link_latency_cycles`` / ``link_energy_pj`` and occupies the link
     for ``ceil(1 / link_bandwidth_msgs_per_cycle)`` cycles; its buffer is ``router.buffer_depth_msgs``."""
@@ -138,11 +143,16 @@ class Chips(_Frozen):
 
     @model_validator(mode="after")
     def _links_given(self):
-        missing = [k for k in ("link_latency_cycles", "link_energy_pj", "link_bandwidth_msgs_per_cycle")
-                   if getattr(self, k) is None]
+        missing = [
+            k
+            for k in ("link_latency_cycles", "link_energy_pj", "link_bandwidth_msgs_per_cycle")
+            if getattr(self, k) is None
+        ]
         if self.width * self.height > 1 and missing:
-            raise ValueError(f"a grid of {self.width}x{self.height} chips needs the chip-to-chip link "
-                             f"figures; missing: {', '.join(missing)}")
+            raise ValueError(
+                f"a grid of {self.width}x{self.height} chips needs the chip-to-chip link "
+                f"figures; missing: {', '.join(missing)}"
+            )
         return self
 
     @property
@@ -151,16 +161,16 @@ class Chips(_Frozen):
         return None if bw is None else service_cycles(bw)
 
 
-class Hardware(_Frozen):
+class HardwareSpec(_Frozen):
     format: Literal["neurosim-hardware/1"]
     name: str = Field(min_length=1)
     description: str = ""
-    mesh: Mesh
-    core: Core
-    router: Router
-    barrier: Barrier
-    chip: Chip = Chip()
-    chips: Chips = Chips()
+    mesh: MeshSpec
+    core: CoreSpec
+    router: RouterSpec
+    barrier: BarrierSpec
+    chip: ChipSpec = ChipSpec()
+    chips: ChipGridSpec = ChipGridSpec()
     source: str | None = Field(None, exclude=True)
 
     # ---- derived: geometry of the global mesh ---------------------------------------------------
@@ -240,13 +250,13 @@ class Hardware(_Frozen):
         cannot be cut along it; a 1x1 mesh has no links (0, 0.0). Bandwidths are the effective ones
         of the NoC model, one message per ``service_cycles`` whole cycles."""
         gw, gh = self.grid_width, self.grid_height
-        bw_router = 1.0 / self.router.service_cycles       # effective: whole cycles per message
+        bw_router = 1.0 / self.router.service_cycles  # effective: whole cycles per message
         bw_chip = 1.0 / (self.chips.service_cycles or self.router.service_cycles)
         cuts = []
-        if gw > 1:   # vertical cut between columns gw//2 - 1 and gw//2: one link per row
+        if gw > 1:  # vertical cut between columns gw//2 - 1 and gw//2: one link per row
             on_chip_edge = (gw // 2) % self.mesh.width == 0
             cuts.append((gh, gh * (bw_chip if on_chip_edge else bw_router)))
-        if gh > 1:   # horizontal cut: one link per column
+        if gh > 1:  # horizontal cut: one link per column
             on_chip_edge = (gh // 2) % self.mesh.height == 0
             cuts.append((gw, gw * (bw_chip if on_chip_edge else bw_router)))
         if not cuts:

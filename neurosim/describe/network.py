@@ -7,6 +7,7 @@ Neurons are numbered globally in population order (``Network.offsets``). Weights
 CSR matrices indexed ``[source neuron, target neuron]`` ("CSR by source neuron": a spike of
 source ``i`` reaches the row ``i``).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -38,8 +39,9 @@ class Population:
         if (self.kind == INPUT) != (self.params is None):
             raise NetworkError(f"population {self.name!r}: only the input population has no neuron parameters")
         if self.params is not None and self.params.size != self.size:
-            raise NetworkError(f"population {self.name!r}: {self.params.size} parameter entries for "
-                               f"{self.size} neurons")
+            raise NetworkError(
+                f"population {self.name!r}: {self.params.size} parameter entries for {self.size} neurons"
+            )
 
     @property
     def size(self) -> int:
@@ -98,8 +100,10 @@ class Network:
                     raise NetworkError(f"projection {pr.source}->{pr.target}: population {end!r} does not exist")
             shape = (by[pr.source].size, by[pr.target].size)
             if pr.weights.shape != shape:
-                raise NetworkError(f"projection {pr.source}->{pr.target}: weights have shape "
-                                   f"{pr.weights.shape}, populations need {shape}")
+                raise NetworkError(
+                    f"projection {pr.source}->{pr.target}: weights have shape "
+                    f"{pr.weights.shape}, populations need {shape}"
+                )
             if by[pr.target].kind == INPUT:
                 raise NetworkError(f"projection {pr.source}->{pr.target}: the input population cannot receive synapses")
         if not (self.dt > 0):
@@ -143,9 +147,10 @@ class Network:
     @cached_property
     def params(self) -> NeuronParams:
         """Neuron parameters of every global neuron (input neurons get inert placeholders)."""
-        parts = [p.params if p.params is not None else
-                 NeuronParams.uniform(p.size, decay=0.0, threshold=np.inf)
-                 for p in self.populations]
+        parts = [
+            p.params if p.params is not None else NeuronParams.uniform(p.size, decay=0.0, threshold=np.inf)
+            for p in self.populations
+        ]
         return NeuronParams.concat(parts)
 
     def _global(self, recurrent: bool) -> sp.csr_array:
@@ -160,8 +165,9 @@ class Network:
             vals.append(coo.data)
         if not rows:
             return sp.csr_array((n, n), dtype=DTYPE)
-        m = sp.csr_array((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-                         shape=(n, n), dtype=DTYPE)
+        m = sp.csr_array(
+            (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n), dtype=DTYPE
+        )
         m.sum_duplicates()
         return m
 

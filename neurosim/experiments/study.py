@@ -6,6 +6,7 @@ description. Writes ``reports/study/``: ``table.csv`` and ``table.md`` (accuracy
 latency to decision, energy, EDP per model x mode x policy), ``findings.md`` (which of the
 paper's findings reproduce here, with the numbers), and three plots.
 """
+
 from __future__ import annotations
 
 import csv
@@ -13,21 +14,34 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import matplotlib
+import matplotlib.pyplot as plt
 import numpy as np
 
 from neurosim import atomic
 from neurosim.experiments.runner import prepare
 from neurosim.paths import MODELS_DIR
 from neurosim.sim.engine import simulate
-
-DEFAULT_MODELS = ("digits_layered.nir", "digits_unlayered_random.nir", "digits_unlayered_momentum.nir")
-import matplotlib
-import matplotlib.pyplot as plt
-
 from neurosim.sim.scheduler import POLICIES
 
-COLUMNS = ("model", "training", "mode", "policy", "samples", "accuracy", "spikes", "synops",
-           "latency_us", "decision_us", "decided", "spikes_to_decision", "energy_uj", "edp_uj_us")
+DEFAULT_MODELS = ("digits_layered.nir", "digits_unlayered_random.nir", "digits_unlayered_momentum.nir")
+
+COLUMNS = (
+    "model",
+    "training",
+    "mode",
+    "policy",
+    "samples",
+    "accuracy",
+    "spikes",
+    "synops",
+    "latency_us",
+    "decision_us",
+    "decided",
+    "spikes_to_decision",
+    "energy_uj",
+    "edp_uj_us",
+)
 
 
 @dataclass
@@ -46,12 +60,22 @@ class Row:
         lat = np.array([x.cycles for x in s]) * us
         dec = [x.decision_cycle * us for x in s if x.decision_cycle is not None]
         to_dec = [x.extra["spikes_to_decision"] for x in s if x.decision_cycle is not None]
-        return {"model": self.model, "training": self.training, "mode": self.mode, "policy": self.policy,
-                "samples": len(s), "accuracy": res.accuracy,
-                "spikes": float(np.mean([x.spikes for x in s])), "synops": float(np.mean([x.synops for x in s])),
-                "latency_us": float(lat.mean()), "decision_us": float(np.mean(dec)) if dec else float("nan"),
-                "decided": len(dec) / len(s), "spikes_to_decision": float(np.mean(to_dec)) if to_dec else float("nan"),
-                "energy_uj": float(energy.mean() * 1e6), "edp_uj_us": float(np.mean(energy * 1e6 * lat))}
+        return {
+            "model": self.model,
+            "training": self.training,
+            "mode": self.mode,
+            "policy": self.policy,
+            "samples": len(s),
+            "accuracy": res.accuracy,
+            "spikes": float(np.mean([x.spikes for x in s])),
+            "synops": float(np.mean([x.synops for x in s])),
+            "latency_us": float(lat.mean()),
+            "decision_us": float(np.mean(dec)) if dec else float("nan"),
+            "decided": len(dec) / len(s),
+            "spikes_to_decision": float(np.mean(to_dec)) if to_dec else float("nan"),
+            "energy_uj": float(energy.mean() * 1e6),
+            "edp_uj_us": float(np.mean(energy * 1e6 * lat)),
+        }
 
     def accuracy_at(self, cutoffs_us: np.ndarray) -> np.ndarray:
         """Accuracy when every inference is cut at each time (output spikes before it only)."""
@@ -67,8 +91,15 @@ class Row:
         return acc / len(self.result.samples)
 
 
-def run_study(models=None, hw="hw_configs/loihi.yaml", samples: int | None = None, group_size: int = 8,
-              scope: str = "global", seed: int = 0, progress=None) -> list[Row]:
+def run_study(
+    models=None,
+    hw="hw_configs/loihi.yaml",
+    samples: int | None = None,
+    group_size: int = 8,
+    scope: str = "global",
+    seed: int = 0,
+    progress=None,
+) -> list[Row]:
     paths = [Path(m) for m in models] if models else [MODELS_DIR / m for m in DEFAULT_MODELS]
     rows = []
     for path in paths:
@@ -79,22 +110,48 @@ def run_study(models=None, hw="hw_configs/loihi.yaml", samples: int | None = Non
             training = f"unlayered-{meta.get('scheduler')}"
         runs = [("sync", "-")] + [("async", p) for p in POLICIES]
         for mode, policy in runs:
-            res = simulate(setup.hardware, setup.network, setup.mapping, setup.data.inputs, setup.data.labels,
-                           mode=mode, scope=scope, policy=policy if mode == "async" else "fifo",
-                           group_size=group_size, seed=seed, name=f"{path.stem}-{mode}-{policy}",
-                           dataset=setup.data.name, raster_sample=None, progress=progress)
+            res = simulate(
+                setup.hardware,
+                setup.network,
+                setup.mapping,
+                setup.data.inputs,
+                setup.data.labels,
+                mode=mode,
+                scope=scope,
+                policy=policy if mode == "async" else "fifo",
+                group_size=group_size,
+                seed=seed,
+                name=f"{path.stem}-{mode}-{policy}",
+                dataset=setup.data.name,
+                raster_sample=None,
+                progress=progress,
+            )
             rows.append(Row(path.stem, training, mode, policy, res))
     return rows
 
 
 def _md_table(table: list[dict]) -> str:
-    head = ["model", "training", "mode", "policy", "accuracy", "spikes/inf", "synops/inf", "latency (µs)",
-            "to decision (µs)", "decided", "energy (µJ)", "EDP (µJ·µs)"]
+    head = [
+        "model",
+        "training",
+        "mode",
+        "policy",
+        "accuracy",
+        "spikes/inf",
+        "synops/inf",
+        "latency (µs)",
+        "to decision (µs)",
+        "decided",
+        "energy (µJ)",
+        "EDP (µJ·µs)",
+    ]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in table:
-        lines.append(f"| {r['model']} | {r['training']} | {r['mode']} | {r['policy']} | {r['accuracy']:.4f} | "
-                     f"{r['spikes']:.1f} | {r['synops']:.0f} | {r['latency_us']:.2f} | {r['decision_us']:.2f} | "
-                     f"{r['decided']:.2f} | {r['energy_uj']:.4f} | {r['edp_uj_us']:.4f} |")
+        lines.append(
+            f"| {r['model']} | {r['training']} | {r['mode']} | {r['policy']} | {r['accuracy']:.4f} | "
+            f"{r['spikes']:.1f} | {r['synops']:.0f} | {r['latency_us']:.2f} | {r['decision_us']:.2f} | "
+            f"{r['decided']:.2f} | {r['energy_uj']:.4f} | {r['edp_uj_us']:.4f} |"
+        )
     return "\n".join(lines)
 
 
@@ -107,43 +164,72 @@ def findings(table: list[dict]) -> list[tuple[str, bool | str | None, str]]:
     the direction holds but the effect is within :data:`MARGIN`) and the numbers."""
     by = {(r["training"], r["mode"], r["policy"]): r for r in table}
     layered = [r for r in table if r["training"] == "layered"]
-    unl = [r for r in table if r["training"].startswith("unlayered") and r["mode"] == "async"
-           and r["training"].endswith(r["policy"])]
+    unl = [
+        r
+        for r in table
+        if r["training"].startswith("unlayered") and r["mode"] == "async" and r["training"].endswith(r["policy"])
+    ]
     sync_l = by.get(("layered", "sync", "-"))
     if not layered or not unl or sync_l is None:
         return [("study needs a layered and an unlayered model", None, "")]
 
-    def verdict(effects: list[float], margin: float):   # effects > 0 favour the paper
+    def verdict(effects: list[float], margin: float):  # effects > 0 favour the paper
         if all(e > margin for e in effects):
             return True
         return "weak" if all(e > 0 for e in effects) else False
 
     async_l = [r for r in layered if r["mode"] == "async"]
-    out = [("(a) layered-trained models lose accuracy or gain nothing when run asynchronously",
+    out = [
+        (
+            "(a) layered-trained models lose accuracy or gain nothing when run asynchronously",
             all(r["accuracy"] <= sync_l["accuracy"] + MARGIN["accuracy"] for r in async_l),
             "layered sync accuracy {:.4f}; async {}".format(
-                sync_l["accuracy"], ", ".join(f"{r['policy']} {r['accuracy']:.4f}" for r in async_l)))]
+                sync_l["accuracy"], ", ".join(f"{r['policy']} {r['accuracy']:.4f}" for r in async_l)
+            ),
+        )
+    ]
     pairs = [(u, by[("layered", "async", u["policy"])]) for u in unl if ("layered", "async", u["policy"]) in by]
     fewer = [1 - u["spikes"] / l["spikes"] for u, l in pairs]
-    out.append(("(b) unlayered-trained models use fewer spikes (paper: up to 50% fewer)",
-                verdict(fewer, MARGIN["spikes"]),
-                "; ".join(f"{u['training']} vs layered, both under async {u['policy']}: {u['spikes']:.1f} vs "
-                          f"{l['spikes']:.1f} spikes/inference ({x * 100:+.1f}% fewer)" for (u, l), x in zip(pairs, fewer))))
+    out.append(
+        (
+            "(b) unlayered-trained models use fewer spikes (paper: up to 50% fewer)",
+            verdict(fewer, MARGIN["spikes"]),
+            "; ".join(
+                f"{u['training']} vs layered, both under async {u['policy']}: {u['spikes']:.1f} vs "
+                f"{l['spikes']:.1f} spikes/inference ({x * 100:+.1f}% fewer)"
+                for (u, l), x in zip(pairs, fewer)
+            ),
+        )
+    )
     speed = [l["decision_us"] / u["decision_us"] for u, l in pairs]
-    out.append(("(c) unlayered-trained models reach a correct decision sooner (paper: up to 2x)",
-                verdict([x - 1 for x in speed], MARGIN["decision"]),
-                "; ".join(f"{u['training']}: {u['decision_us']:.2f} µs vs layered {l['decision_us']:.2f} µs "
-                          f"({x:.2f}x sooner)" for (u, l), x in zip(pairs, speed))))
+    out.append(
+        (
+            "(c) unlayered-trained models reach a correct decision sooner (paper: up to 2x)",
+            verdict([x - 1 for x in speed], MARGIN["decision"]),
+            "; ".join(
+                f"{u['training']}: {u['decision_us']:.2f} µs vs layered {l['decision_us']:.2f} µs ({x:.2f}x sooner)"
+                for (u, l), x in zip(pairs, speed)
+            ),
+        )
+    )
     best_l = max(r["accuracy"] for r in layered)
-    out.append(("(d) with competitive or better accuracy",
-                all(u["accuracy"] >= best_l - MARGIN["accuracy"] for u, _ in pairs),
-                "; ".join(f"{u['training']} async {u['policy']}: {u['accuracy']:.4f}" for u, _ in pairs)
-                + f"; best layered (any mode): {best_l:.4f}"))
+    out.append(
+        (
+            "(d) with competitive or better accuracy",
+            all(u["accuracy"] >= best_l - MARGIN["accuracy"] for u, _ in pairs),
+            "; ".join(f"{u['training']} async {u['policy']}: {u['accuracy']:.4f}" for u, _ in pairs)
+            + f"; best layered (any mode): {best_l:.4f}",
+        )
+    )
     return out
 
 
-VERDICTS = {True: "reproduces", False: "does NOT reproduce", None: "not tested",
-            "weak": "direction reproduces, but the effect is within the margin of this data"}
+VERDICTS = {
+    True: "reproduces",
+    False: "does NOT reproduce",
+    None: "not tested",
+    "weak": "direction reproduces, but the effect is within the margin of this data",
+}
 
 
 def write_study(rows: list[Row], out: str | Path) -> Path:
@@ -161,15 +247,30 @@ def write_study(rows: list[Row], out: str | Path) -> Path:
         (tmp / "table.md").write_text(_md_table(table) + "\n")
         found = findings(table)
         hw = rows[0].result.hardware
-        text = [f"# Layered vs unlayered: findings on {rows[0].result.dataset} ({table[0]['samples']} test samples, "
-                f"{hw.name}, async = global scheduler, F = {rows[0].result.options['group_size']})", ""]
+        text = [
+            f"# Layered vs unlayered: findings on {rows[0].result.dataset} ({table[0]['samples']} test samples, "
+            f"{hw.name}, async = global scheduler, F = {rows[0].result.options['group_size']})",
+            "",
+        ]
         for claim, ok, detail in found:
             text += [f"- **{claim}**: {VERDICTS[ok]}. {detail}", ""]
-        text += [f"Margins: spikes {MARGIN['spikes']:.0%} fewer, decisions {MARGIN['decision']:.0%} sooner, "
-                 f"accuracy {MARGIN['accuracy']:.0%}; smaller effects are reported as within the margin.", ""]
-        text += ["## Table", "", _md_table(table), "",
-                 "![accuracy vs decision](fig_accuracy_vs_decision.png)", "",
-                 "![spikes](fig_spikes.png)", "", "![cut early](fig_cut_early.png)", ""]
+        text += [
+            f"Margins: spikes {MARGIN['spikes']:.0%} fewer, decisions {MARGIN['decision']:.0%} sooner, "
+            f"accuracy {MARGIN['accuracy']:.0%}; smaller effects are reported as within the margin.",
+            "",
+        ]
+        text += [
+            "## Table",
+            "",
+            _md_table(table),
+            "",
+            "![accuracy vs decision](fig_accuracy_vs_decision.png)",
+            "",
+            "![spikes](fig_spikes.png)",
+            "",
+            "![cut early](fig_cut_early.png)",
+            "",
+        ]
         (tmp / "findings.md").write_text("\n".join(text))
         (tmp / "table.json").write_text(json.dumps(table, indent=1, default=float))
         _plots(rows, table, tmp, plt)
@@ -185,8 +286,14 @@ def _plots(rows, table, tmp: Path, plt) -> None:
     markers = {"-": "s", "fifo": "o", "random": "^", "momentum": "D"}
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for r in table:
-        ax.scatter(r["decision_us"], r["accuracy"], color=colors[r["training"]], marker=markers[r["policy"]],
-                   s=60, label=_label(r))
+        ax.scatter(
+            r["decision_us"],
+            r["accuracy"],
+            color=colors[r["training"]],
+            marker=markers[r["policy"]],
+            s=60,
+            label=_label(r),
+        )
     ax.set_xlabel("mean time to a correct decision (µs)")
     ax.set_ylabel("accuracy")
     ax.set_title("Accuracy vs latency to decision")
@@ -196,8 +303,7 @@ def _plots(rows, table, tmp: Path, plt) -> None:
     plt.close(fig)
 
     fig, ax = plt.subplots(figsize=(8, 4.5))
-    ax.barh([_label(r) for r in table], [r["spikes"] for r in table],
-            color=[colors[r["training"]] for r in table])
+    ax.barh([_label(r) for r in table], [r["spikes"] for r in table], color=[colors[r["training"]] for r in table])
     ax.set_xlabel("spikes per inference")
     ax.invert_yaxis()
     ax.set_title("Spikes per inference")
@@ -209,8 +315,14 @@ def _plots(rows, table, tmp: Path, plt) -> None:
     cut = np.linspace(0, t_max, 60)
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for row, r in zip(rows, table):
-        ax.plot(cut, row.accuracy_at(cut), color=colors[r["training"]],
-                linestyle="--" if r["mode"] == "sync" else "-", label=_label(r), alpha=0.85)
+        ax.plot(
+            cut,
+            row.accuracy_at(cut),
+            color=colors[r["training"]],
+            linestyle="--" if r["mode"] == "sync" else "-",
+            label=_label(r),
+            alpha=0.85,
+        )
     ax.set_xlabel("inference cut at (µs)")
     ax.set_ylabel("accuracy of the output counts so far")
     ax.set_title("Accuracy as decisions are cut early")

@@ -1,5 +1,6 @@
 """Hardware files: load a hardware YAML file (or a shipped preset by name) into a validated
-:class:`~neurosim.describe.hardware.Hardware`, with ``--set``-style overrides of dotted keys."""
+:class:`~neurosim.describe.hardware.HardwareSpec`, with ``--set``-style overrides of dotted keys."""
+
 from __future__ import annotations
 
 import copy
@@ -8,13 +9,13 @@ from typing import Any
 
 import numpy as np
 
-from neurosim.describe.hardware import Hardware, in_schema
+from neurosim.describe.hardware import HardwareSpec, in_schema
 from neurosim.errors import ConfigError
 from neurosim.paths import is_bare_name, shipped_names, shipped_path
 from neurosim.yamlfile import load_yaml, set_path, validate
 
 
-def load_hardware(path: str | Path, overrides: dict[str, Any] | None = None) -> Hardware:
+def load_hardware(path: str | Path, overrides: dict[str, Any] | None = None) -> HardwareSpec:
     """Load and validate a hardware YAML file. ``overrides`` maps dotted keys to new values,
     e.g. ``{"core.max_neurons": 64}``. ``path`` may name a shipped preset (``loihi``)."""
     if is_bare_name(str(path)) and not Path(path).exists():
@@ -24,12 +25,12 @@ def load_hardware(path: str | Path, overrides: dict[str, Any] | None = None) -> 
     if overrides:
         data = copy.deepcopy(data)
         for key, value in overrides.items():
-            if not in_schema(Hardware, str(key)):
+            if not in_schema(HardwareSpec, str(key)):
                 raise ConfigError(f"override {key!r}: no such key (see hw_configs/README.md)", file=str(path))
             if isinstance(value, np.generic):  # sweeps pass numpy scalars; the schema is strict
                 value = value.item()
             set_path(data, key, value, create=True)  # a key the file leaves to its default may be set
-    hw = validate(Hardware, doc, data)
+    hw = validate(HardwareSpec, doc, data)
     return hw.model_copy(update={"source": str(path)})
 
 

@@ -1,5 +1,6 @@
 """Lowering of a chain of NIR linear nodes (Affine, Linear, Scale, Flatten, Conv2d, SumPool2d,
 AvgPool2d) to one sparse weight matrix, with the shapes tracked through the chain."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ class _Map:
     in_shape: tuple
     out_shape: tuple
     matrix: sp.csr_array | None  # None: identity (Flatten)
-    bias: np.ndarray | None      # None: no bias
+    bias: np.ndarray | None  # None: no bias
 
 
 class Shapes:
@@ -74,8 +75,10 @@ class Shapes:
         if n in self.maps:
             shapes[f"(earlier input of {n})"] = self.maps[n].in_shape
         if len(set(shapes.values())) > 1:
-            raise NetworkError(f"{node_place(n, self.nodes[n])}: its inputs have different shapes "
-                               + ", ".join(f"{p}: {s}" for p, s in shapes.items()))
+            raise NetworkError(
+                f"{node_place(n, self.nodes[n])}: its inputs have different shapes "
+                + ", ".join(f"{p}: {s}" for p, s in shapes.items())
+            )
         return next(iter(shapes.values()))
 
     def _map(self, n: str, in_shape: tuple) -> _Map:
@@ -93,12 +96,16 @@ class Shapes:
             if t not in self.pops:
                 params = param_shape(t, node)
                 if shape_size(params) not in (1, shape_size(got)):
-                    raise NetworkError(f"{node_place(t, node)}: input shape {got} from {p!r} "
-                                       f"({node_type(self.nodes[p])}) does not match the neuron shape {params}")
+                    raise NetworkError(
+                        f"{node_place(t, node)}: input shape {got} from {p!r} "
+                        f"({node_type(self.nodes[p])}) does not match the neuron shape {params}"
+                    )
                 self.pops[t] = params if shape_size(params) == shape_size(got) and params else got
             if shape_size(got) != shape_size(self.pops[t]):
-                raise NetworkError(f"{node_place(t, node)}: input shape {got} from {p!r} "
-                                   f"({node_type(self.nodes[p])}) does not match the neuron shape {self.pops[t]}")
+                raise NetworkError(
+                    f"{node_place(t, node)}: input shape {got} from {p!r} "
+                    f"({node_type(self.nodes[p])}) does not match the neuron shape {self.pops[t]}"
+                )
 
 
 def _linear_map(node, in_shape: tuple) -> _Map:
@@ -109,8 +116,9 @@ def _linear_map(node, in_shape: tuple) -> _Map:
         if w.ndim != 2:
             raise ValueError(f"weight has shape {w.shape}; only 2-D weights are supported")
         if shape_size(in_shape) != w.shape[1] or (len(in_shape) == 1 and in_shape[0] != w.shape[1]):
-            raise ValueError(f"input shape {in_shape} does not match weight shape {w.shape} "
-                             f"(expects {w.shape[1]} inputs)")
+            raise ValueError(
+                f"input shape {in_shape} does not match weight shape {w.shape} (expects {w.shape[1]} inputs)"
+            )
         bias = None
         if t == "Affine" and node.bias is not None:
             bias = np.broadcast_to(np.asarray(node.bias, np.float64), (w.shape[0],)).copy()
@@ -125,10 +133,11 @@ def _linear_map(node, in_shape: tuple) -> _Map:
     if t == "Flatten":
         declared = node.input_type.get("input") if node.input_type else None
         if declared is not None and shape_size(tuple(np.asarray(declared).ravel())) != shape_size(in_shape):
-            raise ValueError(f"input shape {in_shape} does not match its input_type "
-                             f"{tuple(int(x) for x in np.asarray(declared).ravel())}")
-        return _Map(in_shape, _flatten_shape(in_shape, int(node.start_dim), int(node.end_dim), declared),
-                    None, None)
+            raise ValueError(
+                f"input shape {in_shape} does not match its input_type "
+                f"{tuple(int(x) for x in np.asarray(declared).ravel())}"
+            )
+        return _Map(in_shape, _flatten_shape(in_shape, int(node.start_dim), int(node.end_dim), declared), None, None)
     if t == "Conv2d":
         w = np.asarray(node.weight, np.float64)
         if w.ndim != 4:
@@ -159,8 +168,9 @@ def _image_shape(in_shape: tuple, node, channels: int) -> tuple:
         declared = (channels, *(int(x) for x in np.asarray(node.input_shape).ravel()))
     if len(in_shape) == 3:
         if declared is not None and tuple(in_shape) != declared:
-            raise ValueError(f"input shape {in_shape} does not match its input_shape {declared[1:]} "
-                             f"with {channels} channels")
+            raise ValueError(
+                f"input shape {in_shape} does not match its input_shape {declared[1:]} with {channels} channels"
+            )
         shape = tuple(in_shape)
     elif declared is not None and len(declared) == 3 and shape_size(declared) == shape_size(in_shape):
         shape = declared
@@ -191,7 +201,7 @@ def _flatten_shape(shape: tuple, start: int, end: int, declared) -> tuple:
         return (1,)
     if not (0 <= start <= end < nd):
         return (shape_size(shape),)
-    return tuple(shape[:start]) + (shape_size(shape[start:end + 1]),) + tuple(shape[end + 1:])
+    return tuple(shape[:start]) + (shape_size(shape[start : end + 1]),) + tuple(shape[end + 1 :])
 
 
 def _pair(x, what: str) -> tuple[int, int]:
@@ -213,8 +223,9 @@ def _conv2d_matrix(in_shape: tuple, weight: np.ndarray, stride, padding, dilatio
     c_in, h, w = (int(x) for x in in_shape)
     c_out, cg, kh, kw = weight.shape
     if groups < 1 or c_in != cg * groups or c_out % groups:
-        raise ValueError(f"groups={groups} does not fit {c_in} input and {c_out} output channels "
-                         f"(weight shape {weight.shape})")
+        raise ValueError(
+            f"groups={groups} does not fit {c_in} input and {c_out} output channels (weight shape {weight.shape})"
+        )
     (sh, sw), (dh, dw) = _pair(stride, "stride"), _pair(dilation, "dilation")
     if isinstance(padding, bytes):
         padding = padding.decode()

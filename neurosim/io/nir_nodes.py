@@ -1,6 +1,7 @@
 """What neurosim understands of NIR: the supported node types, the names and parameters of a
 node as error messages and the lowering need them, and the conventions our files share
 (the recurrent-projection metadata key, the tau that stands for an IF neuron)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -20,7 +21,7 @@ RECURRENT_KEY = "recurrent"
 """Metadata key of a linear node that marks its projection as recurrent (next-frame delivery)."""
 
 
-IF_TAU_FACTOR = 2.0 ** 30  # tau = 2**30 dt: 1 - 2**-30 rounds to 1.0 in float32
+IF_TAU_FACTOR = 2.0**30  # tau = 2**30 dt: 1 - 2**-30 rounds to 1.0 in float32
 
 
 def node_type(node) -> str:
@@ -33,7 +34,11 @@ def node_place(name: str, node) -> str:
 
 # ------------------------------------------------------------------------------------- neurons
 def param_arrays(node) -> dict[str, np.ndarray]:
-    names = ("tau", "r", "v_leak", "v_threshold", "v_reset") if node_type(node) == "LIF" else ("r", "v_threshold", "v_reset")
+    names = (
+        ("tau", "r", "v_leak", "v_threshold", "v_reset")
+        if node_type(node) == "LIF"
+        else ("r", "v_threshold", "v_reset")
+    )
     out = {}
     for k in names:
         v = getattr(node, k, None)
@@ -46,5 +51,6 @@ def param_shape(name: str, node) -> tuple:
     try:
         return tuple(int(x) for x in np.broadcast_shapes(*(a.shape for a in arrays.values())))
     except ValueError:
-        raise NetworkError(f"{node_place(name, node)}: parameter shapes "
-                           f"{ {k: a.shape for k, a in arrays.items()} } do not broadcast") from None
+        raise NetworkError(
+            f"{node_place(name, node)}: parameter shapes { {k: a.shape for k, a in arrays.items()} } do not broadcast"
+        ) from None

@@ -59,6 +59,7 @@ Input/Output nodes and unreadable files. Messages are one line.
 Writing is :mod:`neurosim.io.nir_write`; lowering of linear chains (conv, pooling) to sparse
 projections is :mod:`neurosim.io.nir_lower`.
 """
+
 from __future__ import annotations
 
 import pathlib
@@ -85,8 +86,6 @@ from neurosim.plain import plain
 
 GAIN_TOLERANCE = 1e-6
 """A LIF/IF input gain ``g`` with ``|g - 1| <= GAIN_TOLERANCE`` is taken as exactly 1."""
-
-
 
 
 # ======================================================================================== loading
@@ -129,11 +128,20 @@ def nir_to_network(graph: nir.NIRGraph, dt: float | None = None, name: str = "ne
         populations.append(pop)
 
     index = {p: i for i, p in enumerate(order)}
-    projections = [Projection(s, t, (w @ sp.diags_array(gains[t])).astype(DTYPE))
-                   for (s, t), w in sorted(weights.items(), key=lambda kv: (index[kv[0][0]], index[kv[0][1]]))]
+    projections = [
+        Projection(s, t, (w @ sp.diags_array(gains[t])).astype(DTYPE))
+        for (s, t), w in sorted(weights.items(), key=lambda kv: (index[kv[0][0]], index[kv[0][1]]))
+    ]
     kw = {} if dt is None else {"dt": float(dt)}
-    return Network(name=name, populations=tuple(populations), projections=tuple(projections),
-                   input=inp, output=out_pop, metadata=plain(dict(graph.metadata or {})), **kw)
+    return Network(
+        name=name,
+        populations=tuple(populations),
+        projections=tuple(projections),
+        input=inp,
+        output=out_pop,
+        metadata=plain(dict(graph.metadata or {})),
+        **kw,
+    )
 
 
 def _population(name: str, node, shape: tuple, dt, bias) -> tuple[Population, np.ndarray | None]:
@@ -143,8 +151,7 @@ def _population(name: str, node, shape: tuple, dt, bias) -> tuple[Population, np
         return Population(name, INPUT, shape), None
     params, gain = _neuron_params(name, node, shape, dt)
     bias = np.zeros(params.size) if bias is None else bias
-    params = NeuronParams(params.decay, params.threshold, params.v_reset, (bias * gain).astype(DTYPE),
-                          params.subtract)
+    params = NeuronParams(params.decay, params.threshold, params.v_reset, (bias * gain).astype(DTYPE), params.subtract)
     return Population(name, LIF if node_type(node) == "LIF" else IF, shape, params), gain
 
 
@@ -161,8 +168,7 @@ def _read_graph(path: pathlib.Path) -> nir.NIRGraph:
     except Exception as e:  # h5py OSError, KeyError, nir's AssertionError/ValueError...
         raise NetworkError(f"{path}: cannot read NIR file: {_reason(e)}") from None
     if not isinstance(graph, nir.NIRGraph):
-        raise NetworkError(f"{path}: cannot read NIR file: the top node is a {type(graph).__name__}, "
-                           f"not a NIRGraph")
+        raise NetworkError(f"{path}: cannot read NIR file: the top node is a {type(graph).__name__}, not a NIRGraph")
     return graph
 
 
@@ -171,10 +177,6 @@ def _reason(e: BaseException) -> str:
     if not msg:
         return f"{type(e).__name__} (malformed file or unknown node type)"
     return msg if isinstance(e, OSError) else f"{type(e).__name__}: {msg}"
-
-
-
-
 
 
 def _structure(nodes: dict, edges) -> nx.DiGraph:
@@ -213,8 +215,10 @@ def _ends(nodes: dict, g: nx.DiGraph) -> tuple[str, str]:
     feeders = sorted(g.predecessors(out))
     if len(feeders) != 1 or node_type(nodes[feeders[0]]) not in NEURON_TYPES:
         got = ", ".join(f"{f!r} ({node_type(nodes[f])})" for f in feeders) or "nothing"
-        raise NetworkError(f"{node_place(out, nodes[out])} must be fed by exactly one neuron population "
-                           f"(LIF/IF node); it is fed by {got}")
+        raise NetworkError(
+            f"{node_place(out, nodes[out])} must be fed by exactly one neuron population "
+            f"(LIF/IF node); it is fed by {got}"
+        )
     for n in nodes:
         if node_type(nodes[n]) in LINEAR_TYPES and not g.in_degree(n):
             raise NetworkError(f"{node_place(n, nodes[n])} has no input")
@@ -292,8 +296,10 @@ def _resolve_dt(graph: nir.NIRGraph, nodes: dict, dt):
     if dt is None:
         lifs = [n for n in nodes if node_type(nodes[n]) == "LIF"]
         if lifs:
-            raise NetworkError(f"dt unknown: pass dt= (CLI --dt) or store metadata['dt'] in the NIR graph "
-                               f"(needed by LIF node {lifs[0]!r})")
+            raise NetworkError(
+                f"dt unknown: pass dt= (CLI --dt) or store metadata['dt'] in the NIR graph "
+                f"(needed by LIF node {lifs[0]!r})"
+            )
         return None
     try:
         dt = float(np.asarray(dt).item())
@@ -328,10 +334,6 @@ def _biases(nodes: dict, g: nx.DiGraph, lin_order: list[str], shapes: Shapes) ->
     return out
 
 
-
-
-
-
 def _neuron_params(name: str, node, shape: tuple, dt: float | None) -> tuple[NeuronParams, np.ndarray]:
     """Neuron parameters (bias left 0) and the per-neuron input gain of a LIF/IF node."""
     n = shape_size(shape)
@@ -355,6 +357,11 @@ def _neuron_params(name: str, node, shape: tuple, dt: float | None) -> tuple[Neu
     reset = (node.metadata or {}).get("reset", "hard")
     if isinstance(reset, bytes):
         reset = reset.decode()
-    params = NeuronParams(decay.astype(DTYPE), flat["v_threshold"].astype(DTYPE), flat["v_reset"].astype(DTYPE),
-                          np.zeros(n, DTYPE), np.full(n, reset == "subtract"))
+    params = NeuronParams(
+        decay.astype(DTYPE),
+        flat["v_threshold"].astype(DTYPE),
+        flat["v_reset"].astype(DTYPE),
+        np.zeros(n, DTYPE),
+        np.full(n, reset == "subtract"),
+    )
     return params, gain

@@ -14,6 +14,7 @@ all-zero Affine from the input to carry it (it reads back as a projection withou
 Several projections between the same two populations read back as one (their sum). A population
 cannot mix hard and subtractive reset (one NIR node, one mode).
 """
+
 from __future__ import annotations
 
 import pathlib
@@ -50,8 +51,10 @@ def network_to_nir(net: Network) -> nir.NIRGraph:
             feed[pop.name] = pop.name
     has_bias = {p.name for p in net.populations if p.params is not None and np.any(p.params.bias)}
     incoming = {pr.target for pr in net.projections}
-    extra = [Projection(net.input, t, sp.csr_array((inp.size, net.by_name[t].size), dtype=DTYPE))
-             for t in sorted(has_bias - incoming, key=net.index.get)]  # carries a bias with no input
+    extra = [
+        Projection(net.input, t, sp.csr_array((inp.size, net.by_name[t].size), dtype=DTYPE))
+        for t in sorted(has_bias - incoming, key=net.index.get)
+    ]  # carries a bias with no input
     for pr in (*net.projections, *extra):
         tgt = net.by_name[pr.target]
         bias = np.zeros(tgt.size, DTYPE)
@@ -78,8 +81,7 @@ def _neuron_node(pop: Population, dt: float) -> nir.NIRNode:
     p = pop.params
     sub = np.asarray(p.subtract, bool)
     if sub.any() and not sub.all():
-        raise NetworkError(f"population {pop.name!r} mixes hard and subtractive reset; "
-                           f"a NIR node has one reset mode")
+        raise NetworkError(f"population {pop.name!r} mixes hard and subtractive reset; a NIR node has one reset mode")
     meta = {"reset": "subtract"} if sub.all() and sub.size else {}
     thr, v_reset = p.threshold.astype(DTYPE), p.v_reset.astype(DTYPE)
     decay = p.decay.astype(np.float64)
@@ -89,8 +91,7 @@ def _neuron_node(pop: Population, dt: float) -> nir.NIRNode:
         raise NetworkError(f"population {pop.name!r}: decay > 1 cannot be written as a NIR LIF (tau < 0)")
     with np.errstate(divide="ignore"):
         tau = np.where(decay == 1.0, dt * IF_TAU_FACTOR, dt / (1.0 - decay))
-    return nir.LIF(tau=tau, r=tau / dt, v_leak=np.zeros(pop.size), v_threshold=thr, v_reset=v_reset,
-                   metadata=meta)
+    return nir.LIF(tau=tau, r=tau / dt, v_leak=np.zeros(pop.size), v_threshold=thr, v_reset=v_reset, metadata=meta)
 
 
 def _unique(base: str, taken: set[str]) -> str:
@@ -111,6 +112,7 @@ def _hdf5_metadata(x: Any, key: str = "metadata") -> Any:
     if isinstance(x, (list, tuple, np.ndarray)):
         if len(x) and all(isinstance(v, str) for v in x):
             import h5py  # noqa: PLC0415 - optional extra (nir's own dependency)
+
             return np.array(list(x), dtype=h5py.string_dtype())
         a = np.asarray(x)
         if a.dtype.kind in "biuf":

@@ -1,17 +1,18 @@
 """Capacity-aware packing shared by the strategies: each core's neuron, fan-in and synapse
 capacity, the packer that fills cores without exceeding them, and renumbering of logical cores."""
+
 from __future__ import annotations
 
 import numpy as np
 
-from neurosim.describe.hardware import Hardware
+from neurosim.describe.hardware import HardwareSpec
 from neurosim.describe.network import Network
 from neurosim.errors import MappingError
 
 _BIG = np.iinfo(np.int64).max
 
 
-def capacities(hw: Hardware, neurons_per_core: int | None = None) -> tuple[int, int, int]:
+def capacities(hw: HardwareSpec, neurons_per_core: int | None = None) -> tuple[int, int, int]:
     """(neurons, fan-in axons, synapses) one core takes."""
     if neurons_per_core is not None and neurons_per_core < 1:
         raise MappingError(f"neurons_per_core must be positive, got {neurons_per_core}")
@@ -29,16 +30,18 @@ def compact(core_of: np.ndarray) -> np.ndarray:
     return rank[inv.ravel()]
 
 
-def _check_fan_in(net: Network, hw: Hardware, cap_ax: int, cap_syn: int) -> None:
+def _check_fan_in(net: Network, hw: HardwareSpec, cap_ax: int, cap_syn: int) -> None:
     over = np.flatnonzero((net.fan_in > cap_syn) | (np.diff(net.synapse_pattern().tocsc().indptr) > cap_ax))
     if over.size:
         j = int(over[0])
         pop = net.populations[net.population_of[j]].name
-        raise MappingError(f"neuron {j - net.span(pop).start} of population {pop!r} has fan-in "
-                           f"{int(net.fan_in[j])}; a core of {hw.name!r} takes at most {min(cap_ax, cap_syn)}")
+        raise MappingError(
+            f"neuron {j - net.span(pop).start} of population {pop!r} has fan-in "
+            f"{int(net.fan_in[j])}; a core of {hw.name!r} takes at most {min(cap_ax, cap_syn)}"
+        )
 
 
-def n_cores_option(n_cores, default: int, hw: Hardware) -> int:
+def n_cores_option(n_cores, default: int, hw: HardwareSpec) -> int:
     if n_cores is None:
         return min(default, hw.n_cores)
     if n_cores == "all":
@@ -53,7 +56,7 @@ def n_cores_option(n_cores, default: int, hw: Hardware) -> int:
 class Packer:
     """Capacity bookkeeping for strategies that deal neurons to cores one at a time."""
 
-    def __init__(self, net: Network, hw: Hardware, neurons_per_core: int | None = None):
+    def __init__(self, net: Network, hw: HardwareSpec, neurons_per_core: int | None = None):
         self.cap_n, self.cap_ax, self.cap_syn = capacities(hw, neurons_per_core)
         _check_fan_in(net, hw, self.cap_ax, self.cap_syn)
         self.max_cores = hw.n_cores
@@ -67,14 +70,17 @@ class Packer:
         self.has_src = np.zeros((k, net.n_neurons), bool)
 
     def sources(self, j: int) -> np.ndarray:
-        return self.csc.indices[self.csc.indptr[j]:self.csc.indptr[j + 1]]
+        return self.csc.indices[self.csc.indptr[j] : self.csc.indptr[j + 1]]
 
     def fits(self, j: int, k: int) -> np.ndarray:
         """Which of the first ``k`` cores can take neuron ``j``."""
         src = self.sources(j)
         new_axons = (~self.has_src[:k, src]).sum(axis=1)
-        return ((self.n[:k] < self.cap_n) & (self.syn[:k] + self.fan_in[j] <= self.cap_syn)
-                & (self.ax[:k] + new_axons <= self.cap_ax))
+        return (
+            (self.n[:k] < self.cap_n)
+            & (self.syn[:k] + self.fan_in[j] <= self.cap_syn)
+            & (self.ax[:k] + new_axons <= self.cap_ax)
+        )
 
     def add(self, j: int, c: int) -> None:
         src = self.sources(j)
@@ -88,10 +94,9 @@ class Packer:
         ok = self.fits(j, k)
         while not ok.any():
             if k >= self.max_cores:
-                raise MappingError(f"{what}: no core of {self.hw_name!r} has room for neuron {j} "
-                                   f"(all {self.max_cores} cores full)")
+                raise MappingError(
+                    f"{what}: no core of {self.hw_name!r} has room for neuron {j} (all {self.max_cores} cores full)"
+                )
             k += 1
             ok = self.fits(j, k)
         return ok, k
-
-

@@ -1,6 +1,7 @@
 """The ``partition`` strategy: recursive Kernighan-Lin bisection of the neuron graph (networkx)
 and a greedy move-based refinement of the exact cut traffic under capacity (see
 :mod:`neurosim.mapping.strategies` for the objective)."""
+
 from __future__ import annotations
 
 import networkx as nx
@@ -8,7 +9,7 @@ import numpy as np
 import scipy.sparse as sp
 from networkx.algorithms.community import kernighan_lin_bisection
 
-from neurosim.describe.hardware import Hardware
+from neurosim.describe.hardware import HardwareSpec
 from neurosim.describe.mapping import Mapping, check_mapping
 from neurosim.describe.network import Network
 from neurosim.errors import MappingError
@@ -18,16 +19,16 @@ from neurosim.mapping.strategies import sequential
 
 # ---- partition ----------------------------------------------------------------------------------
 
-def traffic(net: Network, core_of: np.ndarray, rates: np.ndarray | None = None,
-            n_cores: int | None = None) -> dict[str, float]:
+
+def traffic(
+    net: Network, core_of: np.ndarray, rates: np.ndarray | None = None, n_cores: int | None = None
+) -> dict[str, float]:
     """``messages`` and ``cut_traffic`` of a neuron -> core assignment (see the module docstring)."""
     w = traffic_weights(net, rates)
     k = int(n_cores if n_cores is not None else (core_of.max() + 1 if core_of.size else 0))
     present = present_matrix(net.synapse_pattern(), core_of, k)
     per = np.diff(present.indptr)
     return {"messages": float(w @ per), "cut_traffic": float(w @ (per - _own(present, core_of)))}
-
-
 
 
 def _own(present: sp.csr_array, core_of: np.ndarray) -> np.ndarray:
@@ -45,7 +46,7 @@ class _Refiner:
     their sum, so it terminates; it stops after ``passes`` sweeps over the neurons or a sweep
     without a move."""
 
-    def __init__(self, net: Network, hw: Hardware, w: np.ndarray, neurons_per_core: int | None):
+    def __init__(self, net: Network, hw: HardwareSpec, w: np.ndarray, neurons_per_core: int | None):
         self.cap_n, self.cap_ax, self.cap_syn = capacities(hw, neurons_per_core)
         self.pattern = net.synapse_pattern()
         self.csc = self.pattern.tocsc()
@@ -61,7 +62,7 @@ class _Refiner:
     def refine(self, core_of: np.ndarray, k: int, rng: np.random.Generator, passes: int) -> np.ndarray:
         core_of = core_of.copy()
         n = core_of.size
-        cnt = present_matrix(self.pattern, core_of, k).toarray().astype(np.int32)   # n x k
+        cnt = present_matrix(self.pattern, core_of, k).toarray().astype(np.int32)  # n x k
         n_load = np.bincount(core_of, minlength=k)
         syn = np.bincount(core_of, weights=self.fan_in, minlength=k).astype(np.int64)
         ax = (cnt > 0).sum(axis=0)
@@ -71,16 +72,17 @@ class _Refiner:
             moved = 0
             for v in rng.permutation(n).tolist():
                 a = int(core_of[v])
-                src = self.csc.indices[self.csc.indptr[v]:self.csc.indptr[v + 1]]
+                src = self.csc.indices[self.csc.indptr[v] : self.csc.indptr[v + 1]]
                 others = src[src != v]
-                ws, cs = w[others], cnt[others]                    # |S| x k
+                ws, cs = w[others], cnt[others]  # |S| x k
                 zero = cs == 0
-                lose = cs[:, a] == 1                               # a no longer holds a target of u
+                lose = cs[:, a] == 1  # a no longer holds a target of u
                 # messages: -w_u when a is lost, +w_u when b was not yet a destination
                 d_msg = zero.T.astype(np.float64) @ ws - float(ws[lose].sum())
                 own_u = core_of[others]
-                d_cut = ((zero & (own_u[:, None] != cores[None, :])).T.astype(np.float64) @ ws
-                         - float(ws[lose & (own_u != a)].sum()))
+                d_cut = (zero & (own_u[:, None] != cores[None, :])).T.astype(np.float64) @ ws - float(
+                    ws[lose & (own_u != a)].sum()
+                )
                 # v's own hyperedge: its core moves from a to b
                 cv = cnt[v]
                 if self_loop[v]:
@@ -89,8 +91,7 @@ class _Refiner:
                 else:
                     d_cut = d_cut + w[v] * (float(cv[a] > 0) - (cv > 0))
                 new_ax = zero.sum(axis=0) + (self_loop[v] & (cv == 0))
-                ok = ((n_load < self.cap_n) & (syn + self.fan_in[v] <= self.cap_syn)
-                      & (ax + new_ax <= self.cap_ax))
+                ok = (n_load < self.cap_n) & (syn + self.fan_in[v] <= self.cap_syn) & (ax + new_ax <= self.cap_ax)
                 ok[a] = False
                 # Pareto moves: neither figure grows, one shrinks
                 better = ok & (d_cut <= tol) & (d_msg <= tol) & ((d_cut < -tol) | (d_msg < -tol))
@@ -141,8 +142,9 @@ def _kl_parts(net: Network, w: np.ndarray, k: int, seed: int, max_iter: int) -> 
         sub = g.subgraph(nodes)
         init = (set(nodes[:n1]), set(nodes[n1:]))
         if sub.number_of_edges():
-            a, b = kernighan_lin_bisection(sub, partition=init, max_iter=max_iter, weight="weight",
-                                           seed=int(rng.integers(2 ** 31)))
+            a, b = kernighan_lin_bisection(
+                sub, partition=init, max_iter=max_iter, weight="weight", seed=int(rng.integers(2**31))
+            )
         else:
             a, b = init
         stack.append((sorted(b), parts - k1, first + k1))
@@ -150,9 +152,18 @@ def _kl_parts(net: Network, w: np.ndarray, k: int, seed: int, max_iter: int) -> 
     return part
 
 
-def partition(net: Network, hw: Hardware, *, rates: np.ndarray | None = None, seed: int = 0,
-              method: str = "kl", passes: int = 8, kl_max_iter: int = 10, kl_max_synapses: int = 200_000,
-              neurons_per_core: int | None = None) -> np.ndarray:
+def partition(
+    net: Network,
+    hw: HardwareSpec,
+    *,
+    rates: np.ndarray | None = None,
+    seed: int = 0,
+    method: str = "kl",
+    passes: int = 8,
+    kl_max_iter: int = 10,
+    kl_max_synapses: int = 200_000,
+    neurons_per_core: int | None = None,
+) -> np.ndarray:
     """Minimise cut traffic (then messages) under capacity; see the module docstring."""
 
     if method not in ("kl", "greedy"):
@@ -181,7 +192,8 @@ def partition(net: Network, hw: Hardware, *, rates: np.ndarray | None = None, se
             cand = compact(refiner.refine(kl, k, rng, passes))
             obj = refiner.objective(cand, int(cand.max()) + 1)
             tol = refiner.tol
-            if obj[1] <= best_obj[1] + tol and (obj[0] < best_obj[0] - tol or
-                                                (obj[0] <= best_obj[0] + tol and obj[1] < best_obj[1] - tol)):
+            if obj[1] <= best_obj[1] + tol and (
+                obj[0] < best_obj[0] - tol or (obj[0] <= best_obj[0] + tol and obj[1] < best_obj[1] - tol)
+            ):
                 best, best_obj = cand, obj
     return best

@@ -16,31 +16,34 @@ which :func:`neurosim.mapping.registry.map_network` passes to the functions that
     another, or with a free physical core), seeded, started from row-major; it returns the best
     solution it visited, so it is never worse than row-major on this objective.
 """
+
 from __future__ import annotations
 
 import math
 
 import numpy as np
 
-from neurosim.describe.hardware import Hardware
+from neurosim.describe.hardware import HardwareSpec
 from neurosim.describe.network import Network
 from neurosim.describe.topology import hop_matrix, hop_parts
 from neurosim.errors import MappingError
 from neurosim.mapping.quality import core_traffic
 
 
-def place_row_major(n_logical: int, hw: Hardware) -> np.ndarray:
+def place_row_major(n_logical: int, hw: HardwareSpec) -> np.ndarray:
     """Logical core k -> physical core k: tiles filled row-major, slots in order."""
     if n_logical > hw.n_cores:
-        raise MappingError(f"the network needs {n_logical} cores, hardware {hw.name!r} has {hw.n_cores} "
-                           f"({hw.mesh.width}x{hw.mesh.height} tiles x {hw.mesh.cores_per_tile} cores)")
+        raise MappingError(
+            f"the network needs {n_logical} cores, hardware {hw.name!r} has {hw.n_cores} "
+            f"({hw.mesh.width}x{hw.mesh.height} tiles x {hw.mesh.cores_per_tile} cores)"
+        )
     return np.arange(n_logical)
 
 
 COSTS = ("hops", "energy", "latency")
 
 
-def distance_matrix(hw: Hardware, cost: str = "hops") -> np.ndarray:
+def distance_matrix(hw: HardwareSpec, cost: str = "hops") -> np.ndarray:
     """What one message costs between every pair of physical cores: ``hops`` (XY mesh hops, 0
     within a tile), ``energy`` (pJ: east-west, north-south and chip-to-chip hop energies, or the
     tile-local delivery energy within a tile) or ``latency`` (cycles, likewise; contention-free)."""
@@ -50,13 +53,21 @@ def distance_matrix(hw: Hardware, cost: str = "hops") -> np.ndarray:
     if cost == "hops":
         return hop_matrix(hw).astype(np.float64)
     r = hw.router
-    chips = getattr(hw, "chips", None)   # a grid of several chips: chip-to-chip link figures
+    chips = getattr(hw, "chips", None)  # a grid of several chips: chip-to-chip link figures
     if cost == "energy":
-        ew, ns, local, link = r.energy_hop_ew_pj, r.energy_hop_ns_pj, r.energy_local_pj, \
-            getattr(chips, "link_energy_pj", None)
+        ew, ns, local, link = (
+            r.energy_hop_ew_pj,
+            r.energy_hop_ns_pj,
+            r.energy_local_pj,
+            getattr(chips, "link_energy_pj", None),
+        )
     else:
-        ew, ns, local, link = r.latency_hop_ew_cycles, r.latency_hop_ns_cycles, r.latency_local_cycles, \
-            getattr(chips, "link_latency_cycles", None)
+        ew, ns, local, link = (
+            r.latency_hop_ew_cycles,
+            r.latency_hop_ns_cycles,
+            r.latency_local_cycles,
+            getattr(chips, "link_latency_cycles", None),
+        )
     h_ew, h_ns, h_chip = hop_parts(hw)
     d = h_ew * float(ew) + h_ns * float(ns) + h_chip * float(link or 0.0)
     tile = np.arange(hw.n_cores) // hw.mesh.cores_per_tile
@@ -64,16 +75,25 @@ def distance_matrix(hw: Hardware, cost: str = "hops") -> np.ndarray:
     return d
 
 
-def placement_cost(traffic: np.ndarray, physical: np.ndarray, hw: Hardware, cost: str = "hops") -> float:
+def placement_cost(traffic: np.ndarray, physical: np.ndarray, hw: HardwareSpec, cost: str = "hops") -> float:
     """``sum T[a, b] x d(physical[a], physical[b])`` of logical traffic ``T`` (k x k), with ``d``
     from :func:`distance_matrix` (by default mesh hops)."""
     d = distance_matrix(hw, cost)[np.ix_(physical, physical)]
     return float((traffic * d).sum())
 
 
-def traffic_aware(n_logical: int, hw: Hardware, *, net: Network, logical: np.ndarray,
-                  rates: np.ndarray | None = None, seed: int = 0, cost: str = "hops",
-                  iterations: int | None = None, t_start: float | None = None) -> np.ndarray:
+def traffic_aware(
+    n_logical: int,
+    hw: HardwareSpec,
+    *,
+    net: Network,
+    logical: np.ndarray,
+    rates: np.ndarray | None = None,
+    seed: int = 0,
+    cost: str = "hops",
+    iterations: int | None = None,
+    t_start: float | None = None,
+) -> np.ndarray:
     """Simulated annealing over swaps, from row-major, keeping the best placement seen.
 
     ``cost`` is what a message costs between two cores (:func:`distance_matrix`): ``hops``
@@ -108,7 +128,7 @@ def traffic_aware(n_logical: int, hw: Hardware, *, net: Network, logical: np.nda
 
     def delta(a: int, q: int) -> float:
         p, b = int(pos[a]), int(owner[q])
-        diff = d[q, pos] - d[p, pos]              # change of distance to every logical core
+        diff = d[q, pos] - d[p, pos]  # change of distance to every logical core
         if b < 0:
             diff[a] = 0.0
             return float(s[a] @ diff)
@@ -127,7 +147,7 @@ def traffic_aware(n_logical: int, hw: Hardware, *, net: Network, logical: np.nda
         q = int(rng.integers(n_phys))
         temp *= cool
         if tile[q] == tile[pos[a]]:
-            continue   # within a tile nothing changes
+            continue  # within a tile nothing changes
         dc = delta(a, q)
         if dc <= 0 or rng.random() < math.exp(-dc / temp):
             p, b = int(pos[a]), int(owner[q])

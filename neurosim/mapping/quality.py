@@ -1,18 +1,20 @@
 """How good a mapping is, from the network and the hardware alone: traffic weights, the
 core-to-core traffic matrix, and :func:`mapping_quality` (messages, cut and tile traffic, hops,
 load balance, fullest resource)."""
+
 from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
 
-from neurosim.describe.hardware import Hardware
+from neurosim.describe.hardware import HardwareSpec
 from neurosim.describe.mapping import core_loads
 from neurosim.describe.network import Network
 from neurosim.describe.topology import hop_matrix
 from neurosim.errors import MappingError
 
 # ---- shared pieces -------------------------------------------------------------------------------
+
 
 def traffic_weights(net: Network, rates: np.ndarray | None) -> np.ndarray:
     """Per-neuron traffic weight: the given spike rates (checked), else one per neuron."""
@@ -36,7 +38,7 @@ def core_traffic(net: Network, core_of: np.ndarray, n_cores: int, rates: np.ndar
     return np.asarray((src @ present).toarray(), dtype=np.float64)
 
 
-def mapping_quality(net: Network, hw: Hardware, mapping, rates: np.ndarray | None = None) -> dict:
+def mapping_quality(net: Network, hw: HardwareSpec, mapping, rates: np.ndarray | None = None) -> dict:
     """Quality figures of a mapping (physical cores), from the network and the hardware alone.
 
     Traffic is weighted by ``rates`` (mean spikes per inference per neuron) when given, else one

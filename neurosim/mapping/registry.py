@@ -2,13 +2,14 @@
 position (placement), by name: the registry of strategies and placements and
 :func:`map_network`. Strategies *produce* a :class:`~neurosim.describe.mapping.Mapping`; they
 never touch the simulator."""
+
 from __future__ import annotations
 
 import inspect
 
 import numpy as np
 
-from neurosim.describe.hardware import Hardware
+from neurosim.describe.hardware import HardwareSpec
 from neurosim.describe.mapping import Mapping, check_mapping
 from neurosim.describe.network import Network
 from neurosim.errors import MappingError
@@ -32,8 +33,11 @@ _GIVEN = {"strategy": {"net", "hw"}, "placement": {"n_logical", "hw", "net", "lo
 
 def _params(fn) -> set[str]:
 
-    return {name for name, p in inspect.signature(fn).parameters.items()
-            if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
+    return {
+        name
+        for name, p in inspect.signature(fn).parameters.items()
+        if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
+    }
 
 
 def _accepts(fn, role: str) -> set[str]:
@@ -49,8 +53,9 @@ def accepted_options(strategy: str, placement: str) -> set[str]:
     return s | (_accepts(placements[placement], "placement") if placement in placements else set())
 
 
-def map_network(net: Network, hw: Hardware, strategy: str = "sequential", placement: str = "row-major",
-                **options) -> Mapping:
+def map_network(
+    net: Network, hw: HardwareSpec, strategy: str = "sequential", placement: str = "row-major", **options
+) -> Mapping:
     """Map every neuron of ``net`` onto a core of ``hw``; the result is checked against capacity.
 
     ``strategy`` (neuron -> logical core): ``sequential``, ``balanced``, ``partition``, ``random``
@@ -68,9 +73,11 @@ def map_network(net: Network, hw: Hardware, strategy: str = "sequential", placem
     s_ok, p_ok = _accepts(s_fn, "strategy"), _accepts(p_fn, "placement")
     unknown = sorted(set(options) - s_ok - p_ok)
     if unknown:
-        raise MappingError(f"option(s) {unknown} are not understood by strategy {strategy!r} "
-                           f"({sorted(s_ok) or 'no options'}) or placement {placement!r} "
-                           f"({sorted(p_ok) or 'no options'})")
+        raise MappingError(
+            f"option(s) {unknown} are not understood by strategy {strategy!r} "
+            f"({sorted(s_ok) or 'no options'}) or placement {placement!r} "
+            f"({sorted(p_ok) or 'no options'})"
+        )
     try:
         logical = s_fn(net, hw, **{k: v for k, v in options.items() if k in s_ok})
         n_logical = int(logical.max()) + 1 if logical.size else 0

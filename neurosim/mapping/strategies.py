@@ -4,7 +4,8 @@ r"""Mapping strategies: which neurons share a core (neuron -> logical core). ``p
 Every strategy is a pure function ``f(net, hw, **options) -> np.ndarray`` returning the logical
 core (0..k-1, every one used) of every global neuron; :func:`neurosim.mapping.registry.map_network` places
 the logical cores on the mesh (:mod:`neurosim.mapping.placement`) and checks capacity. Strategies never
-touch the simulator: spike rates, when used, are measured beforehand (:func:`neurosim.analysis.profiling.profile_rates`) and
+touch the simulator: spike rates, when used, are measured beforehand
+(:func:`neurosim.analysis.profiling.profile_rates`) and
 passed in as an array.
 
 Strategies
@@ -51,11 +52,12 @@ follows ``messages``; ``cut_traffic`` is what real chips with a core-local short
 what the mesh sees. Placement-dependent figures (messages crossing tiles, traffic-weighted hops) are
 in :func:`mapping_quality`.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
-from neurosim.describe.hardware import Hardware
+from neurosim.describe.hardware import HardwareSpec
 from neurosim.describe.network import Network
 from neurosim.errors import MappingError
 from neurosim.mapping.capacity import Packer, compact, n_cores_option
@@ -63,8 +65,15 @@ from neurosim.mapping.quality import traffic_weights
 
 # ---- balanced -----------------------------------------------------------------------------------
 
-def balanced(net: Network, hw: Hardware, *, rates: np.ndarray | None = None, n_cores: int | str | None = None,
-             neurons_per_core: int | None = None) -> np.ndarray:
+
+def balanced(
+    net: Network,
+    hw: HardwareSpec,
+    *,
+    rates: np.ndarray | None = None,
+    n_cores: int | str | None = None,
+    neurons_per_core: int | None = None,
+) -> np.ndarray:
     """Even synaptic work per core, population by population (see the module docstring)."""
     w = traffic_weights(net, rates)
     pattern = net.synapse_pattern()
@@ -93,8 +102,15 @@ def balanced(net: Network, hw: Hardware, *, rates: np.ndarray | None = None, n_c
 
 # ---- random -------------------------------------------------------------------------------------
 
-def random_mapping(net: Network, hw: Hardware, *, seed: int = 0, n_cores: int | str | None = None,
-                   neurons_per_core: int | None = None) -> np.ndarray:
+
+def random_mapping(
+    net: Network,
+    hw: HardwareSpec,
+    *,
+    seed: int = 0,
+    n_cores: int | str | None = None,
+    neurons_per_core: int | None = None,
+) -> np.ndarray:
     """Each neuron, in a seeded random order, to a uniformly random core with room."""
     rng = np.random.default_rng(seed)
     packer = Packer(net, hw, neurons_per_core)
@@ -108,11 +124,10 @@ def random_mapping(net: Network, hw: Hardware, *, seed: int = 0, n_cores: int | 
     return compact(core_of)
 
 
-
-
 # ---- strategies ----------------------------------------------------------------------------------
 
-def sequential(net: Network, hw: Hardware, neurons_per_core: int | None = None) -> np.ndarray:
+
+def sequential(net: Network, hw: HardwareSpec, neurons_per_core: int | None = None) -> np.ndarray:
     """Layer by layer, in order: each population starts a new logical core, and a core takes
     neurons until the next one would exceed its neuron, fan-in or synapse capacity. Returns the
     logical core of every neuron."""
@@ -120,15 +135,17 @@ def sequential(net: Network, hw: Hardware, neurons_per_core: int | None = None) 
     cap_ax, cap_syn = hw.core.max_fan_in, hw.core.max_synapses or np.iinfo(np.int64).max
     csc = (net.weights + net.recurrent_weights).tocsc()
     core_of = np.empty(net.n_neurons, np.int64)
-    seen = np.zeros(net.n_neurons, bool)   # source axons already on the current core
+    seen = np.zeros(net.n_neurons, bool)  # source axons already on the current core
     core, n_in, n_ax, n_syn, touched = -1, cap_n, 0, 0, []
     for pop in net.populations:
         start = True
         for j in range(net.span(pop.name).start, net.span(pop.name).stop):
-            src = csc.indices[csc.indptr[j]:csc.indptr[j + 1]]
+            src = csc.indices[csc.indptr[j] : csc.indptr[j + 1]]
             if src.size > cap_ax or src.size > cap_syn:
-                raise MappingError(f"neuron {j} of population {pop.name!r} has fan-in {src.size}; a core of "
-                                   f"{hw.name!r} takes at most {min(cap_ax, cap_syn)}")
+                raise MappingError(
+                    f"neuron {j} of population {pop.name!r} has fan-in {src.size}; a core of "
+                    f"{hw.name!r} takes at most {min(cap_ax, cap_syn)}"
+                )
             new = src[~seen[src]]
             if start or n_in >= cap_n or n_ax + new.size > cap_ax or n_syn + src.size > cap_syn:
                 seen[np.asarray(touched, np.int64)] = False
@@ -141,7 +158,7 @@ def sequential(net: Network, hw: Hardware, neurons_per_core: int | None = None) 
     return core_of
 
 
-def n_sequential(net: Network, hw: Hardware, neurons_per_core: int | None) -> int:
+def n_sequential(net: Network, hw: HardwareSpec, neurons_per_core: int | None) -> int:
 
     core_of = sequential(net, hw, neurons_per_core=neurons_per_core)
     return int(core_of.max()) + 1 if core_of.size else 0

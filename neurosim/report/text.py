@@ -1,21 +1,24 @@
 """Human-readable descriptions of the three inputs (``neurosim info``, ``neurosim hw describe``)."""
+
 from __future__ import annotations
 
 import numpy as np
 
-from neurosim.describe.hardware import Hardware
+from neurosim.describe.hardware import HardwareSpec
 from neurosim.units import fmt_si
 
 
-def describe_hardware(hw: Hardware) -> str:
+def describe_hardware(hw: HardwareSpec) -> str:
     """The chip (or grid of chips): mesh, capacity, per-operation costs, NoC, barrier, static
     power and derived peak figures."""
     c, r, m, ch = hw.core, hw.router, hw.mesh, hw.chips
     ns = lambda cycles: cycles * hw.cycle_s * 1e9  # noqa: E731
     peak = hw.peak_figures()
     if hw.n_chips > 1:
-        layout = (f"  {ch.width}x{ch.height} chips of {m.width}x{m.height} tiles = global mesh "
-                  f"{hw.grid_width}x{hw.grid_height} tiles x {m.cores_per_tile} cores = {hw.n_cores} cores")
+        layout = (
+            f"  {ch.width}x{ch.height} chips of {m.width}x{m.height} tiles = global mesh "
+            f"{hw.grid_width}x{hw.grid_height} tiles x {m.cores_per_tile} cores = {hw.n_cores} cores"
+        )
     else:
         layout = f"  mesh {m.width}x{m.height} tiles x {m.cores_per_tile} cores = {hw.n_cores} cores"
     synapses = "unlimited" if c.max_synapses is None else f"{c.max_synapses}"
@@ -24,8 +27,7 @@ def describe_hardware(hw: Hardware) -> str:
         layout + f"; clock {c.clock_mhz:g} MHz (1 cycle = {hw.cycle_s * 1e9:g} ns)",
         f"  core capacity: {c.max_neurons} neurons, {c.max_fan_in} fan-in axons, {synapses} synapses; "
         f"issue width {c.issue_width}",
-        f"  in all: {peak['neurons']} neurons"
-        + ("" if peak["synapses"] is None else f", {peak['synapses']} synapses"),
+        f"  in all: {peak['neurons']} neurons" + ("" if peak["synapses"] is None else f", {peak['synapses']} synapses"),
         "  core costs (cycles / ns / pJ):",
     ]
     for op in ("message_in", "synop", "neuron_update_active", "neuron_update_idle", "spike_out"):
@@ -41,9 +43,11 @@ def describe_hardware(hw: Hardware) -> str:
         + ("modelled (FIFO links, back-pressure)" if r.contention else "not modelled (contention-free latency)"),
     ]
     if hw.n_chips > 1:
-        lines.append(f"  chip-to-chip links: {ch.link_latency_cycles} cycles / {ns(ch.link_latency_cycles):g} ns, "
-                     f"{ch.link_energy_pj:g} pJ per message, {ch.link_bandwidth_msgs_per_cycle:g} msg/cycle -> "
-                     f"{ch.service_cycles} cycles per message ({fmt_si(f / ch.service_cycles, 'msg/s', smallest=1.0)})")
+        lines.append(
+            f"  chip-to-chip links: {ch.link_latency_cycles} cycles / {ns(ch.link_latency_cycles):g} ns, "
+            f"{ch.link_energy_pj:g} pJ per message, {ch.link_bandwidth_msgs_per_cycle:g} msg/cycle -> "
+            f"{ch.service_cycles} cycles per message ({fmt_si(f / ch.service_cycles, 'msg/s', smallest=1.0)})"
+        )
     b = hw.barrier
     energy = f"{b.energy_pj:g} pJ" + (f" + {b.per_tile_energy_pj:g} pJ per tile" if b.per_tile_energy_pj else "")
     lines += [
@@ -52,7 +56,8 @@ def describe_hardware(hw: Hardware) -> str:
         f"  static power: {hw.static_power_w() * 1e3:g} mW in all ({hw.n_chips} x {hw.chip.static_power_mw:g} mW "
         f"chip + {hw.n_cores} x {c.static_power_mw:g} mW core + {hw.n_tiles} x {r.static_power_mw:g} mW router); "
         f"power gating {'on' if hw.chip.power_gating else 'off'}",
-        f"  peak: {fmt_si(peak['synops_per_s_per_core'], 'synops/s', smallest=1.0)} per core, {fmt_si(peak['synops_per_s'], 'synops/s', smallest=1.0)} "
+        f"  peak: {fmt_si(peak['synops_per_s_per_core'], 'synops/s', smallest=1.0)} per core, "
+        f"{fmt_si(peak['synops_per_s'], 'synops/s', smallest=1.0)} "
         f"in all; {peak['energy_per_synop_pj']:g} pJ per synop",
         f"  bisection: {peak['bisection_links']} links each way, {peak['bisection_msgs_per_cycle']:g} msg/cycle "
         f"= {fmt_si(peak['bisection_msgs_per_s'], 'msg/s', smallest=1.0)} each way",
@@ -63,8 +68,10 @@ def describe_hardware(hw: Hardware) -> str:
 def describe_mapping(m) -> str:
     counts = np.bincount(m.core_of)
     used = m.used_cores
-    return (f"mapping ({m.strategy}, {m.placement}): {m.core_of.size} neurons on {used.size} cores; "
-            f"neurons per core min {counts[used].min()}, max {counts[used].max()}")
+    return (
+        f"mapping ({m.strategy}, {m.placement}): {m.core_of.size} neurons on {used.size} cores; "
+        f"neurons per core min {counts[used].min()}, max {counts[used].max()}"
+    )
 
 
 def describe(kind: str, obj) -> str:

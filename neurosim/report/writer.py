@@ -6,6 +6,7 @@ previous report of the same name is replaced only then: it is first renamed asid
 (``.<name>.old-XXXX``), the new one renamed in, and the old one deleted. On any error the
 temporary directory is removed and a previous report is left (or put back) as it was.
 """
+
 from __future__ import annotations
 
 import csv
@@ -45,8 +46,7 @@ def _write_csv(path: Path, rows: list[dict]) -> None:
 
 def _build(result: RunResult, tmp: Path) -> None:
     summary = summarize(result)
-    (tmp / "summary.json").write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n",
-                                      encoding="utf-8")
+    (tmp / "summary.json").write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n", encoding="utf-8")
     _write_csv(tmp / "samples.csv", samples_csv_rows(result))
 
     hw = result.hardware
@@ -93,4 +93,3 @@ def write_report(result: RunResult, out_dir: str | os.PathLike) -> Path:
     with atomic.folder(out_dir) as tmp:
         _build(result, tmp)
     return Path(out_dir).absolute()
-

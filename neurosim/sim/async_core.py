@@ -12,6 +12,7 @@ idle and no message is in flight (quiescence); then the frame barrier. Per core 
 With ``stop_on_output=K`` the inference ends K frames after the frame of the first output spike
 (the global scope counts K in scheduler steps instead: per-core scopes have no global step).
 """
+
 from __future__ import annotations
 
 import heapq
@@ -30,7 +31,7 @@ class Quiescence:
 
     def __init__(self, env, chip):
         self.env, self.chip = env, chip
-        self.busy = len(chip.cores)   # every core starts busy: it has not reached its first wait
+        self.busy = len(chip.cores)  # every core starts busy: it has not reached its first wait
         self.done = env.event()
 
     def new_frame(self):
@@ -68,7 +69,7 @@ def core_process(env, core, chip, ss: StepState, quiet: Quiescence):
     own = core.neuron_ids
     issues = 0
     while True:
-        if core.mail:                            # a new frame: leak pass, then the stimulus
+        if core.mail:  # a new frame: leak pass, then the stimulus
             (_, inputs), core.mail = core.mail[0], core.mail[1:]
             issues = 0
             busy = int(chip.lif_per_core[core.cid]) * chip.hw.core.latency_neuron_update_idle_cycles
@@ -78,7 +79,7 @@ def core_process(env, core, chip, ss: StepState, quiet: Quiescence):
             if inputs.size:
                 yield from _send(env, core, chip, inputs, env.now)
             continue
-        if core.future and core.future[0][0] <= env.now:   # everything arrived: one batch
+        if core.future and core.future[0][0] <= env.now:  # everything arrived: one batch
             batches = []
             while core.future and core.future[0][0] <= env.now:
                 batches.append(heapq.heappop(core.future)[2])
@@ -90,16 +91,16 @@ def core_process(env, core, chip, ss: StepState, quiet: Quiescence):
             integrate_and_check(chip, ss, core.neurons, core.all_params)
             continue
         ready = own[ss.ready[own]]
-        if ready.size and issues < cap:          # issue: send up to `width` ready spikes
+        if ready.size and issues < cap:  # issue: send up to `width` ready spikes
             issues += 1
             chosen = select(ready, width, policy, priority=ss.priority, sequence=ss.sequence, rng=rng)
             ss.ready[chosen] = False
             ss.spiked_frame[chosen] = True
             yield from _send(env, core, chip, chosen, env.now)
             continue
-        ss.ready[ready] = False                  # dropped at the step cap
+        ss.ready[ready] = False  # dropped at the step cap
         core.wakeup = env.event()
-        if core.future:                          # wait for the next arrival (or an earlier one)
+        if core.future:  # wait for the next arrival (or an earlier one)
             yield env.any_of([core.wakeup, env.timeout(core.future[0][0] - env.now)])
             core.wakeup = None
             continue

@@ -1,6 +1,6 @@
 """Asynchronous execution with one global scheduler: the trainer's unlayered forward exactly.
 
-Per frame (DESIGN.md section 5; the same steps as ``neurosim.train`` in ``unlayered`` mode):
+Per frame (docs/design.md, "Execution modes"; the same steps as ``neurosim.train`` in ``unlayered`` mode):
 
 1. every neuron leaks (``frame_start``), refractory flags clear, last frame's recurrent current
    is added to this frame's input;
@@ -20,6 +20,7 @@ cores send at the step's start; each core's leak pass (idle-update latency per n
 frame start. Neuron updates are counted once per neuron per frame, active when it received a
 non-zero current or spiked (as in sync mode), so the modes' energies compare like for like.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -37,8 +38,8 @@ class StepState:
         self.priority = np.zeros(n, neuron.DTYPE)
         self.sequence = np.zeros(n, np.int64)
         self.counter = 0
-        self.frame_active = np.zeros(n, bool)   # received a non-zero current this frame
-        self.spiked_frame = np.zeros(n, bool)   # sent a spike this frame
+        self.frame_active = np.zeros(n, bool)  # received a non-zero current this frame
+        self.spiked_frame = np.zeros(n, bool)  # sent a spike this frame
 
 
 def integrate_and_check(chip, ss: StepState, idx=None, pp=None) -> np.ndarray:
@@ -90,7 +91,7 @@ def async_global_controller(env, chip, stimulus):
     rng = np.random.default_rng([o["seed"], chip.sample_index])
     ss = StepState(chip.net.n_neurons)
     barrier_cycles = chip.hw.barrier.latency(chip.tiles_in_use)
-    stop_at, steps_total = None, 0      # steps count as in the trainer: step 0 of each frame too
+    stop_at, steps_total = None, 0  # steps count as in the trainer: step 0 of each frame too
     for frame in range(stimulus.shape[0]):
         if stop_at is not None and steps_total >= stop_at:
             break
@@ -109,15 +110,14 @@ def async_global_controller(env, chip, stimulus):
                 break
             step += 1
             steps_total += 1
-            chosen = select(np.flatnonzero(ss.ready), F, policy, priority=ss.priority,
-                            sequence=ss.sequence, rng=rng)
+            chosen = select(np.flatnonzero(ss.ready), F, policy, priority=ss.priority, sequence=ss.sequence, rng=rng)
             ss.ready[chosen] = False
             ss.spiked_frame[chosen] = True
             yield from chip.run_emission(env, chosen)
             integrate_and_check(chip, ss)
             if stop_k is not None and stop_at is None and chip.first_output is not None:
                 stop_at = steps_total + stop_k
-        ss.ready[:] = False      # dropped at the cap (or at the stop)
+        ss.ready[:] = False  # dropped at the cap (or at the stop)
         count_updates(chip, ss)
         chip.counters_barrier += 1
         if barrier_cycles:

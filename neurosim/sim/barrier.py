@@ -7,6 +7,7 @@ every core has finished the phase's work, then runs a barrier over the tiles in 
 (``Barrier.latency(tiles)`` cycles, one barrier counted) before the next phase. The barrier after
 the last population is the end-of-frame barrier.
 """
+
 from __future__ import annotations
 
 import simpy

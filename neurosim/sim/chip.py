@@ -1,12 +1,13 @@
 """The simulated chip for one (hardware, network, mapping): its cores, mesh, message tables and
 per-sample state; it emits and routes messages and runs one sample under a mode's controller."""
+
 from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
 import simpy
 
-from neurosim.describe.hardware import Hardware
+from neurosim.describe.hardware import HardwareSpec
 from neurosim.describe.mapping import Mapping, check_mapping
 from neurosim.describe.network import Network
 from neurosim.sim.barrier import Phase
@@ -20,7 +21,7 @@ from neurosim.sim.noc.mesh import Mesh
 class Chip:
     """The simulated chip for one (hardware, network, mapping)."""
 
-    def __init__(self, hw: Hardware, net: Network, mapping: Mapping):
+    def __init__(self, hw: HardwareSpec, net: Network, mapping: Mapping):
         check_mapping(net, hw, mapping)
         self.hw, self.net, self.mapping = hw, net, mapping
         self.mesh = Mesh(hw)
@@ -32,14 +33,14 @@ class Chip:
         self.tiles_in_use = int(np.unique(self.mesh.tile_of_core[mapping.used_cores]).size)
         # messages: one per (spiking neuron, destination core); data = synapses reached there
         pattern = net.synapse_pattern().tocoo()
-        dest = sp.csr_array((np.ones(pattern.nnz, np.int64), (pattern.row, core_of[pattern.col])),
-                            shape=(net.n_neurons, hw.n_cores))
+        dest = sp.csr_array(
+            (np.ones(pattern.nnz, np.int64), (pattern.row, core_of[pattern.col])), shape=(net.n_neurons, hw.n_cores)
+        )
         dest.sum_duplicates()
         self.dest = dest
-        self.synops_of = np.asarray(dest.sum(axis=1)).ravel().astype(np.int64)   # per spiking neuron
+        self.synops_of = np.asarray(dest.sum(axis=1)).ravel().astype(np.int64)  # per spiking neuron
         self.phase_order = [net.index[p.name] for p in net.populations]
-        self.cores_of_group = {g: [c for c in self.cores.values() if g in c.groups]
-                               for g in self.phase_order}
+        self.cores_of_group = {g: [c for c in self.cores.values() if g in c.groups] for g in self.phase_order}
         self.input_group = net.index[net.input]
         self.output_group = net.index[net.output]
         self.input_offset = int(net.offsets[self.input_group])
@@ -51,7 +52,7 @@ class Chip:
         self.lif_per_core = np.bincount(core_of[self.is_lif], minlength=hw.n_cores)
         self.options: dict = {}
         self.sample_index = 0
-        self.phases: list[dict] | None = None   # per-phase timing of a recorded sample
+        self.phases: list[dict] | None = None  # per-phase timing of a recorded sample
         self.core_end: dict[int, int] = {}
         self.multicast = hw.router.delivery == "multicast"
         self.fast_noc = not hw.router.contention and not self.multicast
@@ -63,7 +64,7 @@ class Chip:
         st.v[:] = 0
         st.acc[:] = 0
         st.acc_next[:] = 0
-        self._pairs: list[np.ndarray] = []   # tile-pair ids of every message (counted per sample)
+        self._pairs: list[np.ndarray] = []  # tile-pair ids of every message (counted per sample)
         self.seq = 0
         self._group_counter = 0
         self.copies_sent = 0
@@ -130,7 +131,7 @@ class Chip:
         mesh = self.mesh
         st, dt = mesh.tile_of_core[src_core], mesh.tile_of_core[dst]
         self._pairs.append(st * mesh.n_tiles + dt)
-        if self.fast_noc:     # no contention modelled, unicast: a table look-up
+        if self.fast_noc:  # no contention modelled, unicast: a table look-up
             arrival = sent + mesh.tile_latency(st, dt)
         else:
             groups = np.concatenate(parts[5]) if self.multicast else None
@@ -155,7 +156,7 @@ class Chip:
         stimulus spikes), then the messages are delivered; returns when all work is done."""
         items = []
         for core in self.cores_of_group[group]:
-            if group == self.input_group:    # the stimulus spikes of this core's input neurons
+            if group == self.input_group:  # the stimulus spikes of this core's input neurons
                 ix = core.groups[group]
                 local = ix if isinstance(ix, np.ndarray) else np.arange(ix.start, ix.stop)
                 items.append((core, Evaluate(group, local[frame_input[local - self.input_offset]])))
@@ -171,8 +172,10 @@ class Chip:
         order = np.argsort(key, kind="stable")
         gids, key = gids[order], key[order]
         cuts = np.flatnonzero(np.diff(key)) + 1
-        items = [(self.cores[int(k // len(self.phase_order))], Evaluate(int(k % len(self.phase_order)), part))
-                 for part, k in zip(np.split(gids, cuts), key[np.concatenate(([0], cuts))])]
+        items = [
+            (self.cores[int(k // len(self.phase_order))], Evaluate(int(k % len(self.phase_order)), part))
+            for part, k in zip(np.split(gids, cuts), key[np.concatenate(([0], cuts))])
+        ]
         yield from self._run_items(env, items)
 
     def _run_items(self, env, items, label: str = "step"):
@@ -187,11 +190,18 @@ class Chip:
         self.flush()
         self.phase.finish_if_idle()
         yield self.phase.done
-        if self.phases is not None:   # for the critical path of the recorded sample
-            self.phases.append({"frame": self.frame, "phase": label, "start": start, "end": env.now,
-                                "core_end": dict(self.core_end),
-                                "link_busy": self.mesh.counters["busy_cycles"] - links0["busy_cycles"],
-                                "link_stall": self.mesh.counters["stall_cycles"] - links0["stall_cycles"]})
+        if self.phases is not None:  # for the critical path of the recorded sample
+            self.phases.append(
+                {
+                    "frame": self.frame,
+                    "phase": label,
+                    "start": start,
+                    "end": env.now,
+                    "core_end": dict(self.core_end),
+                    "link_busy": self.mesh.counters["busy_cycles"] - links0["busy_cycles"],
+                    "link_stall": self.mesh.counters["stall_cycles"] - links0["stall_cycles"],
+                }
+            )
 
     def end_of_frame(self, env: simpy.Environment, start: int):
         """Wait out the rest of a fixed frame period (``chip.frame_period_cycles``), if any."""
@@ -216,7 +226,7 @@ class Chip:
         for core in self.cores.values():
             core.start(env, serve=key != ("async", "core"))
         controller = CONTROLLERS[key]
-        self.noc_keep_state = key == ("async", "core")   # links stay busy across a core's issues
+        self.noc_keep_state = key == ("async", "core")  # links stay busy across a core's issues
         env.run(env.process(controller(env, self, stimulus)))
         pairs = np.concatenate(self._pairs) if self._pairs else np.zeros(0, np.int64)
         ids, counts = np.unique(pairs, return_counts=True)

@@ -7,16 +7,18 @@ an event queue (a SimPy ``Store``). It serves two kinds of work items, in order:
 * :class:`Evaluate` - the neuron update pass over one population's neurons on this core (leak,
   integration of the frame's accumulated current, threshold, reset), then spike generation: one
   message per (spiking neuron, destination core), serialised on the core's output port
-  (``latency_spike_out_cycles`` per group of ``issue_width`` messages: the port's lanes). Input populations only generate spikes.
+  (``latency_spike_out_cycles`` per group of ``issue_width`` messages: the port's lanes). Input
+  populations only generate spikes.
 * :class:`Deliver` - a batch of spike messages for this core, already sorted by arrival time.
   Each message costs ``latency_message_in_cycles`` plus ``latency_synop_cycles`` per synapse it
   reaches in this core; messages are served in arrival order (a FIFO single server). The synaptic
-  work is one vectorised accumulation over the fan-out rows (DESIGN section 7).
+  work is one vectorised accumulation over the fan-out rows (docs/design.md, "Performance approach").
 
 Neuron updates: a neuron's update is *active* when it received a non-zero net current this frame
 or spiked, *idle* otherwise; the update pass visits the core's neurons of the population in index
 order, and a neuron's messages become ready when its update completes.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -32,15 +34,15 @@ from neurosim.sim.maxplus import finish_times
 
 @dataclass
 class Evaluate:
-    group: int                       # population index
+    group: int  # population index
     spikes: np.ndarray | None = None  # global ids of input spikes (input populations only)
 
 
 @dataclass
 class Deliver:
-    src: np.ndarray        # global source neuron of each message
-    synops: np.ndarray     # synapses reached in this core by each message
-    arrival: np.ndarray    # arrival cycle of each message (sorted)
+    src: np.ndarray  # global source neuron of each message
+    synops: np.ndarray  # synapses reached in this core by each message
+    arrival: np.ndarray  # arrival cycle of each message (sorted)
 
 
 class State:
@@ -48,8 +50,8 @@ class State:
 
     def __init__(self, n: int):
         self.v = np.zeros(n, DTYPE)
-        self.acc = np.zeros(n, DTYPE)        # current integrated this frame (feed-forward)
-        self.acc_next = np.zeros(n, DTYPE)   # recurrent current, integrated next frame
+        self.acc = np.zeros(n, DTYPE)  # current integrated this frame (feed-forward)
+        self.acc_next = np.zeros(n, DTYPE)  # recurrent current, integrated next frame
 
 
 def _block(b: sp.csr_array):
@@ -114,7 +116,7 @@ class Core:
             else:
                 end, busy = self.deliver(item, t0)
             ctr.busy_cycles[self.cid] += busy
-            if self.chip.phases is not None:   # only a recorded sample keeps phase timing
+            if self.chip.phases is not None:  # only a recorded sample keeps phase timing
                 self.chip.core_end[self.cid] = max(end, self.chip.core_end.get(self.cid, end))
             if end > t0:
                 yield env.timeout(end - t0)
@@ -125,7 +127,7 @@ class Core:
         """Returns the cycle the core is done and the cycles it was busy (updates + sends)."""
         chip, ctr = self.chip, self.chip.counters
         g = item.group
-        if item.spikes is not None:          # input population: spikes given by the stimulus
+        if item.spikes is not None:  # input population: spikes given by the stimulus
             gids = item.spikes
             ready = np.full(gids.size, t0, np.int64)
             end = t0

@@ -7,6 +7,7 @@ Operation names (``OPS``) match the cost names of the hardware description:
 (per core), ``hop_ew``, ``hop_ns``, ``hop_chip`` (a hop over a chip-to-chip link), ``local``
 (per router) and ``barrier`` (per chip).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -40,13 +41,13 @@ class SampleRecord:
     label: int
     prediction: int
     cycles: int
-    ops: dict[str, int]                     # OPS -> count
-    spikes: int                             # neuron spikes (input spikes excluded)
+    ops: dict[str, int]  # OPS -> count
+    spikes: int  # neuron spikes (input spikes excluded)
     input_spikes: int
     messages_sent: int
     messages_received: int
-    first_output_cycle: int | None          # cycle of the first output spike (None: no output spike)
-    decision_cycle: int | None = None       # cycle from which the arg-max stays the label (async)
+    first_output_cycle: int | None  # cycle of the first output spike (None: no output spike)
+    decision_cycle: int | None = None  # cycle from which the arg-max stays the label (async)
     output_counts: np.ndarray | None = None  # spikes per output neuron
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -93,16 +94,17 @@ class RunResult:
     spikes_per_population: dict[str, int]
     options: dict[str, Any] = field(default_factory=dict)
     wall_s: float = 0.0
-    links: dict[str, np.ndarray] | None = None   # per-link NoC counters (Mesh.link_stats), summed
-    static_w: float | None = None                # static power (power gating applied), watts
-    barrier_tiles: int | None = None             # tiles taking part in each barrier
-    phases: list[dict] | None = None             # per-phase timing of the raster sample (critical path)
+    links: dict[str, np.ndarray] | None = None  # per-link NoC counters (Mesh.link_stats), summed
+    static_w: float | None = None  # static power (power gating applied), watts
+    barrier_tiles: int | None = None  # tiles taking part in each barrier
+    phases: list[dict] | None = None  # per-phase timing of the raster sample (critical path)
 
-    def energy(self, sample: "SampleRecord") -> dict[str, float]:
+    def energy(self, sample: SampleRecord) -> dict[str, float]:
         """Energy parts of one inference (joules), with this run's static power and barrier size."""
 
-        return energy_breakdown(sample.ops, self.hardware, sample.cycles, static_w=self.static_w,
-                                barrier_tiles=self.barrier_tiles)
+        return energy_breakdown(
+            sample.ops, self.hardware, sample.cycles, static_w=self.static_w, barrier_tiles=self.barrier_tiles
+        )
 
     @property
     def accuracy(self) -> float:

@@ -1,21 +1,22 @@
 """The simulation engine: builds the SimPy world (cores, mesh, barrier controller) from the three
 descriptions (hardware, network, mapping) once per run, then simulates each sample.
 
-SimPy events carry batches, never single synapses (DESIGN section 7): an evaluation of one
+SimPy events carry batches, never single synapses (docs/design.md, "Performance approach"): an evaluation of one
 population on one core is one work item; all messages of a phase bound for one core travel as
 one batch (sorted by arrival, served in order). Routing and NoC latency come from tables built
 once per run.
 """
+
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import scipy.sparse as sp
 
 from neurosim.describe.cost import CORE_OPS
-from neurosim.describe.hardware import Hardware
+from neurosim.describe.hardware import HardwareSpec
 from neurosim.describe.mapping import Mapping
 from neurosim.describe.network import Network
 from neurosim.errors import SimulationError
@@ -26,11 +27,26 @@ from neurosim.sim.readout import SpikeLog
 from neurosim.sim.scheduler import POLICIES
 
 
-def simulate(hw: Hardware, net: Network, mapping: Mapping, inputs: np.ndarray, labels: np.ndarray,
-             *, mode: str = "sync", scope: str = "global", policy: str = "fifo", group_size: int = 8,
-             max_steps: int | None = None, stop_on_output: int | None = None, seed: int = 0,
-             name: str = "run", dataset: str = "", raster_sample: int | None = 0,
-             progress: Callable | None = None, options: dict | None = None) -> RunResult:
+def simulate(
+    hw: HardwareSpec,
+    net: Network,
+    mapping: Mapping,
+    inputs: np.ndarray,
+    labels: np.ndarray,
+    *,
+    mode: str = "sync",
+    scope: str = "global",
+    policy: str = "fifo",
+    group_size: int = 8,
+    max_steps: int | None = None,
+    stop_on_output: int | None = None,
+    seed: int = 0,
+    name: str = "run",
+    dataset: str = "",
+    raster_sample: int | None = 0,
+    progress: Callable | None = None,
+    options: dict | None = None,
+) -> RunResult:
     """Simulate every sample of ``inputs`` (bool, samples x frames x input channels).
 
     ``mode`` is ``sync`` or ``async``; for async, ``scope`` (``global``: one scheduler over the
@@ -49,20 +65,32 @@ def simulate(hw: Hardware, net: Network, mapping: Mapping, inputs: np.ndarray, l
         raise SimulationError(f"scheduler scope {scope!r} is not available; choose from {SCOPES}")
     if policy not in POLICIES:
         raise SimulationError(f"scheduling policy {policy!r} is not available; choose from {POLICIES}")
-    if int(group_size) < 1 or (max_steps is not None and max_steps < 0) or \
-            (stop_on_output is not None and stop_on_output < 0):
-        raise SimulationError(f"group size must be >= 1 and step limits >= 0 (got F={group_size}, "
-                              f"max_steps={max_steps}, stop_on_output={stop_on_output})")
+    if (
+        int(group_size) < 1
+        or (max_steps is not None and max_steps < 0)
+        or (stop_on_output is not None and stop_on_output < 0)
+    ):
+        raise SimulationError(
+            f"group size must be >= 1 and step limits >= 0 (got F={group_size}, "
+            f"max_steps={max_steps}, stop_on_output={stop_on_output})"
+        )
     n_in = net.by_name[net.input].size
     if inputs.ndim != 3 or inputs.shape[2] != n_in:
-        raise SimulationError(f"stimulus has shape {inputs.shape}; network {net.name!r} expects "
-                              f"(samples, frames, {n_in})")
+        raise SimulationError(
+            f"stimulus has shape {inputs.shape}; network {net.name!r} expects (samples, frames, {n_in})"
+        )
     t_wall = time.perf_counter()
     chip = Chip(hw, net, mapping)
     n_lif = int(chip.is_lif.sum())
-    chip.options = {"mode": mode, "scope": scope, "policy": policy, "group_size": int(group_size),
-                    "max_steps": n_lif if max_steps is None else int(max_steps),
-                    "stop_on_output": stop_on_output, "seed": int(seed)}
+    chip.options = {
+        "mode": mode,
+        "scope": scope,
+        "policy": policy,
+        "group_size": int(group_size),
+        "max_steps": n_lif if max_steps is None else int(max_steps),
+        "stop_on_output": stop_on_output,
+        "seed": int(seed),
+    }
     records, raster, phases = [], None, None
     run_pairs = sp.csr_array((chip.mesh.n_tiles, chip.mesh.n_tiles), dtype=np.int64)
     links = None
@@ -80,15 +108,22 @@ def simulate(hw: Hardware, net: Network, mapping: Mapping, inputs: np.ndarray, l
         pop_spikes += log.per_group
         run_pairs = run_pairs + chip.tile_pairs
         links = _add_links(links, chip.mesh.link_stats())
-        _check_conservation(i, ops, chip.copies_sent, int(chip.synops_of[log.ids].sum()),
-                            int(chip.tile_pairs.sum()))
+        _check_conservation(i, ops, chip.copies_sent, int(chip.synops_of[log.ids].sum()), int(chip.tile_pairs.sum()))
         out = log.output_counts()
         n_input = int(log.per_group[chip.input_group])
         rec = SampleRecord(
-            index=i, label=int(labels[i]), prediction=int(np.argmax(out)), cycles=int(env.now), ops=ops,
-            spikes=int(log.per_group.sum()) - n_input, input_spikes=n_input,
-            messages_sent=chip.copies_sent, messages_received=ops["message_in"],
-            first_output_cycle=chip.first_output, output_counts=out)
+            index=i,
+            label=int(labels[i]),
+            prediction=int(np.argmax(out)),
+            cycles=int(env.now),
+            ops=ops,
+            spikes=int(log.per_group.sum()) - n_input,
+            input_spikes=n_input,
+            messages_sent=chip.copies_sent,
+            messages_received=ops["message_in"],
+            first_output_cycle=chip.first_output,
+            output_counts=out,
+        )
         rec.decision_cycle = log.decision_cycle(int(labels[i]))
         rec.extra["output_events"] = log.output_events()
         if rec.decision_cycle is not None:
@@ -99,12 +134,26 @@ def simulate(hw: Hardware, net: Network, mapping: Mapping, inputs: np.ndarray, l
         if raster_sample is not None and i == raster_sample:
             raster = _raster(i, chip)
             phases = _with_barriers(chip.phases, chip.hw.barrier.latency(chip.tiles_in_use))
-    return RunResult(name=name, mode=mode, hardware=hw, network=net, mapping=mapping, dataset=dataset,
-                     frames=int(inputs.shape[1]), samples=records, core=chip.counters.snapshot(),
-                     tile_pairs=run_pairs, raster=raster, links=links, phases=phases,
-                     static_w=hw.static_power_w(mapping.used_cores), barrier_tiles=chip.tiles_in_use,
-                     spikes_per_population={p.name: int(pop_spikes[k]) for k, p in enumerate(net.populations)},
-                     options={**chip.options, **(options or {})}, wall_s=time.perf_counter() - t_wall)
+    return RunResult(
+        name=name,
+        mode=mode,
+        hardware=hw,
+        network=net,
+        mapping=mapping,
+        dataset=dataset,
+        frames=int(inputs.shape[1]),
+        samples=records,
+        core=chip.counters.snapshot(),
+        tile_pairs=run_pairs,
+        raster=raster,
+        links=links,
+        phases=phases,
+        static_w=hw.static_power_w(mapping.used_cores),
+        barrier_tiles=chip.tiles_in_use,
+        spikes_per_population={p.name: int(pop_spikes[k]) for k, p in enumerate(net.populations)},
+        options={**chip.options, **(options or {})},
+        wall_s=time.perf_counter() - t_wall,
+    )
 
 
 def _with_barriers(phases: list[dict] | None, barrier: int) -> list[dict] | None:
@@ -122,9 +171,12 @@ def _raster(i: int, chip: Chip) -> Raster:
     if not log:
         empty = np.zeros(0, np.int64)
         return Raster(i, empty, empty, empty)
-    return Raster(i, np.concatenate([np.full(ids.size, f, np.int64) for f, _, ids, _ in log]),
-                  np.concatenate([ids for _, _, ids, _ in log]),
-                  np.concatenate([c for _, _, _, c in log]).astype(np.int64))
+    return Raster(
+        i,
+        np.concatenate([np.full(ids.size, f, np.int64) for f, _, ids, _ in log]),
+        np.concatenate([ids for _, _, ids, _ in log]),
+        np.concatenate([c for _, _, _, c in log]).astype(np.int64),
+    )
 
 
 def _add_links(acc: dict | None, stats: dict) -> dict:
@@ -144,5 +196,6 @@ def _check_conservation(i: int, ops: dict, sent: int, expected_synops: int, rout
     if routed != sent:
         raise SimulationError(f"sample {i}: {sent} messages sent but {routed} routed")
     if ops["synop"] != expected_synops:
-        raise SimulationError(f"sample {i}: {ops['synop']} synaptic operations, but the delivered spikes "
-                              f"reach {expected_synops} synapses")
+        raise SimulationError(
+            f"sample {i}: {ops['synop']} synaptic operations, but the delivered spikes reach {expected_synops} synapses"
+        )

@@ -5,6 +5,7 @@ A server that takes jobs in order, job ``k`` becoming available at ``ready[k]`` 
 ``t[k] = C[k] + max_{j<=k}(ready[j] - C[j-1])`` with ``C`` the running sum of costs, which numpy
 computes with one ``maximum.accumulate``: no Python loop per message.
 """
+
 from __future__ import annotations
 
 import numpy as np

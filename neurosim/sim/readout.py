@@ -1,5 +1,6 @@
 """The readout of one sample: spike counts in emission order, the output population's events,
 the decision (the cycle from which the arg-max stays on the label) and the figures up to it."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -52,5 +53,7 @@ class SpikeLog:
         """Spikes (input excluded) and synaptic operations caused by spikes up to ``cycle``."""
         upto = self.cycles <= cycle
         neuron_spikes = upto & (self.groups != self.chip.input_group)
-        return {"spikes_to_decision": int(neuron_spikes.sum()),
-                "synops_to_decision": int(self.chip.synops_of[self.ids[upto]].sum())}
+        return {
+            "spikes_to_decision": int(neuron_spikes.sum()),
+            "synops_to_decision": int(self.chip.synops_of[self.ids[upto]].sum()),
+        }

@@ -4,6 +4,7 @@ No hardware, no events: per frame, populations in topological order, each takes 
 frame's synaptic current and runs :func:`neurosim.neuron.step_sync`. Recurrent projections
 deliver the previous frame's spikes.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -10,6 +10,7 @@ core's issue width for a per-core scheduler).
   lower global neuron index (a stable sort on ``-priority`` over neurons in index order, which
   is exactly what the trainer does).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -17,8 +18,15 @@ import numpy as np
 POLICIES = ("fifo", "random", "momentum")
 
 
-def select(ready: np.ndarray, k: int, policy: str, *, priority: np.ndarray | None = None,
-           sequence: np.ndarray | None = None, rng: np.random.Generator | None = None) -> np.ndarray:
+def select(
+    ready: np.ndarray,
+    k: int,
+    policy: str,
+    *,
+    priority: np.ndarray | None = None,
+    sequence: np.ndarray | None = None,
+    rng: np.random.Generator | None = None,
+) -> np.ndarray:
     """Choose at most ``k`` of the ``ready`` neuron ids (sorted ascending). Returns the chosen ids
     (ascending). ``priority``/``sequence`` are indexed by neuron id."""
     if ready.size <= k:

@@ -13,17 +13,28 @@ names below are loaded on first use:
 * :mod:`neurosim.train.reference` (numpy): per-sample reference forwards (the test oracle);
 * :mod:`neurosim.train.cli`: ``register(subparsers)`` for ``neurosim train``.
 """
+
 from __future__ import annotations
 
 import importlib
 
 _LAZY = {
-    "forward_layered": "model", "forward_unlayered": "model", "forward": "model",
-    "SpikingMLP": "model", "LIFParams": "model", "spike_fn": "model", "count_loss": "model",
+    "forward_layered": "model",
+    "forward_unlayered": "model",
+    "forward": "model",
+    "SpikingMLP": "model",
+    "LIFParams": "model",
+    "spike_fn": "model",
+    "count_loss": "model",
     "ForwardResult": "model",
-    "TrainConfig": "trainer", "TrainResult": "trainer", "TrainError": "trainer", "train": "trainer",
+    "TrainConfig": "trainer",
+    "TrainResult": "trainer",
+    "TrainError": "trainer",
+    "train": "trainer",
     "evaluate": "trainer",
-    "write_nir": "export", "read_metadata": "export", "ExportError": "export",
+    "write_nir": "export",
+    "read_metadata": "export",
+    "ExportError": "export",
 }
 
 __all__ = sorted(_LAZY)

@@ -12,6 +12,7 @@ Graph: ``input -> fc1 -> lif1 -> fc2 -> lif2 -> ... -> output`` with
 Graph metadata: ``dt`` and a ``neurosim`` dict (see :func:`write_nir`). NIR stores lists as
 arrays and numbers as numpy scalars; :func:`read_metadata` turns them back into plain Python.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -44,13 +45,16 @@ def check_decay_roundtrip(beta: float, dt: float) -> float:
     for t in (tau, float(np.float32(tau))):
         d = np.float32(1.0 - dt / t)
         if d != b32:
-            raise ExportError(f"beta={beta!r} with dt={dt!r} does not round-trip through tau=dt/(1-beta): "
-                              f"a loader would get decay {d!r} instead of {b32!r}; pick another beta or dt")
+            raise ExportError(
+                f"beta={beta!r} with dt={dt!r} does not round-trip through tau=dt/(1-beta): "
+                f"a loader would get decay {d!r} instead of {b32!r}; pick another beta or dt"
+            )
     return float(b32)
 
 
-def build_graph(weights, *, beta: float, threshold: float = 1.0, dt: float = 1e-3,
-                metadata: dict[str, Any] | None = None):
+def build_graph(
+    weights, *, beta: float, threshold: float = 1.0, dt: float = 1e-3, metadata: dict[str, Any] | None = None
+):
     """A ``nir.NIRGraph`` of the MLP; ``weights[l]`` is ``(n_out, n_in)``."""
 
     weights = [np.asarray(w, dtype=np.float32) for w in weights]
@@ -58,8 +62,7 @@ def build_graph(weights, *, beta: float, threshold: float = 1.0, dt: float = 1e-
         raise ExportError("no layers to export")
     for l in range(1, len(weights)):
         if weights[l].shape[1] != weights[l - 1].shape[0]:
-            raise ExportError(f"layer {l + 1}: weight shape {weights[l].shape} does not follow "
-                              f"{weights[l - 1].shape}")
+            raise ExportError(f"layer {l + 1}: weight shape {weights[l].shape} does not follow {weights[l - 1].shape}")
     check_decay_roundtrip(beta, dt)
     tau = lif_tau(beta, dt)
     nodes = {"input": nir.Input(input_type={"input": np.array([weights[0].shape[1]])})}
@@ -68,9 +71,13 @@ def build_graph(weights, *, beta: float, threshold: float = 1.0, dt: float = 1e-
     for l, w in enumerate(weights, start=1):
         n = w.shape[0]
         nodes[f"fc{l}"] = nir.Affine(weight=w, bias=np.zeros(n, np.float32))
-        nodes[f"lif{l}"] = nir.LIF(tau=np.full(n, tau), r=np.full(n, tau / dt),
-                                   v_leak=np.zeros(n), v_threshold=np.full(n, float(threshold)),
-                                   v_reset=np.zeros(n))
+        nodes[f"lif{l}"] = nir.LIF(
+            tau=np.full(n, tau),
+            r=np.full(n, tau / dt),
+            v_leak=np.zeros(n),
+            v_threshold=np.full(n, float(threshold)),
+            v_reset=np.zeros(n),
+        )
         edges += [(prev, f"fc{l}"), (f"fc{l}", f"lif{l}")]
         prev = f"lif{l}"
     nodes["output"] = nir.Output(output_type={"output": np.array([weights[-1].shape[0]])})
@@ -81,8 +88,9 @@ def build_graph(weights, *, beta: float, threshold: float = 1.0, dt: float = 1e-
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata=meta)
 
 
-def write_nir(path, weights, *, beta: float, threshold: float = 1.0, dt: float = 1e-3,
-              metadata: dict[str, Any] | None = None) -> Path:
+def write_nir(
+    path, weights, *, beta: float, threshold: float = 1.0, dt: float = 1e-3, metadata: dict[str, Any] | None = None
+) -> Path:
     """Write the MLP to ``path`` with ``nir.write``; ``metadata`` goes under ``neurosim``.
 
     The trainer's metadata keys: ``mode``, ``scheduler``, ``group_size``, ``max_steps``,

@@ -1,7 +1,7 @@
 """Spiking MLP forwards in torch: layered (layer-synchronous BPTT) and unlayered (the
 asynchronous schedule in the loop, Koopman et al., TMLR 2025, arXiv 2408.05098).
 
-Neuron semantics are those of :mod:`neurosim.neuron` (DESIGN.md section 4), in float32: LIF
+Neuron semantics are those of :mod:`neurosim.neuron` (docs/design.md, "Neuron semantics"), in float32: LIF
 without bias, ``v <- beta * v`` at the start of every frame, ``v <- v + I`` per integration,
 a spike when ``v >= threshold``, hard reset to 0, refractory for the rest of the frame (at most
 one spike per neuron per frame). Dense layers have no bias (a bias would make the async schedule
@@ -66,6 +66,7 @@ gradients are recorded.
 Readout: output spike counts summed over frames; prediction = argmax (first maximum on ties);
 loss = cross-entropy of ``loss_scale * counts`` (see :func:`count_loss`).
 """
+
 from __future__ import annotations
 
 import math
@@ -105,9 +106,9 @@ def spike_fn(v: torch.Tensor, threshold: float = 1.0, slope: float = 2.0) -> tor
 class LIFParams:
     """Shared neuron parameters (every neuron of the network has the same)."""
 
-    beta: float = 0.9        # decay per frame (float32 value is what counts)
+    beta: float = 0.9  # decay per frame (float32 value is what counts)
     threshold: float = 1.0
-    slope: float = 2.0       # arctan surrogate slope
+    slope: float = 2.0  # arctan surrogate slope
 
     @property
     def beta32(self) -> float:
@@ -148,8 +149,9 @@ def _layer_sizes(weights) -> list[int]:
     sizes = [int(weights[0].shape[1])] + [int(w.shape[0]) for w in weights]
     for l, w in enumerate(weights):
         if int(w.shape[1]) != sizes[l]:
-            raise ValueError(f"layer {l + 1}: weight shape {tuple(w.shape)} does not follow a layer of "
-                             f"{sizes[l]} neurons")
+            raise ValueError(
+                f"layer {l + 1}: weight shape {tuple(w.shape)} does not follow a layer of {sizes[l]} neurons"
+            )
     return sizes
 
 
@@ -160,10 +162,16 @@ def _dropout_mask(shape, p: float, device, generator) -> torch.Tensor | None:
     return torch.rand(shape, device=device, generator=generator) < p
 
 
-def forward_layered(weights, x: torch.Tensor, params: LIFParams = LIFParams(), *,
-                    record: bool = False, input_dropout: float = 0.0,
-                    refractory_dropout: float = 0.0, generator: torch.Generator | None = None
-                    ) -> ForwardResult:
+def forward_layered(
+    weights,
+    x: torch.Tensor,
+    params: LIFParams = LIFParams(),
+    *,
+    record: bool = False,
+    input_dropout: float = 0.0,
+    refractory_dropout: float = 0.0,
+    generator: torch.Generator | None = None,
+) -> ForwardResult:
     """Layer-synchronous forward over ``x`` of shape ``(B, T, C)`` (0/1 float32).
 
     ``weights[l]`` has shape ``(n_out, n_in)``. Dropouts apply only when > 0 (use them only in
@@ -220,17 +228,26 @@ def _block_matrix(weights, sizes) -> torch.Tensor:
     rows = [ref.new_zeros(sizes[1], N)]
     for l in range(1, len(weights)):
         w = weights[l]
-        rows.append(torch.cat([w.new_zeros(w.shape[0], offs[l - 1]), w,
-                               w.new_zeros(w.shape[0], N - offs[l])], dim=1))
+        rows.append(torch.cat([w.new_zeros(w.shape[0], offs[l - 1]), w, w.new_zeros(w.shape[0], N - offs[l])], dim=1))
     return torch.cat(rows, dim=0)
 
 
-def forward_unlayered(weights, x: torch.Tensor, params: LIFParams = LIFParams(), *,
-                      group_size: int = 8, scheduler: str = "momentum",
-                      max_steps: int | None = None, stop_after_output: int | None = None,
-                      generator: torch.Generator | None = None, record: bool = False,
-                      input_dropout: float = 0.0, refractory_dropout: float = 0.0,
-                      ghost: bool | None = None, backward: str = "replay") -> ForwardResult:
+def forward_unlayered(
+    weights,
+    x: torch.Tensor,
+    params: LIFParams = LIFParams(),
+    *,
+    group_size: int = 8,
+    scheduler: str = "momentum",
+    max_steps: int | None = None,
+    stop_after_output: int | None = None,
+    generator: torch.Generator | None = None,
+    record: bool = False,
+    input_dropout: float = 0.0,
+    refractory_dropout: float = 0.0,
+    ghost: bool | None = None,
+    backward: str = "replay",
+) -> ForwardResult:
     """Asynchronous (unlayered) forward over ``x`` of shape ``(B, T, C)``; see the module doc.
 
     ``generator`` drives the ``random`` scheduler and the dropouts (seed it for
@@ -255,9 +272,16 @@ def forward_unlayered(weights, x: torch.Tensor, params: LIFParams = LIFParams(),
         raise ValueError(f"backward must be 'replay' or 'steps', got {backward!r}")
     if ghost is None:
         ghost = torch.is_grad_enabled()
-    kw = dict(group_size=int(group_size), scheduler=scheduler, max_steps=max_steps,
-              stop_after_output=stop_after_output, generator=generator, record=record,
-              input_dropout=input_dropout, refractory_dropout=refractory_dropout)
+    kw = dict(
+        group_size=int(group_size),
+        scheduler=scheduler,
+        max_steps=max_steps,
+        stop_after_output=stop_after_output,
+        generator=generator,
+        record=record,
+        input_dropout=input_dropout,
+        refractory_dropout=refractory_dropout,
+    )
     if backward == "steps":
         return _unlayered_steps(weights, x, params, ghost=ghost, **kw)
     needs_grad = torch.is_grad_enabled() and any(w.requires_grad for w in weights)
@@ -296,16 +320,29 @@ def _ge(v: torch.Tensor, thr: float) -> torch.Tensor:
 def _pick(score: torch.Tensor, ready: torch.Tensor, F: int) -> torch.Tensor:
     """0/1 mask of the (at most) ``F`` ready entries with the largest ``score`` per row.
     ``score`` is positive (and distinct per row for momentum); ``ready`` is a 0/1 float mask."""
-    key = score * ready.to(score.dtype)            # non-ready -> 0, below every ready key
+    key = score * ready.to(score.dtype)  # non-ready -> 0, below every ready key
     order = torch.topk(key, F, dim=1, sorted=False).indices
     picked = torch.zeros_like(ready)
     picked.scatter_(1, order, 1.0)
     return picked * ready
 
 
-def _unlayered_replay(weights, x, params, *, group_size, scheduler, max_steps, stop_after_output,
-                      generator, record, input_dropout, refractory_dropout, ghost, needs_grad
-                      ) -> ForwardResult:
+def _unlayered_replay(
+    weights,
+    x,
+    params,
+    *,
+    group_size,
+    scheduler,
+    max_steps,
+    stop_after_output,
+    generator,
+    record,
+    input_dropout,
+    refractory_dropout,
+    ghost,
+    needs_grad,
+) -> ForwardResult:
     """The schedule without autograd (float 0/1 masks, in-place updates), then, when gradients
     are needed, a replay of the recorded schedule with autograd, frame by frame and layer by
     layer (see :func:`forward_unlayered`)."""
@@ -326,19 +363,19 @@ def _unlayered_replay(weights, x, params, *, group_size, scheduler, max_steps, s
     # order is the float order for positive floats; made order-preserving and positive when the
     # threshold is not positive), times N+1, plus N-index: distinct, highest priority first and
     # ties to the lower index; non-ready entries get key 0, below every ready key.
-    if N >= 2 ** 20:
+    if N >= 2**20:
         raise ValueError(f"{N} neurons: the exact momentum keys support fewer than 2**20")
-    tie = (N - torch.arange(N, device=dev)).to(torch.float64)         # N .. 1
+    tie = (N - torch.arange(N, device=dev)).to(torch.float64)  # N .. 1
     n_plus_1 = torch.tensor(float(N + 1), dtype=torch.float64, device=dev)
-    positive_thr = thr > 0                                             # then every priority is > 0
+    positive_thr = thr > 0  # then every priority is > 0
 
     if input_dropout > 0:
         x = x * (~_dropout_mask(x.shape, input_dropout, dev, generator)).to(dt)
-    cur_in = torch.nn.functional.linear(x, weights[0])                 # (B, T, n1): one matmul
+    cur_in = torch.nn.functional.linear(x, weights[0])  # (B, T, n1): one matmul
     wd = [w.detach() for w in weights]
 
     # ---- 1. the schedule, without autograd -------------------------------------------------
-    frames = []      # per frame: (cross, sent, blocked, alive, K) -- cross = step+1, sent = step
+    frames = []  # per frame: (cross, sent, blocked, alive, K) -- cross = step+1, sent = step
     rec_spikes, rec_steps = [], []
     n_spikes = 0
     dropped = 0
@@ -356,7 +393,7 @@ def _unlayered_replay(weights, x, params, *, group_size, scheduler, max_steps, s
             v = v * beta
             if refractory_dropout > 0:
                 blocked = _mask(_dropout_mask((B, N), refractory_dropout, dev, generator) & hidden)
-                nref = 1.0 - blocked                                  # 1 = may integrate/fire
+                nref = 1.0 - blocked  # 1 = may integrate/fire
             else:
                 blocked = None
                 nref = torch.ones(B, N, dtype=dt, device=dev)
@@ -367,14 +404,14 @@ def _unlayered_replay(weights, x, params, *, group_size, scheduler, max_steps, s
             if N > n1:
                 cur = torch.cat([cur, cur.new_zeros(B, N - n1)], dim=1)
             # step 0
-            v = torch.addcmul(v, cur, nref)                           # v + I, non-refractory only
+            v = torch.addcmul(v, cur, nref)  # v + I, non-refractory only
             new = _ge(v, thr) * nref
             prio = v * new
-            v.mul_(1.0 - new)                                         # hard reset to 0
+            v.mul_(1.0 - new)  # hard reset to 0
             nref.sub_(new)
             ready = new
-            cross = new.clone()                                       # step + 1 at crossing
-            sent = torch.zeros(B, N, dtype=dt, device=dev)            # step at sending
+            cross = new.clone()  # step + 1 at crossing
+            sent = torch.zeros(B, N, dtype=dt, device=dev)  # step at sending
             steps_frame = torch.zeros(B, dtype=torch.int32, device=dev) if record else None
             if stopping:
                 sample_step += alive.to(torch.int64)
@@ -389,7 +426,7 @@ def _unlayered_replay(weights, x, params, *, group_size, scheduler, max_steps, s
                     if scheduler == "momentum":
                         bits = prio.view(torch.int32)
                         if not positive_thr:
-                            bits = torch.where(bits < 0, bits ^ 0x7FFFFFFF, bits).to(torch.float64) + 2.0 ** 31
+                            bits = torch.where(bits < 0, bits ^ 0x7FFFFFFF, bits).to(torch.float64) + 2.0**31
                         score = torch.addcmul(tie, bits.to(torch.float64), n_plus_1)
                     else:
                         score = torch.rand(B, N, device=dev, generator=generator).to(torch.float64) + 1.0
@@ -409,11 +446,11 @@ def _unlayered_replay(weights, x, params, *, group_size, scheduler, max_steps, s
                 if out0 > 0:
                     parts = [v.new_zeros(B, n1)]
                     for l in range(1, L):
-                        parts.append(torch.nn.functional.linear(picked[:, offs[l - 1]:offs[l]], wd[l]))
+                        parts.append(torch.nn.functional.linear(picked[:, offs[l - 1] : offs[l]], wd[l]))
                     cur = torch.cat(parts, dim=1)
                     v = torch.addcmul(v, cur, nref)
                     new = _ge(v, thr) * nref
-                    prio.addcmul_(v, new)                             # prio was 0 for these
+                    prio.addcmul_(v, new)  # prio was 0 for these
                     v.mul_(1.0 - new)
                     nref.sub_(new)
                     ready = ready + new
@@ -443,7 +480,7 @@ def _unlayered_replay(weights, x, params, *, group_size, scheduler, max_steps, s
     # the currents of send steps 1..c (all steps when it stays silent). Masks are float 0/1.
     counts = torch.zeros(B, n_out, dtype=dt, device=dev)
     v0 = [torch.zeros(B, n, dtype=dt, device=dev) for n in sizes[1:]]
-    cur_in_t = cur_in.unbind(1)                      # views whose backward is one stack
+    cur_in_t = cur_in.unbind(1)  # views whose backward is one stack
     for t in range(T):
         cross, sent, blocked, alive_t, K = frames[t]
         g_prev = None
@@ -459,10 +496,10 @@ def _unlayered_replay(weights, x, params, *, group_size, scheduler, max_steps, s
                     cur = cur * _mask(alive_t).unsqueeze(1)
             elif K > 0:
                 # source spikes by send step: S[b, k, i] = s_prev[b, i] if i was sent at step k
-                ss = sent[:, offs[l - 1]:a].long().unsqueeze(1)               # 1..K, 0 = not sent
+                ss = sent[:, offs[l - 1] : a].long().unsqueeze(1)  # 1..K, 0 = not sent
                 S = torch.zeros(B, K + 1, a - offs[l - 1], dtype=dt, device=dev)
                 S = torch.scatter(S, 1, ss, s_prev.unsqueeze(1))[:, 1:]
-                C = torch.cumsum(torch.nn.functional.linear(S, weights[l]), dim=1)   # (B, K, n)
+                C = torch.cumsum(torch.nn.functional.linear(S, weights[l]), dim=1)  # (B, K, n)
                 # index of the last integrated step: crossing step (>= 1 here), or K if silent
                 upto = (crossed * (cl - 1.0 - K) + K).long() - 1
                 cur = torch.gather(C, 1, upto.unsqueeze(1)).squeeze(1)
@@ -490,8 +527,21 @@ def _unlayered_replay(weights, x, params, *, group_size, scheduler, max_steps, s
     return ForwardResult(counts=counts, spikes=spikes, steps=steps, n_spikes=n_spikes, dropped=dropped)
 
 
-def _unlayered_steps(weights, x, params, *, group_size, scheduler, max_steps, stop_after_output,
-                     generator, record, input_dropout, refractory_dropout, ghost) -> ForwardResult:
+def _unlayered_steps(
+    weights,
+    x,
+    params,
+    *,
+    group_size,
+    scheduler,
+    max_steps,
+    stop_after_output,
+    generator,
+    record,
+    input_dropout,
+    refractory_dropout,
+    ghost,
+) -> ForwardResult:
     """Unlayered forward with autograd through every send step (the straightforward version,
     kept as the reference for :func:`_unlayered_replay`'s gradients)."""
     sizes = _layer_sizes(weights)
@@ -508,13 +558,13 @@ def _unlayered_steps(weights, x, params, *, group_size, scheduler, max_steps, st
     beta = torch.tensor(params.beta32, dtype=dt, device=dev)
     thr, slope = params.threshold32, params.slope
     zero = torch.zeros((), dtype=dt, device=dev)
-    G = _block_matrix(weights, sizes)                       # (N, N): [target, source]
+    G = _block_matrix(weights, sizes)  # (N, N): [target, source]
     hidden = torch.zeros(N, dtype=torch.bool, device=dev)
     hidden[:out0] = True
 
     if input_dropout > 0:
         x = x * (~_dropout_mask(x.shape, input_dropout, dev, generator)).to(dt)
-    cur_in = torch.nn.functional.linear(x, weights[0]).unbind(1)   # T x (B, n1), one matmul
+    cur_in = torch.nn.functional.linear(x, weights[0]).unbind(1)  # T x (B, n1), one matmul
     v = torch.zeros(B, N, dtype=dt, device=dev)
     counts = torch.zeros(B, n_out, dtype=dt, device=dev)
     rec_spikes = [] if record else None
@@ -604,17 +654,17 @@ def _unlayered_steps(weights, x, params, *, group_size, scheduler, max_steps, st
             alive = alive & ~done
         # ghost pass: surrogate gradient for neurons silent this frame (forward value 0)
         if ghost:
-            silent = ~refr          # never crossed this frame (and not dropped out)
+            silent = ~refr  # never crossed this frame (and not dropped out)
             g_prev = None
             parts = []
             off = 0
             for l, w in enumerate(weights):
                 n = sizes[l + 1]
-                vl = v[:, off:off + n]
+                vl = v[:, off : off + n]
                 if g_prev is not None:
-                    rl = refr[:, off:off + n]
+                    rl = refr[:, off : off + n]
                     vl = torch.where(rl, vl, vl + torch.nn.functional.linear(g_prev, w))
-                g_prev = spike_fn(vl, thr, slope) * silent[:, off:off + n].to(dt)
+                g_prev = spike_fn(vl, thr, slope) * silent[:, off : off + n].to(dt)
                 parts.append(vl)
                 off += n
             v = torch.cat(parts, dim=1)
@@ -624,8 +674,7 @@ def _unlayered_steps(weights, x, params, *, group_size, scheduler, max_steps, st
             rec_steps.append(steps_frame)
     spikes = torch.stack(rec_spikes, dim=1) if record else None
     steps = torch.stack(rec_steps, dim=1) if record else None
-    return ForwardResult(counts=counts, spikes=spikes, steps=steps, n_spikes=int(n_spikes),
-                         dropped=int(dropped))
+    return ForwardResult(counts=counts, spikes=spikes, steps=steps, n_spikes=int(n_spikes), dropped=int(dropped))
 
 
 def forward(weights, x, params: LIFParams = LIFParams(), *, mode: str = "layered", **kw) -> ForwardResult:
@@ -645,8 +694,9 @@ class SpikingMLP(torch.nn.Module):
     default).
     """
 
-    def __init__(self, sizes, params: LIFParams = LIFParams(), *, gain: float = 1.0,
-                 generator: torch.Generator | None = None):
+    def __init__(
+        self, sizes, params: LIFParams = LIFParams(), *, gain: float = 1.0, generator: torch.Generator | None = None
+    ):
         super().__init__()
         self.sizes = [int(s) for s in sizes]
         if len(self.sizes) < 2 or min(self.sizes) < 1:

@@ -10,6 +10,7 @@ is an integer multiple of ``scale``, so sums of up to 2**24 / 127 (about 132,000
 in float32 whatever the order of addition: the simulator, the numpy reference and the trainer
 then produce the same synaptic currents bit for bit.
 """
+
 from __future__ import annotations
 
 import math
@@ -26,7 +27,7 @@ def pow2_scale(max_abs: float, qmax: int = QMAX) -> float:
         raise ValueError(f"cannot quantise weights with a non-finite magnitude {max_abs}")
     if max_abs == 0.0:
         return 1.0
-    m, e = math.frexp(max_abs / qmax)   # max_abs/qmax = m * 2**e, 0.5 <= m < 1
+    m, e = math.frexp(max_abs / qmax)  # max_abs/qmax = m * 2**e, 0.5 <= m < 1
     return math.ldexp(1.0, e - 1 if m == 0.5 else e)
 
 

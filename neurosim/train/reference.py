@@ -7,6 +7,7 @@ reproduced (it depends on torch's generator); ``momentum`` is, exactly.
 
 Weights are ``(n_out, n_in)`` float32 arrays, as in the trainer and in NIR's Affine.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -37,8 +38,15 @@ def layered_spikes(weights, x: np.ndarray, *, beta: float = 0.9, threshold: floa
     return np.asarray(out, dtype=np.uint8)
 
 
-def unlayered_spikes(weights, x: np.ndarray, *, beta: float = 0.9, threshold: float = 1.0,
-                     group_size: int = 8, max_steps: int | None = None):
+def unlayered_spikes(
+    weights,
+    x: np.ndarray,
+    *,
+    beta: float = 0.9,
+    threshold: float = 1.0,
+    group_size: int = 8,
+    max_steps: int | None = None,
+):
     """Asynchronous forward of one sample with the global ``momentum`` scheduler.
 
     Returns ``(spikes (T, N) uint8, steps (T,) int)``: spikes sent per neuron per frame and the
@@ -54,7 +62,7 @@ def unlayered_spikes(weights, x: np.ndarray, *, beta: float = 0.9, threshold: fl
     # global matrix G[target, source] over non-input neurons
     G = np.zeros((N, N), DTYPE)
     for l in range(1, len(weights)):
-        G[offs[l]:offs[l + 1], offs[l - 1]:offs[l]] = weights[l]
+        G[offs[l] : offs[l + 1], offs[l - 1] : offs[l]] = weights[l]
     idx = np.arange(N)
     v = np.zeros(N, DTYPE)
     spikes = np.zeros((x.shape[0], N), np.uint8)
@@ -65,13 +73,13 @@ def unlayered_spikes(weights, x: np.ndarray, *, beta: float = 0.9, threshold: fl
         ready = np.zeros(N, bool)
         prio = np.zeros(N, DTYPE)
 
-        def check(v, refr, ready):
+        def check(v, refr, ready, prio=prio):
             new = fire(v, p, refr)
             prio[new] = v[new]
             return reset(v, new, p), refr | new, ready | new
 
         cur = np.zeros(N, DTYPE)
-        cur[:sizes[1]] = weights[0] @ np.asarray(x[t], DTYPE)
+        cur[: sizes[1]] = weights[0] @ np.asarray(x[t], DTYPE)
         v = integrate(v, cur, refr)
         v, refr, ready = check(v, refr, ready)
         k = 0

@@ -7,6 +7,7 @@ with a cosine learning-rate decay over the epochs. Reproducible on CPU for a giv
 weight initialisation, shuffling, dropouts and the random scheduler all draw from generators
 seeded from ``seed``, and torch's deterministic algorithms are switched on.
 """
+
 from __future__ import annotations
 
 import math
@@ -38,34 +39,34 @@ class TrainConfig:
     """Everything that determines a training run (recorded in the exported metadata)."""
 
     dataset: str = "digits"
-    mode: str = "layered"                 # "layered" | "unlayered"
-    scheduler: str = "momentum"           # unlayered only: "momentum" | "random"
-    group_size: int = 8                   # unlayered only: F, spikes sent per step
+    mode: str = "layered"  # "layered" | "unlayered"
+    scheduler: str = "momentum"  # unlayered only: "momentum" | "random"
+    group_size: int = 8  # unlayered only: F, spikes sent per step
     epochs: int = 30
     seed: int = 0
     hidden: tuple[int, ...] = (64, 64)
-    frames: int | None = None             # None: the dataset's default
-    data_seed: int = 0                    # seed of the dataset's spike encoding
+    frames: int | None = None  # None: the dataset's default
+    data_seed: int = 0  # seed of the dataset's spike encoding
     data_path: str | None = None
-    limit: int | None = None              # use only the first `limit` samples of each split
+    limit: int | None = None  # use only the first `limit` samples of each split
     lr: float = 2e-3
     batch_size: int = 64
-    device: str = "auto"                  # "auto" | "cpu" | "cuda"
+    device: str = "auto"  # "auto" | "cpu" | "cuda"
     beta: float = 0.9
     threshold: float = 1.0
-    slope: float = 2.0                    # arctan surrogate slope
-    dt: float = 1e-3                      # seconds per frame (exported to NIR)
-    max_steps: int | None = None          # unlayered step cap per frame; None: number of neurons
+    slope: float = 2.0  # arctan surrogate slope
+    dt: float = 1e-3  # seconds per frame (exported to NIR)
+    max_steps: int | None = None  # unlayered step cap per frame; None: number of neurons
     stop_after_output: int | None = None  # unlayered: end k steps after the first output spike
-    input_dropout: float = 0.0            # training only
-    refractory_dropout: float = 0.0       # training only (hidden neurons sit out a frame)
+    input_dropout: float = 0.0  # training only
+    refractory_dropout: float = 0.0  # training only (hidden neurons sit out a frame)
     loss_scale: float = 1.0
     init_gain: float = 1.0
-    qat_epochs: int = 0                   # last epochs with fake-quantised weights (straight-through)
-    threads: int | None = None            # torch CPU threads (None: torch's default)
+    qat_epochs: int = 0  # last epochs with fake-quantised weights (straight-through)
+    threads: int | None = None  # torch CPU threads (None: torch's default)
     progress: bool = True
 
-    def validate(self) -> "TrainConfig":
+    def validate(self) -> TrainConfig:
         if self.mode not in MODES:
             raise TrainError(f"unknown mode {self.mode!r}; use one of {', '.join(MODES)}")
         if self.scheduler not in SCHEDULERS:
@@ -79,7 +80,9 @@ class TrainConfig:
                 raise TrainError(f"{name} must be an integer >= {lo}, got {val!r}")
         for name in ("frames", "max_steps", "limit", "stop_after_output", "threads"):
             val = getattr(self, name)
-            if val is not None and (isinstance(val, bool) or not isinstance(val, int) or val < (1 if name in ("frames", "threads") else 0)):
+            if val is not None and (
+                isinstance(val, bool) or not isinstance(val, int) or val < (1 if name in ("frames", "threads") else 0)
+            ):
                 raise TrainError(f"{name} must be a non-negative integer, got {val!r}")
         if not self.hidden or any((not isinstance(h, int)) or h < 1 for h in self.hidden):
             raise TrainError(f"hidden must list positive layer widths, got {self.hidden!r}")
@@ -96,10 +99,10 @@ class TrainConfig:
 
 @dataclass
 class TrainResult:
-    weights: list[np.ndarray]              # quantised, float32 (n_out, n_in) per layer
-    scales: list[float]                    # power-of-two grid step per layer
-    test_accuracy: float                   # quantised weights, the training forward
-    test_accuracy_float: float             # before quantisation
+    weights: list[np.ndarray]  # quantised, float32 (n_out, n_in) per layer
+    scales: list[float]  # power-of-two grid step per layer
+    test_accuracy: float  # quantised weights, the training forward
+    test_accuracy_float: float  # before quantisation
     train_time_s: float
     history: list[dict[str, float]]
     config: TrainConfig
@@ -107,8 +110,14 @@ class TrainResult:
     float_weights: list[np.ndarray] = field(default_factory=list)
 
     def export(self, path) -> Any:
-        return write_nir(path, self.weights, beta=self.config.beta, threshold=self.config.threshold,
-                         dt=self.config.dt, metadata=self.metadata)
+        return write_nir(
+            path,
+            self.weights,
+            beta=self.config.beta,
+            threshold=self.config.threshold,
+            dt=self.config.dt,
+            metadata=self.metadata,
+        )
 
 
 def resolve_device(name: str) -> torch.device:
@@ -140,35 +149,52 @@ def fake_quant(w: torch.Tensor) -> torch.Tensor:
     return w + (q - w).detach()
 
 
-def run_forward(weights, x: torch.Tensor, cfg: TrainConfig, *, generator=None, train: bool = False,
-                record: bool = False) -> ForwardResult:
+def run_forward(
+    weights, x: torch.Tensor, cfg: TrainConfig, *, generator=None, train: bool = False, record: bool = False
+) -> ForwardResult:
     """The forward of ``cfg.mode`` with the config's parameters (dropouts only when training)."""
     params = LIFParams(beta=cfg.beta, threshold=cfg.threshold, slope=cfg.slope)
     kw: dict[str, Any] = {"record": record, "generator": generator}
     if train:
         kw.update(input_dropout=cfg.input_dropout, refractory_dropout=cfg.refractory_dropout)
     if cfg.mode == "unlayered":
-        kw.update(group_size=cfg.group_size, scheduler=cfg.scheduler, max_steps=cfg.max_steps,
-                  stop_after_output=cfg.stop_after_output)
+        kw.update(
+            group_size=cfg.group_size,
+            scheduler=cfg.scheduler,
+            max_steps=cfg.max_steps,
+            stop_after_output=cfg.stop_after_output,
+        )
     return forward(weights, x, params, mode=cfg.mode, **kw)
 
 
 def _batches(n: int, size: int, perm=None):
     idx = np.arange(n) if perm is None else perm
     for i in range(0, n, size):
-        yield idx[i:i + size]
+        yield idx[i : i + size]
 
 
 @torch.no_grad()
-def evaluate(weights, data: SpikeDataset, cfg: TrainConfig, *, device: torch.device | str = "cpu",
-             eval_seed: int | None = None, batch_size: int = 256, record: bool = False) -> dict[str, Any]:
+def evaluate(
+    weights,
+    data: SpikeDataset,
+    cfg: TrainConfig,
+    *,
+    device: torch.device | str = "cpu",
+    eval_seed: int | None = None,
+    batch_size: int = 256,
+    record: bool = False,
+) -> dict[str, Any]:
     """Accuracy of ``weights`` (numpy or torch, ``(n_out, n_in)``) on ``data`` with the
     config's forward. The random scheduler draws from a generator seeded with ``eval_seed``
     (default: ``cfg.seed``). Returns accuracy, predictions, counts, spikes per sample and, when
     ``record``, the per-sample per-neuron per-frame spikes and send steps."""
     device = torch.device(device)
-    ws = [torch.as_tensor(np.asarray(w, np.float32) if not torch.is_tensor(w) else w.detach(),
-                          dtype=torch.float32).to(device) for w in weights]
+    ws = [
+        torch.as_tensor(np.asarray(w, np.float32) if not torch.is_tensor(w) else w.detach(), dtype=torch.float32).to(
+            device
+        )
+        for w in weights
+    ]
     gen = make_generator(device, cfg.seed if eval_seed is None else eval_seed)
     preds, counts, spikes, steps = [], [], [], []
     n_spikes = 0
@@ -183,10 +209,12 @@ def evaluate(weights, data: SpikeDataset, cfg: TrainConfig, *, device: torch.dev
             if r.steps is not None:
                 steps.append(r.steps.cpu().numpy())
     pred = np.concatenate(preds) if preds else np.zeros(0, np.int64)
-    out = {"accuracy": float(np.mean(pred == data.labels)) if len(pred) else float("nan"),
-           "predictions": pred,
-           "counts": np.concatenate(counts) if counts else np.zeros((0, 0), np.float32),
-           "spikes_per_sample": n_spikes / max(1, len(data))}
+    out = {
+        "accuracy": float(np.mean(pred == data.labels)) if len(pred) else float("nan"),
+        "predictions": pred,
+        "counts": np.concatenate(counts) if counts else np.zeros((0, 0), np.float32),
+        "spikes_per_sample": n_spikes / max(1, len(data)),
+    }
     if record:
         out["spikes"] = np.concatenate(spikes)
         out["steps"] = np.concatenate(steps) if steps else None
@@ -194,12 +222,12 @@ def evaluate(weights, data: SpikeDataset, cfg: TrainConfig, *, device: torch.dev
 
 
 def _load(cfg: TrainConfig, split: str) -> SpikeDataset:
-    return load_dataset(cfg.dataset, split, frames=cfg.frames, seed=cfg.data_seed,
-                        path=cfg.data_path, limit=cfg.limit)
+    return load_dataset(cfg.dataset, split, frames=cfg.frames, seed=cfg.data_seed, path=cfg.data_path, limit=cfg.limit)
 
 
-def train(cfg: TrainConfig, *, train_data: SpikeDataset | None = None,
-          test_data: SpikeDataset | None = None) -> TrainResult:
+def train(
+    cfg: TrainConfig, *, train_data: SpikeDataset | None = None, test_data: SpikeDataset | None = None
+) -> TrainResult:
     """Train per ``cfg`` and measure the quantised test accuracy. Datasets default to
     ``load_dataset(cfg.dataset, 'train'/'test', ...)``."""
     cfg.validate()
@@ -247,8 +275,7 @@ def train(cfg: TrainConfig, *, train_data: SpikeDataset | None = None,
             tot_n += n
             if bar is not None:
                 bar.update(1)
-                bar.set_postfix(epoch=epoch + 1, loss=f"{tot_loss / tot_n:.3f}",
-                                acc=f"{tot_correct / tot_n:.3f}")
+                bar.set_postfix(epoch=epoch + 1, loss=f"{tot_loss / tot_n:.3f}", acc=f"{tot_correct / tot_n:.3f}")
         history.append({"epoch": epoch + 1, "loss": tot_loss / tot_n, "train_accuracy": tot_correct / tot_n})
     train_time = time.perf_counter() - t0
     if bar is not None:
@@ -258,15 +285,36 @@ def train(cfg: TrainConfig, *, train_data: SpikeDataset | None = None,
     qs = [quantize(w) for w in float_w]
     q_w, scales = [q for q, _ in qs], [s for _, s in qs]
     acc_float = evaluate(float_w, test_data, cfg, device=device)["accuracy"] if len(test_data) else float("nan")
-    ev = evaluate(q_w, test_data, cfg, device=device) if len(test_data) else {"accuracy": float("nan"), "spikes_per_sample": 0.0}
+    ev = (
+        evaluate(q_w, test_data, cfg, device=device)
+        if len(test_data)
+        else {"accuracy": float("nan"), "spikes_per_sample": 0.0}
+    )
     meta = build_metadata(cfg, sizes, scales, test_data, ev, acc_float, train_time, device, history)
-    return TrainResult(weights=q_w, scales=scales, test_accuracy=ev["accuracy"], test_accuracy_float=acc_float,
-                       train_time_s=train_time, history=history, config=cfg, metadata=meta,
-                       float_weights=float_w)
+    return TrainResult(
+        weights=q_w,
+        scales=scales,
+        test_accuracy=ev["accuracy"],
+        test_accuracy_float=acc_float,
+        train_time_s=train_time,
+        history=history,
+        config=cfg,
+        metadata=meta,
+        float_weights=float_w,
+    )
 
 
-def build_metadata(cfg: TrainConfig, sizes, scales, test_data: SpikeDataset, ev: dict, acc_float: float,
-                   train_time: float, device, history) -> dict[str, Any]:
+def build_metadata(
+    cfg: TrainConfig,
+    sizes,
+    scales,
+    test_data: SpikeDataset,
+    ev: dict,
+    acc_float: float,
+    train_time: float,
+    device,
+    history,
+) -> dict[str, Any]:
     n_neurons = sum(sizes[1:])
     encoding = {k: v for k, v in test_data.params.items() if k != "split"}
     unl = cfg.mode == "unlayered"

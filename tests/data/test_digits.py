@@ -1,4 +1,5 @@
 """The digits dataset (scikit-learn's 8x8 digits, rate-coded) and load_dataset's dispatch."""
+
 import numpy as np
 import pytest
 
@@ -14,7 +15,7 @@ def test_shapes_and_split_sizes():
     assert te.inputs.shape == (360, 16, 64) and te.inputs.dtype == np.bool_
     assert te.labels.dtype == np.int64 and te.n_classes == 10 and te.input_shape == (8, 8)
     assert te.params["frames"] == 16 and te.params["seed"] == 0
-    assert np.bincount(te.labels).min() >= 35          # stratified: every class about 36 times
+    assert np.bincount(te.labels).min() >= 35  # stratified: every class about 36 times
 
 
 def test_deterministic_and_subset_consistent():
@@ -27,6 +28,7 @@ def test_deterministic_and_subset_consistent():
 
 def test_rate_follows_intensity():
     from sklearn.datasets import load_digits
+
     d = load_dataset("digits", "train", frames=200, limit=50)
     imgs = load_digits().data
     # pixels that are 0 never spike; rates follow intensity/16 * max_rate

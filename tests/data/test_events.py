@@ -1,6 +1,7 @@
 """Event-data loaders on tiny files written here in each real on-disk format: the decoded
 events, frame bins, channels and labels must be exactly what was written, with tonic (when it
 imports) and with the pure-numpy fallback."""
+
 import math
 
 import numpy as np
@@ -11,11 +12,11 @@ from neurosim.data.dataset import DatasetError
 from neurosim.errors import NeurosimError
 
 HAVE_TONIC = events.tonic_module() is not None
-BACKENDS = ["numpy", pytest.param("tonic", marks=pytest.mark.skipif(
-    not HAVE_TONIC, reason="tonic is not importable"))]
+BACKENDS = ["numpy", pytest.param("tonic", marks=pytest.mark.skipif(not HAVE_TONIC, reason="tonic is not importable"))]
 
 
 # ----------------------------------------------------------------------------- writers
+
 
 def nmnist_bytes(evs):
     """Encode (x, y, p, t_us) events in the N-MNIST 40-bit layout (Orchard et al. 2015)."""
@@ -63,9 +64,7 @@ def shd_write(file, samples, labels):
         extra.create_dataset("keys", data=np.array([f"k{i}".encode() for i in range(20)]))
 
 
-SHD_SAMPLES = [([0.0, 0.1, 0.25, 0.5, 0.5], [0, 699, 350, 1, 1]),
-               ([0.0123, 0.9], [7, 8]),
-               ([], [])]
+SHD_SAMPLES = [([0.0, 0.1, 0.25, 0.5, 0.5], [0, 699, 350, 1, 1]), ([0.0123, 0.9], [7, 8]), ([], [])]
 SHD_LABELS = [19, 4, 4]
 
 
@@ -102,8 +101,11 @@ def active(frames, shape):
 
 # ----------------------------------------------------------------------------- N-MNIST
 
-@pytest.mark.parametrize("reader", ["numpy", pytest.param("tonic", marks=pytest.mark.skipif(
-    not HAVE_TONIC, reason="tonic is not importable"))])
+
+@pytest.mark.parametrize(
+    "reader",
+    ["numpy", pytest.param("tonic", marks=pytest.mark.skipif(not HAVE_TONIC, reason="tonic is not importable"))],
+)
 def test_nmnist_decodes_exact_events(nmnist_root, reader):
     read = events.read_nmnist_numpy if reader == "numpy" else events.read_nmnist_tonic
     for name, evs in (("Test/0/00001.bin", NM_A), ("Test/3/00001.bin", NM_C)):
@@ -129,13 +131,11 @@ def test_nmnist_load_frames_and_labels(nmnist_root, backend):
     # round-robin over classes: class 0 file 1, class 3 file 1, class 0 file 2
     assert ds.labels.tolist() == [0, 3, 0]
     # NM_A: span 400 us -> w = 100 us; the two (5, 7) events share frame 2 -> one spike
-    assert active(ds.inputs[0], (2, 34, 34)) == {(0, 0, 0, 0), (1, 1, 0, 33), (2, 1, 7, 5),
-                                                 (3, 0, 33, 2)}
+    assert active(ds.inputs[0], (2, 34, 34)) == {(0, 0, 0, 0), (1, 1, 0, 33), (2, 1, 7, 5), (3, 0, 33, 2)}
     assert ds.inputs[0].sum() == 4
     # NM_C: span 2**22 + 1 us -> w = ceil(span / 4); t0 = 0
     w = math.ceil(((1 << 22) + 1) / 4)
-    assert active(ds.inputs[1], (2, 34, 34)) == {(0, 1, 20, 10), (8191 // w, 0, 21, 11),
-                                                 ((1 << 22) // w, 1, 22, 12)}
+    assert active(ds.inputs[1], (2, 34, 34)) == {(0, 1, 20, 10), (8191 // w, 0, 21, 11), ((1 << 22) // w, 1, 22, 12)}
     # NM_B: time origin is the first event (t = 1000), span 501 -> w = 126
     assert active(ds.inputs[2], (2, 34, 34)) == {(0, 1, 2, 1), (3, 0, 2, 1)}
     train = events.load("nmnist", "train", path=nmnist_root, frames=2, backend=backend)
@@ -145,28 +145,23 @@ def test_nmnist_load_frames_and_labels(nmnist_root, backend):
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_nmnist_fixed_window_and_limit(nmnist_root, backend):
     # 100 us window over 4 frames -> 25 us bins from the first event; later events dropped
-    ds = events.load("nmnist", "test", path=nmnist_root, frames=4, window=100e-6, limit=2,
-                     backend=backend)
+    ds = events.load("nmnist", "test", path=nmnist_root, frames=4, window=100e-6, limit=2, backend=backend)
     assert ds.labels.tolist() == [0, 3] and ds.params["bin_us"] == 25
     assert active(ds.inputs[0], (2, 34, 34)) == {(0, 0, 0, 0)}
     assert active(ds.inputs[1], (2, 34, 34)) == {(0, 1, 20, 10)}
 
 
 def test_nmnist_downsample(nmnist_root):
-    ds = events.load("nmnist", "test", path=nmnist_root, frames=4, downsample=2, limit=1,
-                     backend="numpy")
+    ds = events.load("nmnist", "test", path=nmnist_root, frames=4, downsample=2, limit=1, backend="numpy")
     assert ds.input_shape == (2, 17, 17)
-    assert active(ds.inputs[0], (2, 17, 17)) == {(0, 0, 0, 0), (1, 1, 0, 16), (2, 1, 3, 2),
-                                                 (3, 0, 16, 1)}
+    assert active(ds.inputs[0], (2, 17, 17)) == {(0, 0, 0, 0), (1, 1, 0, 16), (2, 1, 3, 2), (3, 0, 16, 1)}
 
 
 @pytest.mark.skipif(not HAVE_TONIC, reason="tonic is not importable")
 def test_nmnist_tonic_and_numpy_agree(nmnist_root):
     for window in (None, 300e-6):
-        a = events.load("nmnist", "test", path=nmnist_root, frames=5, window=window,
-                        backend="tonic")
-        b = events.load("nmnist", "test", path=nmnist_root, frames=5, window=window,
-                        backend="numpy")
+        a = events.load("nmnist", "test", path=nmnist_root, frames=5, window=window, backend="tonic")
+        b = events.load("nmnist", "test", path=nmnist_root, frames=5, window=window, backend="numpy")
         assert np.array_equal(a.inputs, b.inputs) and np.array_equal(a.labels, b.labels)
 
 
@@ -177,6 +172,7 @@ def test_tonic_layout_is_found(tmp_path):
 
 
 # ----------------------------------------------------------------------------- SHD
+
 
 @pytest.fixture
 def shd_root(tmp_path):
@@ -205,25 +201,29 @@ def test_shd_load(shd_root, backend):
     w = math.ceil((t1[1] - t1[0] + 1) / 5)
     assert active(ds.inputs[0], (700,)) == {(0, 7), (int((t1[1] - t1[0]) // w), 8)}
     t0 = us(SHD_SAMPLES[0][0])
-    w = math.ceil((t0.max() + 1) / 5)                            # 500001 us span -> 100001
-    assert active(ds.inputs[1], (700,)) == {(0, 0), (int(t0[1] // w), 699),
-                                             (int(t0[2] // w), 350), (int(t0[3] // w), 1)}
-    assert ds.inputs[1].sum() == 4                               # two unit-1 spikes -> one
-    assert not ds.inputs[2].any()                                # empty sample
+    w = math.ceil((t0.max() + 1) / 5)  # 500001 us span -> 100001
+    assert active(ds.inputs[1], (700,)) == {
+        (0, 0),
+        (int(t0[1] // w), 699),
+        (int(t0[2] // w), 350),
+        (int(t0[3] // w), 1),
+    }
+    assert ds.inputs[1].sum() == 4  # two unit-1 spikes -> one
+    assert not ds.inputs[2].any()  # empty sample
     train = events.load("shd", "train", path=shd_root, frames=5, backend=backend)
     assert train.labels.tolist() == [11]
 
 
 def test_shd_file_path_window_downsample(shd_root):
-    ds = events.load("shd", "test", path=shd_root / "shd_test.h5", frames=10, window=1.0,
-                     downsample=10, limit=2, backend="numpy")
+    ds = events.load(
+        "shd", "test", path=shd_root / "shd_test.h5", frames=10, window=1.0, downsample=10, limit=2, backend="numpy"
+    )
     assert ds.input_shape == (70,) and ds.params["bin_us"] == 100000
     assert active(ds.inputs[0], (70,)) == {(0, 0), (int((us(0.9) - us(0.0123)) // 100000), 0)}
     # float16 seconds: 0.1 is stored as 0.09997... -> 99976 us -> frame 0
     t0 = us(SHD_SAMPLES[0][0])
     assert t0[1] == 99976
-    assert active(ds.inputs[1], (70,)) == {(0, 0), (int(t0[1] // 100000), 69),
-                                           (int(t0[2] // 100000), 35), (5, 0)}
+    assert active(ds.inputs[1], (70,)) == {(0, 0), (int(t0[1] // 100000), 69), (int(t0[2] // 100000), 35), (5, 0)}
 
 
 @pytest.mark.skipif(not HAVE_TONIC, reason="tonic is not importable")
@@ -235,8 +235,11 @@ def test_shd_tonic_and_numpy_agree(shd_root):
 
 # ----------------------------------------------------------------------------- DVS Gesture
 
-@pytest.mark.parametrize("reader", ["numpy", pytest.param("tonic", marks=pytest.mark.skipif(
-    not HAVE_TONIC, reason="tonic is not importable"))])
+
+@pytest.mark.parametrize(
+    "reader",
+    ["numpy", pytest.param("tonic", marks=pytest.mark.skipif(not HAVE_TONIC, reason="tonic is not importable"))],
+)
 def test_dvs_decodes_exact_events(dvs_root, reader):
     read = events.read_dvsgesture_numpy if reader == "numpy" else events.read_dvsgesture_tonic
     ev = read(dvs_root / "ibmGestureTest" / "user24_led" / "10.npy")
@@ -249,27 +252,23 @@ def test_dvs_decodes_exact_events(dvs_root, reader):
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_dvs_load(dvs_root, backend):
     ds = events.load("dvsgesture", "test", path=dvs_root, frames=2, backend=backend)
-    assert ds.n_classes == 11 and ds.input_shape == (2, 32, 32)   # default downsample 4
+    assert ds.n_classes == 11 and ds.input_shape == (2, 32, 32)  # default downsample 4
     # file order user24: 2, 10; user25: 10 -> round robin: 2, 10 (user24), 10 (user25)
     assert ds.labels.tolist() == [2, 10, 10]
     assert active(ds.inputs[0], (2, 32, 32)) == {(0, 0, 2, 2), (1, 1, 12, 25)}
     # span 20001 us -> w = 10001: t = 0, 10000 -> frame 0; 19999, 20000 -> frame 1
     assert active(ds.inputs[1], (2, 32, 32)) == {(0, 0, 0, 0), (0, 1, 31, 31), (1, 1, 0, 16)}
     assert active(ds.inputs[2], (2, 32, 32)) == {(0, 1, 0, 0)}
-    full = events.load("dvsgesture", "test", path=dvs_root, frames=2, downsample=1, limit=2,
-                       backend=backend)
+    full = events.load("dvsgesture", "test", path=dvs_root, frames=2, downsample=1, limit=2, backend=backend)
     assert full.input_shape == (2, 128, 128)
-    assert active(full.inputs[1], (2, 128, 128)) == {(0, 0, 0, 0), (0, 1, 127, 127),
-                                                     (1, 1, 3, 64), (1, 1, 2, 65)}
+    assert active(full.inputs[1], (2, 128, 128)) == {(0, 0, 0, 0), (0, 1, 127, 127), (1, 1, 3, 64), (1, 1, 2, 65)}
 
 
 @pytest.mark.skipif(not HAVE_TONIC, reason="tonic is not importable")
 def test_dvs_tonic_and_numpy_agree(dvs_root):
     for window in (None, 0.02):
-        a = events.load("dvsgesture", "test", path=dvs_root, frames=3, window=window,
-                        backend="tonic")
-        b = events.load("dvsgesture", "test", path=dvs_root, frames=3, window=window,
-                        backend="numpy")
+        a = events.load("dvsgesture", "test", path=dvs_root, frames=3, window=window, backend="tonic")
+        b = events.load("dvsgesture", "test", path=dvs_root, frames=3, window=window, backend="numpy")
         assert np.array_equal(a.inputs, b.inputs)
 
 
@@ -280,6 +279,7 @@ def test_dvs_tonic_cache_layout(tmp_path):
 
 
 # ----------------------------------------------------------------------------- errors
+
 
 def _one_line_error(exc_info, *needles):
     msg = str(exc_info.value)
@@ -372,9 +372,13 @@ def test_dvs_malformed(tmp_path, backend):
 
 
 def test_bad_arguments(nmnist_root):
-    for kw, needle in (({"frames": 0}, "frames"), ({"downsample": 0}, "downsample"),
-                       ({"window": -1.0}, "window"), ({"backend": "torch"}, "backend"),
-                       ({"limit": -1}, "limit")):
+    for kw, needle in (
+        ({"frames": 0}, "frames"),
+        ({"downsample": 0}, "downsample"),
+        ({"window": -1.0}, "window"),
+        ({"backend": "torch"}, "backend"),
+        ({"limit": -1}, "limit"),
+    ):
         with pytest.raises(DatasetError, match=needle):
             events.load("nmnist", path=nmnist_root, **kw)
     with pytest.raises(DatasetError, match="unknown"):
@@ -406,7 +410,7 @@ def test_shd_bulk_and_single_reads_agree(tmp_path):
     rng = np.random.default_rng(5)
     samples = [(np.sort(rng.random(6)) * 0.8, rng.integers(0, 700, 6)) for _ in range(40)]
     shd_write(tmp_path / "shd_test.h5", samples, rng.integers(0, 20, 40))
-    full = events.load("shd", path=tmp_path, frames=6, backend="numpy")       # bulk read
+    full = events.load("shd", path=tmp_path, frames=6, backend="numpy")  # bulk read
     part = events.load("shd", path=tmp_path, frames=6, limit=10, backend="numpy")
     assert np.array_equal(full.inputs[:10], part.inputs)
     assert np.array_equal(full.labels[:10], part.labels)

@@ -1,5 +1,6 @@
 """The synthetic temporal-order task: determinism, balance, disjoint splits, and that the class
 lives in spike timing (a per-channel count classifier is at chance, a timing one is not)."""
+
 import numpy as np
 import pytest
 
@@ -25,7 +26,7 @@ def _nearest_centroid(f_train, y_train, f_test, y_test, n_classes):
 
 
 def _counts(ds):
-    return ds.inputs.sum(axis=1).astype(float)                   # (N, 32) spikes per channel
+    return ds.inputs.sum(axis=1).astype(float)  # (N, 32) spikes per channel
 
 
 def _group_times(ds):
@@ -75,12 +76,12 @@ def test_burst_structure():
             L = temporal.burst_frames(frames)
             assert x.shape == (frames, 32)
             assert onsets[0] >= 0 and onsets[-1] + L <= frames
-            assert np.all(np.diff(onsets) >= L)                  # no overlap, in order
+            assert np.all(np.diff(onsets) >= L)  # no overlap, in order
 
 
 def test_class_not_recoverable_from_counts(train, test):
     acc = _nearest_centroid(_counts(train), train.labels, _counts(test), test.labels, 8)
-    assert acc < 0.2, acc                                        # chance is 0.125
+    assert acc < 0.2, acc  # chance is 0.125
     # class-mean count profiles are flat: every group bursts once in every class
     per_class = np.stack([_counts(train)[train.labels == c].mean(0) for c in range(8)])
     assert np.abs(per_class - per_class.mean(0)).max() < 0.35

@@ -9,6 +9,7 @@
 - overrides work, and a bad override key is a ConfigError;
 - malformed files each fail with ONE-line ConfigError naming the file, the line and the key path.
 """
+
 from __future__ import annotations
 
 import re
@@ -17,7 +18,7 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from neurosim.describe.hardware import FORMAT, Hardware
+from neurosim.describe.hardware import FORMAT, HardwareSpec
 from neurosim.errors import ConfigError
 from neurosim.io.hardware_file import load_hardware, preset_path
 from neurosim.paths import HW_DIR
@@ -31,7 +32,7 @@ NS = 1e-9
 @pytest.mark.parametrize("name", PRESETS)
 def test_preset_loads(name):
     hw = load_hardware(preset_path(name))
-    assert isinstance(hw, Hardware)
+    assert isinstance(hw, HardwareSpec)
     assert hw.format == FORMAT
     assert hw.name == name
     assert hw.source == str(preset_path(name))
@@ -70,7 +71,7 @@ def _leaf_lines(path: Path) -> dict[str, int]:
 @pytest.mark.parametrize("name", PRESETS)
 def test_preset_writes_every_schema_key(name):
     """Presets spell out every key (defaults included), so a reader sees every figure in use."""
-    assert set(_leaf_lines(preset_path(name))) == _schema_leaves(Hardware)
+    assert set(_leaf_lines(preset_path(name))) == _schema_leaves(HardwareSpec)
 
 
 SOURCE_WORDS = re.compile(r"assumed|derived|Davies|SANA-FE|Boyle|Tang 2023|Frady|Merolla|fictional", re.I)
@@ -95,7 +96,7 @@ def test_every_constant_has_a_comment_citing_a_source_or_an_assumption(name):
 
 def test_readme_documents_every_key_and_preset():
     readme = (HW_DIR / "README.md").read_text()
-    for key in _schema_leaves(Hardware):
+    for key in _schema_leaves(HardwareSpec):
         assert f"`{key.split('.')[-1]}`" in readme, key
     for name in PRESETS:
         assert f"{name}.yaml" in readme
@@ -113,8 +114,8 @@ LOIHI_LATENCIES_NS = [
     ("core", "latency_synop_cycles", 3.5),
     ("core", "latency_neuron_update_active_cycles", 8.4),
     ("core", "latency_neuron_update_idle_cycles", 5.3),
-    ("core", "latency_message_in_cycles", 16.0),   # SANA-FE: axon in
-    ("core", "latency_spike_out_cycles", 30.0),    # SANA-FE: spike out
+    ("core", "latency_message_in_cycles", 16.0),  # SANA-FE: axon in
+    ("core", "latency_spike_out_cycles", 30.0),  # SANA-FE: spike out
     ("router", "latency_local_cycles", 2.1),
     ("router", "latency_hop_ew_cycles", 4.1),
     ("router", "latency_hop_ns_cycles", 6.5),
@@ -123,7 +124,7 @@ LOIHI_ENERGIES_PJ = [
     ("core", "energy_synop_pj", 23.6),
     ("core", "energy_neuron_update_active_pj", 81.0),
     ("core", "energy_neuron_update_idle_pj", 52.0),
-    ("core", "energy_spike_out_pj", 69.3),         # SANA-FE: spike out
+    ("core", "energy_spike_out_pj", 69.3),  # SANA-FE: spike out
     ("router", "energy_local_pj", 1.7),
     ("router", "energy_hop_ew_pj", 3.0),
     ("router", "energy_hop_ns_pj", 4.0),
@@ -149,7 +150,7 @@ def test_loihi_energy_reproduces_published_pj(loihi, section, key, pj):
 
 def test_loihi_barrier_reproduces_113_to_465_ns(loihi):
     b = loihi.barrier
-    if loihi.n_chips > 1:   # the published points hold; beyond 32 tiles the table is assumed
+    if loihi.n_chips > 1:  # the published points hold; beyond 32 tiles the table is assumed
         assert abs(b.latency(1) * loihi.cycle_s - 113 * NS) < 1e-12
         assert abs(b.latency(32) * loihi.cycle_s - 465 * NS) < 1e-12
         assert b.latency(64) == 6650
@@ -182,9 +183,9 @@ def test_loihi_2chip_organisation(loihi=None):
     assert (hw.chips.width, hw.chips.height, hw.n_chips) == (2, 1, 2)
     assert (hw.grid_width, hw.grid_height, hw.n_tiles, hw.n_cores) == (16, 4, 64, 256)
     assert hw.tile_xy(4 * 8) == (8, 0) and hw.chip_of_tile(8) == 1 and hw.chip_of_tile(16) == 0
-    assert hw.static_power_w() == pytest.approx(0.2)        # 0.1 W per chip (Frady et al. 2020)
+    assert hw.static_power_w() == pytest.approx(0.2)  # 0.1 W per chip (Frady et al. 2020)
     one = load_hardware(preset_path("loihi"))
-    assert hw.core == one.core and hw.router == one.router   # per-chip figures are loihi.yaml's
+    assert hw.core == one.core and hw.router == one.router  # per-chip figures are loihi.yaml's
     assert hw.chips.link_latency_cycles > one.router.latency_hop_ew_cycles
     assert hw.chips.service_cycles == 400
 
@@ -192,7 +193,7 @@ def test_loihi_2chip_organisation(loihi=None):
 def test_loihi_peak_figures():
     hw = load_hardware(preset_path("loihi"))
     p = hw.peak_figures()
-    assert p["synops_per_s_per_core"] == pytest.approx(1 / 3.5e-9)           # 3.5 ns per synop
+    assert p["synops_per_s_per_core"] == pytest.approx(1 / 3.5e-9)  # 3.5 ns per synop
     assert p["synops_per_s"] == pytest.approx(128 / 3.5e-9)
     assert p["energy_per_synop_pj"] == 23.6
     assert p["neurons"] == 128 * 1024
@@ -206,12 +207,12 @@ def test_loihi_peak_figures():
 
 def test_truenorth_published_figures():
     hw = load_hardware(preset_path("truenorth"))
-    assert (hw.mesh.width, hw.mesh.height, hw.mesh.cores_per_tile) == (64, 64, 1)    # Merolla 2014
+    assert (hw.mesh.width, hw.mesh.height, hw.mesh.cores_per_tile) == (64, 64, 1)  # Merolla 2014
     assert hw.n_cores == 4096
-    assert hw.core.max_neurons == 256 and hw.core.max_fan_in == 256               # 256 x 256 crossbar
+    assert hw.core.max_neurons == 256 and hw.core.max_fan_in == 256  # 256 x 256 crossbar
     assert hw.core.max_synapses == 256 * 256
-    assert hw.core.energy_synop_pj == 26.0                                        # per synaptic event
-    assert hw.router.energy_hop_ew_pj == hw.router.energy_hop_ns_pj == 2.3        # per hop
+    assert hw.core.energy_synop_pj == 26.0  # per synaptic event
+    assert hw.router.energy_hop_ew_pj == hw.router.energy_hop_ns_pj == 2.3  # per hop
     assert hw.router.delivery == "unicast"
     # the 26 pJ includes static power: nothing is counted twice
     assert hw.static_power_w() == 0
@@ -221,9 +222,9 @@ def test_truenorth_published_figures():
 
 def test_seneca_published_figures():
     hw = load_hardware(preset_path("seneca"))
-    assert hw.core.energy_synop_pj == 2.8          # Tang et al. 2023
-    assert hw.core.issue_width == 8                # 8 neuron processing elements per core
-    assert hw.router.delivery == "multicast"       # light multicast via a routing table
+    assert hw.core.energy_synop_pj == 2.8  # Tang et al. 2023
+    assert hw.core.issue_width == 8  # 8 neuron processing elements per core
+    assert hw.router.delivery == "multicast"  # light multicast via a routing table
 
 
 def test_small_is_round_and_hand_checkable():
@@ -264,8 +265,9 @@ def test_override_of_a_key_left_to_its_default(tmp_path):
     assert hw.core.issue_width == 4 and hw.chip.static_power_mw == 5.0
 
 
-@pytest.mark.parametrize("key", ["core.max_nuerons", "nosuch.key", "core.max_neurons.x", "cores",
-                                 "source", "mesh.width.height"])
+@pytest.mark.parametrize(
+    "key", ["core.max_nuerons", "nosuch.key", "core.max_neurons.x", "cores", "source", "mesh.width.height"]
+)
 def test_bad_override_key_raises_config_error(key):
     with pytest.raises(ConfigError) as info:
         load_hardware(preset_path("small"), {key: 1})
@@ -342,53 +344,146 @@ MALFORMED = [
     ("only_comments", "# nothing here\n\n", 1, None, r"empty"),
     ("top_level_list", "- format: neurosim-hardware/1\n- name: x\n", 1, None, r"mapping at the top.*list"),
     ("top_level_scalar", "just a string\n", 1, None, r"mapping at the top.*str"),
-    ("unknown_key_typo", _sub("  max_neurons: 64", "  max_nuerons: 64"), "max_nuerons", "core.max_nuerons",
-     r"unknown key"),
+    (
+        "unknown_key_typo",
+        _sub("  max_neurons: 64", "  max_nuerons: 64"),
+        "max_nuerons",
+        "core.max_nuerons",
+        r"unknown key",
+    ),
     ("unknown_top_section", VALID + "chipz:\n  static_power_mw: 1\n", "chipz:", "chipz", r"unknown key"),
-    ("chip_grid_without_link_figures", VALID + "chips:\n  width: 2\n", "chips:", "chips",
-     r"chip-to-chip link.*link_latency_cycles"),
-    ("contention_not_a_bool", _sub("  delivery: unicast", "  delivery: unicast\n  contention: 1"), "contention:",
-     "router.contention", r"valid boolean"),
-    ("power_gating_string", VALID + "chip:\n  power_gating: 'yes'\n", "power_gating:", "chip.power_gating",
-     r"valid boolean"),
-    ("chip_link_zero_bandwidth", VALID + "chips:\n  link_bandwidth_msgs_per_cycle: 0\n", "link_bandwidth",
-     "chips.link_bandwidth_msgs_per_cycle", r"greater than 0"),
+    (
+        "chip_grid_without_link_figures",
+        VALID + "chips:\n  width: 2\n",
+        "chips:",
+        "chips",
+        r"chip-to-chip link.*link_latency_cycles",
+    ),
+    (
+        "contention_not_a_bool",
+        _sub("  delivery: unicast", "  delivery: unicast\n  contention: 1"),
+        "contention:",
+        "router.contention",
+        r"valid boolean",
+    ),
+    (
+        "power_gating_string",
+        VALID + "chip:\n  power_gating: 'yes'\n",
+        "power_gating:",
+        "chip.power_gating",
+        r"valid boolean",
+    ),
+    (
+        "chip_link_zero_bandwidth",
+        VALID + "chips:\n  link_bandwidth_msgs_per_cycle: 0\n",
+        "link_bandwidth",
+        "chips.link_bandwidth_msgs_per_cycle",
+        r"greater than 0",
+    ),
     ("missing_required_key", _sub("  clock_mhz: 100\n", ""), "core:", "core.clock_mhz", r"required key is missing"),
-    ("missing_section", _sub("barrier:\n  latency_cycles: [[1, 10], [4, 40]]\n  energy_pj: 10.0\n", ""),
-     1, "barrier", r"required key is missing"),
-    ("string_for_int", _sub("  max_neurons: 64", "  max_neurons: sixty-four"), "sixty-four", "core.max_neurons",
-     r"valid integer.*sixty-four"),
-    ("quoted_number_for_int", _sub("  max_neurons: 64", '  max_neurons: "64"'), '"64"', "core.max_neurons",
-     r"valid integer"),
-    ("bool_for_int", _sub("  cores_per_tile: 2", "  cores_per_tile: yes"), "yes", "mesh.cores_per_tile",
-     r"valid integer"),
-    ("float_for_int", _sub("  latency_synop_cycles: 1", "  latency_synop_cycles: 1.5"), "1.5",
-     "core.latency_synop_cycles", r"integer"),
-    ("string_for_float", _sub("  energy_synop_pj: 1.0", "  energy_synop_pj: cheap"), "cheap", "core.energy_synop_pj",
-     r"valid number"),
-    ("negative_energy", _sub("  energy_synop_pj: 1.0", "  energy_synop_pj: -1.0"), "-1.0", "core.energy_synop_pj",
-     r"greater than or equal to 0"),
-    ("negative_latency", _sub("  latency_hop_ns_cycles: 2", "  latency_hop_ns_cycles: -2"), "-2",
-     "router.latency_hop_ns_cycles", r"greater than or equal to 0"),
-    ("infinite_energy", _sub("  energy_hop_ew_pj: 1.0", "  energy_hop_ew_pj: .inf"), ".inf",
-     "router.energy_hop_ew_pj", r"finite"),
+    (
+        "missing_section",
+        _sub("barrier:\n  latency_cycles: [[1, 10], [4, 40]]\n  energy_pj: 10.0\n", ""),
+        1,
+        "barrier",
+        r"required key is missing",
+    ),
+    (
+        "string_for_int",
+        _sub("  max_neurons: 64", "  max_neurons: sixty-four"),
+        "sixty-four",
+        "core.max_neurons",
+        r"valid integer.*sixty-four",
+    ),
+    (
+        "quoted_number_for_int",
+        _sub("  max_neurons: 64", '  max_neurons: "64"'),
+        '"64"',
+        "core.max_neurons",
+        r"valid integer",
+    ),
+    (
+        "bool_for_int",
+        _sub("  cores_per_tile: 2", "  cores_per_tile: yes"),
+        "yes",
+        "mesh.cores_per_tile",
+        r"valid integer",
+    ),
+    (
+        "float_for_int",
+        _sub("  latency_synop_cycles: 1", "  latency_synop_cycles: 1.5"),
+        "1.5",
+        "core.latency_synop_cycles",
+        r"integer",
+    ),
+    (
+        "string_for_float",
+        _sub("  energy_synop_pj: 1.0", "  energy_synop_pj: cheap"),
+        "cheap",
+        "core.energy_synop_pj",
+        r"valid number",
+    ),
+    (
+        "negative_energy",
+        _sub("  energy_synop_pj: 1.0", "  energy_synop_pj: -1.0"),
+        "-1.0",
+        "core.energy_synop_pj",
+        r"greater than or equal to 0",
+    ),
+    (
+        "negative_latency",
+        _sub("  latency_hop_ns_cycles: 2", "  latency_hop_ns_cycles: -2"),
+        "-2",
+        "router.latency_hop_ns_cycles",
+        r"greater than or equal to 0",
+    ),
+    (
+        "infinite_energy",
+        _sub("  energy_hop_ew_pj: 1.0", "  energy_hop_ew_pj: .inf"),
+        ".inf",
+        "router.energy_hop_ew_pj",
+        r"finite",
+    ),
     ("zero_mesh_width", _sub("  width: 2", "  width: 0"), "width: 0", "mesh.width", r"greater than 0"),
     ("zero_clock", _sub("  clock_mhz: 100", "  clock_mhz: 0"), "clock_mhz: 0", "core.clock_mhz", r"greater than 0"),
     ("duplicate_key", _sub("  height: 2\n", "  height: 2\n  width: 3\n"), "width: 3", "mesh.width", r"duplicate key"),
-    ("barrier_not_increasing", _sub("[[1, 10], [4, 40]]", "[[4, 40], [1, 10]]"), "latency_cycles",
-     "barrier.latency_cycles", r"strictly increasing"),
-    ("barrier_repeated_tiles", _sub("[[1, 10], [4, 40]]", "[[1, 10], [1, 40]]"), "latency_cycles",
-     "barrier.latency_cycles", r"strictly increasing"),
-    ("barrier_empty", _sub("[[1, 10], [4, 40]]", "[]"), "latency_cycles", "barrier.latency_cycles",
-     r"at least 1"),
-    ("barrier_negative_cycles", _sub("[[1, 10], [4, 40]]", "[[1, 10], [4, -40]]"), "latency_cycles",
-     "barrier.latency_cycles.1.1", r"greater than or equal to 0"),
-    ("wrong_format", _sub("neurosim-hardware/1", "neurosim-hardware/2"), "format:", "format",
-     r"neurosim-hardware/1"),
-    ("delivery_broadcast", _sub("delivery: unicast", "delivery: broadcast"), "delivery:", "router.delivery",
-     r"'unicast' or 'multicast'.*broadcast"),
-    ("section_is_scalar", _sub("mesh:\n  width: 2\n  height: 2\n  cores_per_tile: 2\n", "mesh: 4\n"), "mesh: 4",
-     "mesh", r"valid dictionary"),
+    (
+        "barrier_not_increasing",
+        _sub("[[1, 10], [4, 40]]", "[[4, 40], [1, 10]]"),
+        "latency_cycles",
+        "barrier.latency_cycles",
+        r"strictly increasing",
+    ),
+    (
+        "barrier_repeated_tiles",
+        _sub("[[1, 10], [4, 40]]", "[[1, 10], [1, 40]]"),
+        "latency_cycles",
+        "barrier.latency_cycles",
+        r"strictly increasing",
+    ),
+    ("barrier_empty", _sub("[[1, 10], [4, 40]]", "[]"), "latency_cycles", "barrier.latency_cycles", r"at least 1"),
+    (
+        "barrier_negative_cycles",
+        _sub("[[1, 10], [4, 40]]", "[[1, 10], [4, -40]]"),
+        "latency_cycles",
+        "barrier.latency_cycles.1.1",
+        r"greater than or equal to 0",
+    ),
+    ("wrong_format", _sub("neurosim-hardware/1", "neurosim-hardware/2"), "format:", "format", r"neurosim-hardware/1"),
+    (
+        "delivery_broadcast",
+        _sub("delivery: unicast", "delivery: broadcast"),
+        "delivery:",
+        "router.delivery",
+        r"'unicast' or 'multicast'.*broadcast",
+    ),
+    (
+        "section_is_scalar",
+        _sub("mesh:\n  width: 2\n  height: 2\n  cores_per_tile: 2\n", "mesh: 4\n"),
+        "mesh: 4",
+        "mesh",
+        r"valid dictionary",
+    ),
     ("unknown_tag", _sub("  width: 2", "  width: !big 2"), "!big", "mesh.width", r"malformed YAML value"),
     ("recursive_alias", VALID + "extra: &a [*a]\n", "extra:", "extra.0", r"recursive"),
 ]
@@ -479,15 +574,15 @@ def test_service_cycles_round_up_to_whole_cycles():
     from neurosim.describe.hardware import service_cycles
 
     assert service_cycles(0.025) == 40 and service_cycles(1.0) == 1 and service_cycles(0.3) == 4
-    assert service_cycles(4.0) == 1      # at most one message per cycle per link
+    assert service_cycles(4.0) == 1  # at most one message per cycle per link
 
 
 def test_static_power_with_and_without_gating():
     over = {"core.static_power_mw": 2.0, "router.static_power_mw": 1.0, "chip.static_power_mw": 10.0}
-    hw = load_hardware(preset_path("small"), over)       # 8 cores on 4 tiles
+    hw = load_hardware(preset_path("small"), over)  # 8 cores on 4 tiles
     full = 1e-3 * (10 + 8 * 2 + 4 * 1)
     assert hw.static_power_w() == pytest.approx(full)
-    assert hw.static_power_w(used_cores=[0]) == pytest.approx(full)   # no gating: arguments ignored
+    assert hw.static_power_w(used_cores=[0]) == pytest.approx(full)  # no gating: arguments ignored
     gated = load_hardware(preset_path("small"), {**over, "chip.power_gating": True})
     assert gated.static_power_w() == pytest.approx(full)
     assert gated.static_power_w(used_cores=[0, 1, 5]) == pytest.approx(1e-3 * (10 + 3 * 2 + 2 * 1))
@@ -497,7 +592,7 @@ def test_static_power_with_and_without_gating():
     assert gated.static_power_w(used_cores=[]) == 0.0
     two = load_hardware(preset_path("small"), {**over, "chip.power_gating": True, "chips.width": 2})
     assert two.static_power_w() == pytest.approx(2 * full)
-    assert two.static_power_w(used_cores=[0]) == pytest.approx(1e-3 * (10 + 2 + 1))     # chip 1 off
+    assert two.static_power_w(used_cores=[0]) == pytest.approx(1e-3 * (10 + 2 + 1))  # chip 1 off
     with pytest.raises(ValueError, match="core ids"):
         gated.static_power_w(used_cores=[8])
 
@@ -555,10 +650,12 @@ def test_hw_describe_of_a_file_with_overrides_and_errors(capsys, tmp_path):
     a.func(a)
     out = capsys.readouterr().out
     assert "2x1 chips of 2x2 tiles = global mesh 4x2 tiles" in out and "16 cores" in out
-    for argv, match in ((["hw", "describe", str(tmp_path / "nope.yaml")], "not a preset"),
-                        (["hw", "describe", "small", "--set", "core.max_neurons=0"], "core.max_neurons"),
-                        (["hw", "describe", "small", "--set", "nokey"], "KEY=VALUE"),
-                        (["hw"], "subcommand")):
+    for argv, match in (
+        (["hw", "describe", str(tmp_path / "nope.yaml")], "not a preset"),
+        (["hw", "describe", "small", "--set", "core.max_neurons=0"], "core.max_neurons"),
+        (["hw", "describe", "small", "--set", "nokey"], "KEY=VALUE"),
+        (["hw"], "subcommand"),
+    ):
         a = p.parse_args(argv)
         with pytest.raises(NeurosimError, match=match) as info:
             a.func(a)

@@ -1,5 +1,6 @@
 """neurosim explore: spec validation, resumable sweeps, failing points, lost workers, the local
 pool and Dask giving the same table, and the outputs (table, Pareto plot, front mappings)."""
+
 import json
 import os
 import sys
@@ -33,8 +34,15 @@ def model(tmp_path_factory):
 
 
 def write_spec(folder, model, **fields):
-    doc = {"format": "neurosim-explore/1", "name": "t", "models": [str(model)], "hardware": ["small"],
-           "samples": 4, "profile_samples": 2, **fields}
+    doc = {
+        "format": "neurosim-explore/1",
+        "name": "t",
+        "models": [str(model)],
+        "hardware": ["small"],
+        "samples": 4,
+        "profile_samples": 2,
+        **fields,
+    }
     path = folder / "spec.yaml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     return path
@@ -46,20 +54,30 @@ def comparable(df):
 
 # ---- the spec --------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("body,where,reason", [
-    ("strategies: [sequential, clever]\n", "spec.yaml:6: strategies.1", "unknown strategy 'clever'"),
-    ("placements: [row-major, snake]\n", "spec.yaml:6: placements.1", "unknown placement 'snake'"),
-    ("modes: [sync, warp]\n", "spec.yaml:6: modes.1", "unknown mode 'warp'"),
-    ("modes:\n  - {name: sync, options: {polcy: fifo}}\n", "spec.yaml:7: modes.0.options.polcy",
-     "not an option of simulate()"),
-    ("overrides:\n  core.max_neuron: [64]\n", "spec.yaml:7: overrides.core.max_neuron", "not a hardware key"),
-    ("overrides:\n  core.max_neurons: []\n", "spec.yaml:6: overrides", "lists no values"),
-    ("stratgies: [sequential]\n", "spec.yaml:6: stratgies", "unknown key"),
-    ("samples: 0\n", "spec.yaml:6: samples", "greater than 0"),
-    ("strategies:\n  - {name: partition, options: {rates: 1}}\n", "spec.yaml:7: strategies.0.options.rates",
-     "whole sweep"),
-    ("strategies: [sequential, sequential]\n", "spec.yaml:6: strategies", "more than once"),
-])
+
+@pytest.mark.parametrize(
+    "body,where,reason",
+    [
+        ("strategies: [sequential, clever]\n", "spec.yaml:6: strategies.1", "unknown strategy 'clever'"),
+        ("placements: [row-major, snake]\n", "spec.yaml:6: placements.1", "unknown placement 'snake'"),
+        ("modes: [sync, warp]\n", "spec.yaml:6: modes.1", "unknown mode 'warp'"),
+        (
+            "modes:\n  - {name: sync, options: {polcy: fifo}}\n",
+            "spec.yaml:7: modes.0.options.polcy",
+            "not an option of simulate()",
+        ),
+        ("overrides:\n  core.max_neuron: [64]\n", "spec.yaml:7: overrides.core.max_neuron", "not a hardware key"),
+        ("overrides:\n  core.max_neurons: []\n", "spec.yaml:6: overrides", "lists no values"),
+        ("stratgies: [sequential]\n", "spec.yaml:6: stratgies", "unknown key"),
+        ("samples: 0\n", "spec.yaml:6: samples", "greater than 0"),
+        (
+            "strategies:\n  - {name: partition, options: {rates: 1}}\n",
+            "spec.yaml:7: strategies.0.options.rates",
+            "whole sweep",
+        ),
+        ("strategies: [sequential, sequential]\n", "spec.yaml:6: strategies", "more than once"),
+    ],
+)
 def test_spec_errors_name_file_line_and_key(tmp_path, body, where, reason):
     path = tmp_path / "spec.yaml"
     path.write_text("format: neurosim-explore/1\nname: t\nmodels: [m.nir]\nhardware: [small]\nseed: 0\n" + body)
@@ -69,26 +87,40 @@ def test_spec_errors_name_file_line_and_key(tmp_path, body, where, reason):
 
 
 def test_points_expand_in_order_with_stable_keys(tmp_path, model):
-    path = write_spec(tmp_path, model, hardware=["small", "../hw/other.yaml"],
-                      overrides={"core.max_neurons": [32, 64], "router.link_bandwidth_msgs_per_cycle": [0.5, 1.0]},
-                      strategies=["sequential", {"name": "random", "options": {"seed": 2}}],
-                      placements=["row-major", "traffic-aware"])
+    path = write_spec(
+        tmp_path,
+        model,
+        hardware=["small", "../hw/other.yaml"],
+        overrides={"core.max_neurons": [32, 64], "router.link_bandwidth_msgs_per_cycle": [0.5, 1.0]},
+        strategies=["sequential", {"name": "random", "options": {"seed": 2}}],
+        placements=["row-major", "traffic-aware"],
+    )
     a, b = load_spec(path), load_spec(path)
     assert len(a.points) == 2 * 4 * 2 * 2
     assert [p.key for p in a.points] == [p.key for p in b.points]
     assert len({p.key for p in a.points}) == len(a.points)
     first, last = a.points[0].params, a.points[-1].params
-    assert (first["hardware"], first["overrides"], first["strategy"], first["placement"]) == \
-        ("small", {"core.max_neurons": 32, "router.link_bandwidth_msgs_per_cycle": 0.5}, "sequential", "row-major")
+    assert (first["hardware"], first["overrides"], first["strategy"], first["placement"]) == (
+        "small",
+        {"core.max_neurons": 32, "router.link_bandwidth_msgs_per_cycle": 0.5},
+        "sequential",
+        "row-major",
+    )
     assert last["strategy_label"] == "random(seed=2)" and last["placement"] == "traffic-aware"
     assert a.points[0].hardware_path == str(HW_DIR / "small.yaml")
     assert a.points[-1].hardware_path == str((tmp_path / "../hw/other.yaml").resolve())
     # a different seed is a different point
-    c = load_spec(write_spec(tmp_path, model, seed=1, hardware=["small", "../hw/other.yaml"],
-                             overrides={"core.max_neurons": [32, 64],
-                                        "router.link_bandwidth_msgs_per_cycle": [0.5, 1.0]},
-                             strategies=["sequential", {"name": "random", "options": {"seed": 2}}],
-                             placements=["row-major", "traffic-aware"]))
+    c = load_spec(
+        write_spec(
+            tmp_path,
+            model,
+            seed=1,
+            hardware=["small", "../hw/other.yaml"],
+            overrides={"core.max_neurons": [32, 64], "router.link_bandwidth_msgs_per_cycle": [0.5, 1.0]},
+            strategies=["sequential", {"name": "random", "options": {"seed": 2}}],
+            placements=["row-major", "traffic-aware"],
+        )
+    )
     assert not {p.key for p in c.points} & {p.key for p in a.points}
 
 
@@ -101,10 +133,16 @@ def test_example_spec_is_valid():
 
 # ---- sweeps ------------------------------------------------------------------------------------------
 
+
 def test_sweep_records_failures_goes_on_and_skips_finished_points(tmp_path, model):
-    spec = write_spec(tmp_path, model, hardware=["small", "missing.yaml"],
-                      overrides={"mesh.width": [4], "core.max_fan_in": [256, 8]},
-                      strategies=["sequential", "partition"], placements=["row-major", "traffic-aware"])
+    spec = write_spec(
+        tmp_path,
+        model,
+        hardware=["small", "missing.yaml"],
+        overrides={"mesh.width": [4], "core.max_fan_in": [256, 8]},
+        strategies=["sequential", "partition"],
+        placements=["row-major", "traffic-aware"],
+    )
     out = tmp_path / "out"
     res = run_sweep(spec, out=out, workers=0, progress=False)
     df = res.table
@@ -117,8 +155,20 @@ def test_sweep_records_failures_goes_on_and_skips_finished_points(tmp_path, mode
     infeasible = df[(df.hardware == "small") & (df["core.max_fan_in"] == 8)]
     assert (infeasible.status == "error").all() and infeasible.error.str.contains("fan-in").all()
     assert all("\n" not in e for e in df.error.dropna())
-    for col in ("accuracy", "energy_j", "latency_s", "edp_js", "spikes", "synops", "messages", "hops",
-                "cut_traffic", "mean_hops", "max_load", "wall_s"):
+    for col in (
+        "accuracy",
+        "energy_j",
+        "latency_s",
+        "edp_js",
+        "spikes",
+        "synops",
+        "messages",
+        "hops",
+        "cut_traffic",
+        "mean_hops",
+        "max_load",
+        "wall_s",
+    ):
         assert ok[col].notna().all(), col
     # outputs: one record per point, the table twice, the plot, the front mappings (loadable)
     assert len(list((out / "points").glob("*.json"))) == 16
@@ -143,15 +193,20 @@ def test_sweep_records_failures_goes_on_and_skips_finished_points(tmp_path, mode
 
 
 def test_local_pool_gives_the_same_table_as_in_process(tmp_path, model):
-    spec = write_spec(tmp_path, model, overrides={"router.link_bandwidth_msgs_per_cycle": [0.5, 1.0]},
-                      strategies=["balanced", {"name": "random", "options": {"seed": 3}}],
-                      placements=["row-major", "traffic-aware"])
+    spec = write_spec(
+        tmp_path,
+        model,
+        overrides={"router.link_bandwidth_msgs_per_cycle": [0.5, 1.0]},
+        strategies=["balanced", {"name": "random", "options": {"seed": 3}}],
+        placements=["row-major", "traffic-aware"],
+    )
     inline = run_sweep(spec, out=tmp_path / "a", workers=0, progress=False, plot=False)
     pool = run_sweep(spec, out=tmp_path / "b", workers=2, progress=False, plot=False)
     assert inline.failed == 0 and pool.computed == 8
     pd.testing.assert_frame_equal(comparable(inline.table), comparable(pool.table))
-    assert (tmp_path / "a" / "table.csv").read_text().splitlines()[0] == \
-        (tmp_path / "b" / "table.csv").read_text().splitlines()[0]
+    assert (tmp_path / "a" / "table.csv").read_text().splitlines()[0] == (
+        tmp_path / "b" / "table.csv"
+    ).read_text().splitlines()[0]
 
 
 def crash_on_random(job):
@@ -167,20 +222,25 @@ def test_a_lost_worker_costs_only_its_own_point(tmp_path, model, monkeypatch):
     monkeypatch.setattr(sweep_mod, "run_point", crash_on_random)
     # forked workers inherit the patched module; a fork server would re-import this test module
     monkeypatch.setattr(sweep_mod, "_context", lambda: mp.get_context("fork"))
-    spec = write_spec(tmp_path, model, overrides={"core.max_neurons": [32, 64]},
-                      strategies=["sequential", "random", "balanced"])
+    spec = write_spec(
+        tmp_path, model, overrides={"core.max_neurons": [32, 64]}, strategies=["sequential", "random", "balanced"]
+    )
     res = run_sweep(spec, out=tmp_path / "out", workers=2, progress=False, plot=False)
     df = res.table
     lost = df[df.strategy == "random"]
     assert (lost.status == "error").all() and lost.error.str.startswith("WorkerLost").all()
-    assert (df[df.strategy != "random"].status == "ok").all()   # the points lost with the pool ran again
+    assert (df[df.strategy != "random"].status == "ok").all()  # the points lost with the pool ran again
 
 
 def test_dask_local_cluster_gives_the_same_table_as_the_local_pool(tmp_path, model):
     pytest.importorskip("distributed")
-    spec = write_spec(tmp_path, model, overrides={"core.max_neurons": [32]},
-                      strategies=["sequential", "partition", {"name": "random", "options": {"seed": 1}}],
-                      placements=["row-major", "traffic-aware"])
+    spec = write_spec(
+        tmp_path,
+        model,
+        overrides={"core.max_neurons": [32]},
+        strategies=["sequential", "partition", {"name": "random", "options": {"seed": 1}}],
+        placements=["row-major", "traffic-aware"],
+    )
     pool = run_sweep(spec, out=tmp_path / "pool", workers=2, progress=False, plot=False)
     dask = run_sweep(spec, out=tmp_path / "dask", workers=2, dask="local", progress=False, plot=False)
     assert dask.computed == 6 and dask.failed == 0
@@ -188,13 +248,14 @@ def test_dask_local_cluster_gives_the_same_table_as_the_local_pool(tmp_path, mod
 
 
 def test_dask_missing_is_a_clear_error(tmp_path, model, monkeypatch):
-    monkeypatch.setitem(sys.modules, "distributed", None)   # import distributed -> ImportError
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed -> ImportError
     spec = write_spec(tmp_path, model)
     with pytest.raises(NeurosimError, match=r"pip install 'neurosim\[dask\]'"):
         run_sweep(spec, out=tmp_path / "out", dask="local", progress=False)
 
 
 # ---- CLI and pieces -----------------------------------------------------------------------------------
+
 
 def test_cli_explore(tmp_path, model, capsys):
     spec = write_spec(tmp_path, model, strategies=["sequential", "partition"])
@@ -212,9 +273,13 @@ def test_cli_explore(tmp_path, model, capsys):
 
 
 def test_pareto_mask():
-    df = pd.DataFrame({"status": ["ok", "ok", "ok", "error", "ok", "ok"],
-                       "latency_s": [1.0, 2.0, 3.0, 0.1, 2.0, 1.0],
-                       "energy_j": [3.0, 2.0, 2.5, 0.1, 1.0, 3.0]})
+    df = pd.DataFrame(
+        {
+            "status": ["ok", "ok", "ok", "error", "ok", "ok"],
+            "latency_s": [1.0, 2.0, 3.0, 0.1, 2.0, 1.0],
+            "energy_j": [3.0, 2.0, 2.5, 0.1, 1.0, 3.0],
+        }
+    )
     # 0: front; 1: beaten by 4 (same latency, less energy); 2: beaten by 4; 3: failed; 4: front;
     # 5: a duplicate of 0, not listed twice
     assert pareto_mask(df).tolist() == [True, False, False, False, True, False]

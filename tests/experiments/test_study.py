@@ -1,4 +1,5 @@
 """The layered-vs-unlayered study: runs every model x mode x policy and writes its outputs."""
+
 import csv
 
 import numpy as np
@@ -19,25 +20,37 @@ def model(path, mode, scheduler, seed):
     projs = []
     for i, n in enumerate(sizes[1:], start=1):
         pops.append(Population(f"lif{i}", "lif", (n,), NeuronParams.uniform(n, decay=0.9)))
-        projs.append(Projection(pops[i - 1].name, pops[i].name,
-                                sp.csr_array(grid(rng.normal(0.15, 0.3, (sizes[i - 1], n)), 128))))
-    meta = {"neurosim": {"mode": mode, "scheduler": scheduler, "group_size": 8, "dataset": "digits",
-                         "encoding": {"frames": 8, "seed": 0}}}
+        projs.append(
+            Projection(
+                pops[i - 1].name, pops[i].name, sp.csr_array(grid(rng.normal(0.15, 0.3, (sizes[i - 1], n)), 128))
+            )
+        )
+    meta = {
+        "neurosim": {
+            "mode": mode,
+            "scheduler": scheduler,
+            "group_size": 8,
+            "dataset": "digits",
+            "encoding": {"frames": 8, "seed": 0},
+        }
+    }
     save_network(Network(path.stem, pops, projs, "input", "lif2", dt=1e-3, metadata=meta), path)
     return path
 
 
 def test_study_writes_table_findings_and_plots(tmp_path):
-    models = [model(tmp_path / "lay.nir", "layered", "none", 0),
-              model(tmp_path / "unl.nir", "unlayered", "momentum", 1)]
+    models = [
+        model(tmp_path / "lay.nir", "layered", "none", 0),
+        model(tmp_path / "unl.nir", "unlayered", "momentum", 1),
+    ]
     rows = run_study(models, HW_DIR / "small.yaml", samples=6)
     assert len(rows) == 2 * 4
     out = write_study(rows, tmp_path / "study")
     with open(out / "table.csv") as f:
         table = list(csv.DictReader(f))
-    assert {(r["model"], r["mode"], r["policy"]) for r in table} == {
-        (m, "sync", "-") for m in ("lay", "unl")} | {(m, "async", p) for m in ("lay", "unl")
-                                                     for p in ("fifo", "random", "momentum")}
+    assert {(r["model"], r["mode"], r["policy"]) for r in table} == {(m, "sync", "-") for m in ("lay", "unl")} | {
+        (m, "async", p) for m in ("lay", "unl") for p in ("fifo", "random", "momentum")
+    }
     for name in ("table.md", "findings.md", "fig_accuracy_vs_decision.png", "fig_spikes.png", "fig_cut_early.png"):
         assert (out / name).stat().st_size > 0
     text = (out / "findings.md").read_text()
@@ -59,8 +72,14 @@ def test_cut_early_accuracy_is_monotone_to_the_final_accuracy(tmp_path):
 
 
 def _row(training, mode, policy, accuracy, spikes, decision):
-    return {"training": training, "mode": mode, "policy": policy, "accuracy": accuracy, "spikes": spikes,
-            "decision_us": decision}
+    return {
+        "training": training,
+        "mode": mode,
+        "policy": policy,
+        "accuracy": accuracy,
+        "spikes": spikes,
+        "decision_us": decision,
+    }
 
 
 def test_findings_verdicts_follow_the_numbers():
@@ -71,6 +90,9 @@ def test_findings_verdicts_follow_the_numbers():
     assert [v for _, v, _ in findings(weak)] == [True, "weak", "weak", False]
     worse = base + [_row("unlayered-momentum", "async", "momentum", 0.90, 120, 12)]
     assert [v for _, v, _ in findings(worse)][1:3] == [False, False]
-    gains = [_row("layered", "sync", "-", 0.80, 100, 10), _row("layered", "async", "fifo", 0.90, 100, 10),
-             _row("unlayered-fifo", "async", "fifo", 0.9, 90, 8)]
-    assert findings(gains)[0][1] is False     # (a): the layered model gained 10 points when run async
+    gains = [
+        _row("layered", "sync", "-", 0.80, 100, 10),
+        _row("layered", "async", "fifo", 0.90, 100, 10),
+        _row("unlayered-fifo", "async", "fifo", 0.9, 90, 8),
+    ]
+    assert findings(gains)[0][1] is False  # (a): the layered model gained 10 points when run async

@@ -1,5 +1,6 @@
 """NIR import/export (neurosim.io.nir_read): round trips, neuron conversion, conv/pool expansion, shape
 tracking, recurrence and the error messages of malformed models."""
+
 from __future__ import annotations
 
 import nir
@@ -35,8 +36,14 @@ def lif_node(n, beta=0.9, dt=DT, thr=1.0, r=None, v_leak=0.0, dtype=np.float64, 
     beta = np.broadcast_to(np.asarray(beta, dtype), (n,))
     tau = (dtype(dt) / (dtype(1) - beta)).astype(dtype)
     r = tau / dtype(dt) if r is None else np.full(n, r, dtype)
-    return nir.LIF(tau=tau, r=r.astype(dtype), v_leak=np.full(n, v_leak, dtype), v_threshold=np.full(n, thr, dtype),
-                   v_reset=np.zeros(n, dtype), **kw)
+    return nir.LIF(
+        tau=tau,
+        r=r.astype(dtype),
+        v_leak=np.full(n, v_leak, dtype),
+        v_threshold=np.full(n, thr, dtype),
+        v_reset=np.zeros(n, dtype),
+        **kw,
+    )
 
 
 def grid(rng, shape, sparsity=0.4):
@@ -58,7 +65,7 @@ def conv_ref(x, w, stride, padding, dilation, groups):
     c_out, cg, kh, kw = w.shape
     (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
     xp = np.zeros((c, h + 2 * ph, wd + 2 * pw))
-    xp[:, ph:ph + h, pw:pw + wd] = x
+    xp[:, ph : ph + h, pw : pw + wd] = x
     ho = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
     wo = (wd + 2 * pw - dw * (kw - 1) - 1) // sw + 1
     out = np.zeros((c_out, ho, wo))
@@ -87,16 +94,37 @@ def _example_network(rng) -> Network:
 
     decay = rng.random(8).astype(np.float32)
     decay[[0, 3]] = [1.0, 0.0]  # IF-like and memoryless neurons inside a LIF population
-    hidden = NeuronParams(decay, (rng.random(8) + 0.5).astype(np.float32), rng.normal(size=8).astype(np.float32),
-                          grid(rng, (8,), 0.3), np.zeros(8, bool))
+    hidden = NeuronParams(
+        decay,
+        (rng.random(8) + 0.5).astype(np.float32),
+        rng.normal(size=8).astype(np.float32),
+        grid(rng, (8,), 0.3),
+        np.zeros(8, bool),
+    )
     out = NeuronParams.uniform(4, decay=1.0, threshold=2.0, v_reset=-0.5, bias=0.25, subtract=True)
     side = NeuronParams.uniform(3, decay=0.75, threshold=1.0, bias=0.5)  # bias only, no input
-    pops = [Population("in", INPUT, (2, 3, 3)), Population("hidden", LIF, (8,), hidden),
-            Population("side", LIF, (3,), side), Population("output", IF, (4,), out)]
-    projs = [proj("in", "hidden", 18, 8), proj("hidden", "output", 8, 4), proj("side", "output", 3, 4),
-             proj("output", "hidden", 4, 8), proj("hidden", "hidden", 8, 8)]
-    return Network("example", pops, projs, "in", "output", dt=2.5e-4,
-                   metadata={"dataset": "toy", "classes": [0, 1, 2, 3], "train": {"epochs": 3, "lr": 0.5}})
+    pops = [
+        Population("in", INPUT, (2, 3, 3)),
+        Population("hidden", LIF, (8,), hidden),
+        Population("side", LIF, (3,), side),
+        Population("output", IF, (4,), out),
+    ]
+    projs = [
+        proj("in", "hidden", 18, 8),
+        proj("hidden", "output", 8, 4),
+        proj("side", "output", 3, 4),
+        proj("output", "hidden", 4, 8),
+        proj("hidden", "hidden", 8, 8),
+    ]
+    return Network(
+        "example",
+        pops,
+        projs,
+        "in",
+        "output",
+        dt=2.5e-4,
+        metadata={"dataset": "toy", "classes": [0, 1, 2, 3], "train": {"epochs": 3, "lr": 0.5}},
+    )
 
 
 def test_round_trip_is_exact(tmp_path):
@@ -158,9 +186,11 @@ def test_round_trip_keeps_recurrence_without_a_cycle(tmp_path):
     rng = np.random.default_rng(3)
     p = NeuronParams.uniform(3, decay=0.5)
     pops = [Population("in", INPUT, (2,)), Population("b", IF, (3,), p), Population("a", LIF, (3,), p)]
-    projs = [Projection("in", "b", sp.csr_array(grid(rng, (2, 3), 0))),
-             Projection("in", "a", sp.csr_array(grid(rng, (2, 3), 0))),
-             Projection("a", "b", sp.csr_array(grid(rng, (3, 3), 0)))]
+    projs = [
+        Projection("in", "b", sp.csr_array(grid(rng, (2, 3), 0))),
+        Projection("in", "a", sp.csr_array(grid(rng, (2, 3), 0))),
+        Projection("a", "b", sp.csr_array(grid(rng, (3, 3), 0))),
+    ]
     net = Network("n", pops, projs, "in", "a")
     assert net.is_recurrent(projs[2])
     save_network(net, tmp_path / "n.nir")
@@ -174,8 +204,14 @@ def test_round_trip_keeps_recurrence_without_a_cycle(tmp_path):
 def _snntorch_graph(rng, beta1, beta2, dtype=np.float64, **meta):
     w1, b1 = grid(rng, (5, 6)), grid(rng, (5,), 0)
     w2, b2 = grid(rng, (3, 5)), grid(rng, (3,), 0)
-    nodes = {"input": nir.Input(np.array([6])), "fc1": nir.Affine(w1, b1), "lif1": lif_node(5, beta1, dtype=dtype),
-             "fc2": nir.Affine(w2, b2), "lif2": lif_node(3, beta2, dtype=dtype), "output": nir.Output(np.array([3]))}
+    nodes = {
+        "input": nir.Input(np.array([6])),
+        "fc1": nir.Affine(w1, b1),
+        "lif1": lif_node(5, beta1, dtype=dtype),
+        "fc2": nir.Affine(w2, b2),
+        "lif2": lif_node(3, beta2, dtype=dtype),
+        "output": nir.Output(np.array([3])),
+    }
     edges = [("input", "fc1"), ("fc1", "lif1"), ("lif1", "fc2"), ("fc2", "lif2"), ("lif2", "output")]
     return graph(nodes, edges, **meta), (w1, b1, w2, b2)
 
@@ -226,13 +262,23 @@ def test_gain_and_bias_folding(tmp_path):
     w2, b2 = grid(rng, (3, 5)), grid(rng, (3,), 0)
     scale = np.array([1.0, -2.0, 0.5])
     tau = 4 * DT  # decay 0.75; r = 2 gives gain 0.5
-    nodes = {"in": nir.Input(np.array([4])), "a1": nir.Affine(w1, b1), "a2": nir.Affine(w2, b2),
-             "s": nir.Scale(scale),
-             "lif": nir.LIF(tau=np.full(3, tau), r=np.full(3, 2.0), v_leak=np.zeros(3), v_threshold=np.full(3, 1.5),
-                            v_reset=np.full(3, 0.25), metadata={"reset": "subtract"}),
-             "lin": nir.Linear(grid(rng, (2, 3), 0)),
-             "if": nir.IF(r=np.full(2, 3.0), v_threshold=np.ones(2), v_reset=np.zeros(2)),
-             "out": nir.Output(np.array([2]))}
+    nodes = {
+        "in": nir.Input(np.array([4])),
+        "a1": nir.Affine(w1, b1),
+        "a2": nir.Affine(w2, b2),
+        "s": nir.Scale(scale),
+        "lif": nir.LIF(
+            tau=np.full(3, tau),
+            r=np.full(3, 2.0),
+            v_leak=np.zeros(3),
+            v_threshold=np.full(3, 1.5),
+            v_reset=np.full(3, 0.25),
+            metadata={"reset": "subtract"},
+        ),
+        "lin": nir.Linear(grid(rng, (2, 3), 0)),
+        "if": nir.IF(r=np.full(2, 3.0), v_threshold=np.ones(2), v_reset=np.zeros(2)),
+        "out": nir.Output(np.array([2])),
+    }
     edges = [("in", "a1"), ("a1", "a2"), ("a2", "s"), ("s", "lif"), ("lif", "lin"), ("lin", "if"), ("if", "out")]
     net = load_network(write(tmp_path, graph(nodes, edges, dt=DT)))
     lif = net.by_name["lif"].params
@@ -248,8 +294,14 @@ def test_gain_and_bias_folding(tmp_path):
 def test_parallel_paths_sum(tmp_path):
     rng = np.random.default_rng(8)
     w1, w2, w3 = grid(rng, (3, 4)), grid(rng, (3, 4)), grid(rng, (3, 3))
-    nodes = {"in": nir.Input(np.array([4])), "a": nir.Linear(w1), "b": nir.Affine(w2, np.ones(3)),
-             "c": nir.Linear(w3), "n": if_node(3), "out": nir.Output(np.array([3]))}
+    nodes = {
+        "in": nir.Input(np.array([4])),
+        "a": nir.Linear(w1),
+        "b": nir.Affine(w2, np.ones(3)),
+        "c": nir.Linear(w3),
+        "n": if_node(3),
+        "out": nir.Output(np.array([3])),
+    }
     edges = [("in", "a"), ("in", "b"), ("a", "n"), ("b", "c"), ("a", "c"), ("c", "n"), ("n", "out")]
     net = load_network(write(tmp_path, graph(nodes, edges)))
     assert np.allclose(dense(net, "in", "n"), w1.T + (w1.T + w2.T) @ w3.T)
@@ -258,21 +310,27 @@ def test_parallel_paths_sum(tmp_path):
 
 
 # ------------------------------------------------------------------------- conv and pooling
-@pytest.mark.parametrize("stride,padding,dilation,groups", [
-    ((1, 1), (0, 0), (1, 1), 1),
-    ((2, 2), (1, 1), (1, 1), 2),
-    ((2, 1), (1, 2), (1, 2), 2),
-    ((1, 2), (2, 0), (2, 1), 1),
-])
+@pytest.mark.parametrize(
+    "stride,padding,dilation,groups",
+    [
+        ((1, 1), (0, 0), (1, 1), 1),
+        ((2, 2), (1, 1), (1, 1), 2),
+        ((2, 1), (1, 2), (1, 2), 2),
+        ((1, 2), (2, 0), (2, 1), 1),
+    ],
+)
 def test_conv2d_expansion_matches_loop(stride, padding, dilation, groups):
     rng = np.random.default_rng(9)
     c_in, c_out, h, w = 4, 6, 7, 8
     weight = grid(rng, (c_out, c_in // groups, 3, 2), 0.2)
     bias = grid(rng, (c_out,), 0)
     ref_shape = conv_ref(np.zeros((c_in, h, w)), weight, stride, padding, dilation, groups).shape
-    nodes = {"in": nir.Input(np.array([c_in, h, w])),
-             "conv": nir.Conv2d(None, weight, stride, padding, dilation, groups, bias),  # shape from upstream
-             "n": if_node(ref_shape), "out": nir.Output(np.array(ref_shape))}
+    nodes = {
+        "in": nir.Input(np.array([c_in, h, w])),
+        "conv": nir.Conv2d(None, weight, stride, padding, dilation, groups, bias),  # shape from upstream
+        "n": if_node(ref_shape),
+        "out": nir.Output(np.array(ref_shape)),
+    }
     net = nir_to_network(graph(nodes, [("in", "conv"), ("conv", "n"), ("n", "out")]))
     assert net.by_name["n"].shape == ref_shape
     mat = dense(net, "in", "n")
@@ -288,10 +346,15 @@ def test_conv2d_string_padding_and_file(tmp_path):
     x = rng.normal(size=(3, 5, 6))
     for padding, pad in (("same", (1, 1)), ("valid", (0, 0))):
         ref = conv_ref(x, weight, (1, 1), pad, (1, 1), 1)
-        nodes = {"in": nir.Input(np.array(x.shape)),
-                 "conv": nir.Conv2d((5, 6), weight, 1, padding, 1, 1, np.zeros(2)),
-                 "n": if_node(ref.shape), "out": nir.Output(np.array(ref.shape))}
-        net = load_network(write(tmp_path, graph(nodes, [("in", "conv"), ("conv", "n"), ("n", "out")]), f"{padding}.nir"))
+        nodes = {
+            "in": nir.Input(np.array(x.shape)),
+            "conv": nir.Conv2d((5, 6), weight, 1, padding, 1, 1, np.zeros(2)),
+            "n": if_node(ref.shape),
+            "out": nir.Output(np.array(ref.shape)),
+        }
+        net = load_network(
+            write(tmp_path, graph(nodes, [("in", "conv"), ("conv", "n"), ("n", "out")]), f"{padding}.nir")
+        )
         assert np.allclose(x.ravel() @ dense(net, "in", "n"), ref.ravel())
 
 
@@ -302,8 +365,12 @@ def test_pool_expansion_matches_loop(tmp_path, kind, k, stride, padding):
     x = rng.normal(size=(3, 6, 7))
     ref = pool_ref(x, k, stride, padding, average=kind == "AvgPool2d")
     pool = getattr(nir, kind)(kernel_size=np.array(k), stride=np.array(stride), padding=np.array(padding))
-    nodes = {"in": nir.Input(np.array(x.shape)), "pool": pool, "n": if_node(ref.shape),
-             "out": nir.Output(np.array(ref.shape))}
+    nodes = {
+        "in": nir.Input(np.array(x.shape)),
+        "pool": pool,
+        "n": if_node(ref.shape),
+        "out": nir.Output(np.array(ref.shape)),
+    }
     net = load_network(write(tmp_path, graph(nodes, [("in", "pool"), ("pool", "n"), ("n", "out")])))
     assert np.allclose(x.ravel() @ dense(net, "in", "n"), ref.ravel())
 
@@ -312,12 +379,15 @@ def test_flatten_conv_pool_affine_chain_composes():
     """Input -> Conv2d -> SumPool2d -> Flatten(torch start_dim=1) -> Affine -> LIF: one matrix."""
     rng = np.random.default_rng(12)
     wc, bc = grid(rng, (2, 1, 3, 3), 0.2), np.array([0.5, -0.25])
-    nodes = {"in": nir.Input(np.array([1, 8, 8])),
-             "conv": nir.Conv2d((8, 8), wc, 1, 1, 1, 1, bc),  # -> (2, 8, 8)
-             "pool": nir.SumPool2d(np.array([3, 3]), np.array([3, 3]), np.array([0, 0])),  # -> (2, 2, 2)
-             "flat": nir.Flatten(input_type={"input": np.array([2, 2, 2])}, start_dim=1, end_dim=-1),
-             "fc": nir.Affine(grid(rng, (4, 8)), np.zeros(4)), "lif": lif_node(4, 0.5),
-             "out": nir.Output(np.array([4]))}
+    nodes = {
+        "in": nir.Input(np.array([1, 8, 8])),
+        "conv": nir.Conv2d((8, 8), wc, 1, 1, 1, 1, bc),  # -> (2, 8, 8)
+        "pool": nir.SumPool2d(np.array([3, 3]), np.array([3, 3]), np.array([0, 0])),  # -> (2, 2, 2)
+        "flat": nir.Flatten(input_type={"input": np.array([2, 2, 2])}, start_dim=1, end_dim=-1),
+        "fc": nir.Affine(grid(rng, (4, 8)), np.zeros(4)),
+        "lif": lif_node(4, 0.5),
+        "out": nir.Output(np.array([4])),
+    }
     edges = [("in", "conv"), ("conv", "pool"), ("pool", "flat"), ("flat", "fc"), ("fc", "lif"), ("lif", "out")]
     net = nir_to_network(graph(nodes, edges, dt=DT))
     x = rng.normal(size=(1, 8, 8))
@@ -328,22 +398,28 @@ def test_flatten_conv_pool_affine_chain_composes():
     assert len(net.projections) == 1
 
 
-@pytest.mark.parametrize("start_dim,end_dim,shape", [(1, -1, (24,)), (0, -1, (24,)), (0, 1, (6, 4)),
-                                                     (2, 3, (2, 12))])
+@pytest.mark.parametrize("start_dim,end_dim,shape", [(1, -1, (24,)), (0, -1, (24,)), (0, 1, (6, 4)), (2, 3, (2, 12))])
 def test_flatten_shapes(start_dim, end_dim, shape):
     """start_dim 0 / negative: NIR dims (no batch); positive: torch dims (counting the batch)."""
-    nodes = {"in": nir.Input(np.array([2, 3, 4])),
-             "flat": nir.Flatten(input_type={"input": np.array([2, 3, 4])}, start_dim=start_dim, end_dim=end_dim),
-             "n": if_node(shape), "out": nir.Output(np.array(shape))}
+    nodes = {
+        "in": nir.Input(np.array([2, 3, 4])),
+        "flat": nir.Flatten(input_type={"input": np.array([2, 3, 4])}, start_dim=start_dim, end_dim=end_dim),
+        "n": if_node(shape),
+        "out": nir.Output(np.array(shape)),
+    }
     net = nir_to_network(graph(nodes, [("in", "flat"), ("flat", "n"), ("n", "out")]))
     assert net.by_name["n"].shape == shape
     assert np.array_equal(dense(net, "in", "n"), np.eye(24))
 
 
 def test_flatten_with_batch_in_declared_type():
-    nodes = {"in": nir.Input(np.array([2, 3])),
-             "flat": nir.Flatten(input_type={"input": np.array([1, 2, 3])}, start_dim=1, end_dim=-1),
-             "fc": nir.Linear(np.ones((1, 6))), "n": if_node(1), "out": nir.Output(np.array([1]))}
+    nodes = {
+        "in": nir.Input(np.array([2, 3])),
+        "flat": nir.Flatten(input_type={"input": np.array([1, 2, 3])}, start_dim=1, end_dim=-1),
+        "fc": nir.Linear(np.ones((1, 6))),
+        "n": if_node(1),
+        "out": nir.Output(np.array([1])),
+    }
     net = nir_to_network(graph(nodes, [("in", "flat"), ("flat", "fc"), ("fc", "n"), ("n", "out")]))
     assert np.array_equal(dense(net, "in", "n"), np.ones((6, 1)))
 
@@ -351,23 +427,45 @@ def test_flatten_with_batch_in_declared_type():
 # ---------------------------------------------------------------------------------- recurrence
 def test_recurrent_edges_are_detected(tmp_path):
     rng = np.random.default_rng(13)
-    nodes = {"in": nir.Input(np.array([3])), "fa": nir.Linear(grid(rng, (4, 3), 0)), "a": if_node(4),
-             "fb": nir.Linear(grid(rng, (2, 4), 0)), "b": if_node(2), "back": nir.Linear(grid(rng, (4, 2), 0)),
-             "self": nir.Linear(grid(rng, (4, 4), 0)), "out": nir.Output(np.array([2]))}
-    edges = [("in", "fa"), ("fa", "a"), ("a", "fb"), ("fb", "b"), ("b", "back"), ("back", "a"),
-             ("a", "self"), ("self", "a"), ("b", "out")]
+    nodes = {
+        "in": nir.Input(np.array([3])),
+        "fa": nir.Linear(grid(rng, (4, 3), 0)),
+        "a": if_node(4),
+        "fb": nir.Linear(grid(rng, (2, 4), 0)),
+        "b": if_node(2),
+        "back": nir.Linear(grid(rng, (4, 2), 0)),
+        "self": nir.Linear(grid(rng, (4, 4), 0)),
+        "out": nir.Output(np.array([2])),
+    }
+    edges = [
+        ("in", "fa"),
+        ("fa", "a"),
+        ("a", "fb"),
+        ("fb", "b"),
+        ("b", "back"),
+        ("back", "a"),
+        ("a", "self"),
+        ("self", "a"),
+        ("b", "out"),
+    ]
     net = load_network(write(tmp_path, graph(nodes, edges)))
     assert [p.name for p in net.populations] == ["in", "a", "b"]
     rec = {(p.source, p.target): net.is_recurrent(p) for p in net.projections}
     assert rec == {("in", "a"): False, ("a", "b"): False, ("b", "a"): True, ("a", "a"): True}
     assert np.array_equal(dense(net, "b", "a"), nodes["back"].weight.T)
-    assert net.recurrent_weights.nnz == dense(net, "b", "a").astype(bool).sum() + dense(net, "a", "a").astype(bool).sum()
+    assert (
+        net.recurrent_weights.nnz == dense(net, "b", "a").astype(bool).sum() + dense(net, "a", "a").astype(bool).sum()
+    )
 
 
 # --------------------------------------------------------------------------- malformed models
 def _base_nodes():
-    return {"in": nir.Input(np.array([3])), "fc": nir.Affine(np.ones((4, 3)), np.zeros(4)),
-            "lif": lif_node(4), "out": nir.Output(np.array([4]))}
+    return {
+        "in": nir.Input(np.array([3])),
+        "fc": nir.Affine(np.ones((4, 3)), np.zeros(4)),
+        "lif": lif_node(4),
+        "out": nir.Output(np.array([4])),
+    }
 
 
 _BASE_EDGES = [("in", "fc"), ("fc", "lif"), ("lif", "out")]
@@ -376,8 +474,9 @@ _BASE_EDGES = [("in", "fc"), ("fc", "lif"), ("lif", "out")]
 def _malformed(case):
     nodes, edges, meta = _base_nodes(), list(_BASE_EDGES), {"dt": DT}
     if case == "cubalif":
-        nodes["lif"] = nir.CubaLIF(tau_syn=np.ones(4), tau_mem=np.ones(4), r=np.ones(4), v_leak=np.zeros(4),
-                                   v_threshold=np.ones(4))
+        nodes["lif"] = nir.CubaLIF(
+            tau_syn=np.ones(4), tau_mem=np.ones(4), r=np.ones(4), v_leak=np.zeros(4), v_threshold=np.ones(4)
+        )
     elif case == "no_output":
         del nodes["out"]
         edges.remove(("lif", "out"))
@@ -408,19 +507,28 @@ def _malformed(case):
     return graph(nodes, edges, **meta)
 
 
-@pytest.mark.parametrize("case,pattern", [
-    ("cubalif", r"node 'lif' \(CubaLIF\) is not supported; supported: Input, Output, Affine"),
-    ("no_output", r"no Output node"),
-    ("no_input", r"no Input node"),
-    ("shape", r"node 'lif' \(LIF\): input shape \(5,\) from 'fc' \(Affine\) does not match the neuron shape \(4,\)"),
-    ("v_leak", r"node 'lif' \(LIF\): non-zero v_leak is unsupported"),
-    ("no_dt", r"dt unknown: pass dt= \(CLI --dt\) or store metadata\['dt'\] in the NIR graph"),
-    ("missing_node", r"edge \('lif', 'ghost'\) names node 'ghost', which does not exist"),
-    ("linear_cycle", r"cycle through linear nodes only \((loop -> fc2 -> loop|fc2 -> loop -> fc2)\)"),
-    ("output_from_affine", r"node 'out' \(Output\) must be fed by exactly one neuron population .*'fc3' \(Affine\)"),
-    ("conv1d", r"node 'c1' \(Conv1d\) is not supported"),
-    ("nested", r"node 'sub' \(NIRGraph\) is not supported"),
-])
+@pytest.mark.parametrize(
+    "case,pattern",
+    [
+        ("cubalif", r"node 'lif' \(CubaLIF\) is not supported; supported: Input, Output, Affine"),
+        ("no_output", r"no Output node"),
+        ("no_input", r"no Input node"),
+        (
+            "shape",
+            r"node 'lif' \(LIF\): input shape \(5,\) from 'fc' \(Affine\) does not match the neuron shape \(4,\)",
+        ),
+        ("v_leak", r"node 'lif' \(LIF\): non-zero v_leak is unsupported"),
+        ("no_dt", r"dt unknown: pass dt= \(CLI --dt\) or store metadata\['dt'\] in the NIR graph"),
+        ("missing_node", r"edge \('lif', 'ghost'\) names node 'ghost', which does not exist"),
+        ("linear_cycle", r"cycle through linear nodes only \((loop -> fc2 -> loop|fc2 -> loop -> fc2)\)"),
+        (
+            "output_from_affine",
+            r"node 'out' \(Output\) must be fed by exactly one neuron population .*'fc3' \(Affine\)",
+        ),
+        ("conv1d", r"node 'c1' \(Conv1d\) is not supported"),
+        ("nested", r"node 'sub' \(NIRGraph\) is not supported"),
+    ],
+)
 def test_malformed_models_raise_one_line_errors(tmp_path, case, pattern):
     path = write(tmp_path, _malformed(case), f"{case}.nir")
     with pytest.raises(NetworkError, match=pattern) as info:
@@ -430,9 +538,12 @@ def test_malformed_models_raise_one_line_errors(tmp_path, case, pattern):
 
 
 def test_conv_shape_mismatch_names_node():
-    nodes = {"in": nir.Input(np.array([2, 5, 5])),
-             "conv": nir.Conv2d((5, 5), np.ones((1, 3, 3, 3)), 1, 0, 1, 1, np.zeros(1)),
-             "n": if_node((1, 3, 3)), "out": nir.Output(np.array([1, 3, 3]))}
+    nodes = {
+        "in": nir.Input(np.array([2, 5, 5])),
+        "conv": nir.Conv2d((5, 5), np.ones((1, 3, 3, 3)), 1, 0, 1, 1, np.zeros(1)),
+        "n": if_node((1, 3, 3)),
+        "out": nir.Output(np.array([1, 3, 3])),
+    }
     with pytest.raises(NetworkError, match=r"node 'conv' \(Conv2d\): input shape \(2, 5, 5\)"):
         nir_to_network(graph(nodes, [("in", "conv"), ("conv", "n"), ("n", "out")]))
 
@@ -453,6 +564,7 @@ def test_text_file_is_not_nir(tmp_path):
 
 def test_hdf5_without_nir_graph(tmp_path):
     import h5py
+
     path = tmp_path / "other.h5"
     with h5py.File(path, "w") as f:
         f.create_dataset("x", data=np.arange(3))
@@ -461,14 +573,30 @@ def test_hdf5_without_nir_graph(tmp_path):
 
 
 def test_save_rejects_mixed_reset_and_bad_metadata(tmp_path):
-    p = NeuronParams(np.full(2, 0.5, np.float32), np.ones(2, np.float32), np.zeros(2, np.float32),
-                     np.zeros(2, np.float32), np.array([True, False]))
-    net = Network("m", [Population("in", INPUT, (1,)), Population("n", LIF, (2,), p)],
-                  [Projection("in", "n", sp.csr_array(np.ones((1, 2))))], "in", "n")
+    p = NeuronParams(
+        np.full(2, 0.5, np.float32),
+        np.ones(2, np.float32),
+        np.zeros(2, np.float32),
+        np.zeros(2, np.float32),
+        np.array([True, False]),
+    )
+    net = Network(
+        "m",
+        [Population("in", INPUT, (1,)), Population("n", LIF, (2,), p)],
+        [Projection("in", "n", sp.csr_array(np.ones((1, 2))))],
+        "in",
+        "n",
+    )
     with pytest.raises(NetworkError, match="mixes hard and subtractive reset"):
         save_network(net, tmp_path / "m.nir")
     q = NeuronParams.uniform(2, decay=0.5)
-    net = Network("m", [Population("in", INPUT, (1,)), Population("n", LIF, (2,), q)],
-                  [Projection("in", "n", sp.csr_array(np.ones((1, 2))))], "in", "n", metadata={"x": None})
+    net = Network(
+        "m",
+        [Population("in", INPUT, (1,)), Population("n", LIF, (2,), q)],
+        [Projection("in", "n", sp.csr_array(np.ones((1, 2))))],
+        "in",
+        "n",
+        metadata={"x": None},
+    )
     with pytest.raises(NetworkError, match=r"metadata.x: NoneType value None cannot be stored"):
         save_network(net, tmp_path / "m.nir")

@@ -1,5 +1,6 @@
 """Placement: traffic-aware is never worse than row-major on its objective, keeps the partition,
 is seeded, and its objective agrees with the mapping-quality figures."""
+
 import numpy as np
 import pytest
 from builders import random_network
@@ -26,25 +27,39 @@ def logical_and_physical(m):
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(sizes=st.lists(st.integers(2, 30), min_size=2, max_size=5), seed=st.integers(0, 1000),
-       density=st.sampled_from([1.0, 0.3, 0.1]), w=st.integers(1, 5), h=st.integers(1, 4),
-       cpt=st.integers(1, 3), npc=st.integers(2, 16), strategy=st.sampled_from(["sequential", "random", "partition"]),
-       cost=st.sampled_from(COSTS), with_rates=st.booleans())
-def test_traffic_aware_is_never_worse_than_row_major(sizes, seed, density, w, h, cpt, npc, strategy, cost,
-                                                     with_rates):
+@given(
+    sizes=st.lists(st.integers(2, 30), min_size=2, max_size=5),
+    seed=st.integers(0, 1000),
+    density=st.sampled_from([1.0, 0.3, 0.1]),
+    w=st.integers(1, 5),
+    h=st.integers(1, 4),
+    cpt=st.integers(1, 3),
+    npc=st.integers(2, 16),
+    strategy=st.sampled_from(["sequential", "random", "partition"]),
+    cost=st.sampled_from(COSTS),
+    with_rates=st.booleans(),
+)
+def test_traffic_aware_is_never_worse_than_row_major(sizes, seed, density, w, h, cpt, npc, strategy, cost, with_rates):
     hw = load_hardware(SMALL, {"mesh.width": w, "mesh.height": h, "mesh.cores_per_tile": cpt})
     net = random_network(sizes, seed=seed, density=density, recurrent=len(sizes) > 2)
     rates = np.random.default_rng(seed).random(net.n_neurons) * 4 if with_rates else None
     extra = {"rates": rates} if with_rates else {}
     try:
-        rm = map_network(net, hw, strategy, "row-major", neurons_per_core=npc, seed=seed,
-                         **({"rates": rates} if with_rates and strategy == "partition" else {}))
+        rm = map_network(
+            net,
+            hw,
+            strategy,
+            "row-major",
+            neurons_per_core=npc,
+            seed=seed,
+            **({"rates": rates} if with_rates and strategy == "partition" else {}),
+        )
     except MappingError:
         return
     ta = map_network(net, hw, strategy, "traffic-aware", neurons_per_core=npc, cost=cost, seed=seed, **extra)
     lr, pr = logical_and_physical(rm)
     lt, pt = logical_and_physical(ta)
-    np.testing.assert_array_equal(lr, lt)                     # same partition, only moved
+    np.testing.assert_array_equal(lr, lt)  # same partition, only moved
     assert np.unique(pt).size == pt.size and pt.max() < hw.n_cores
     t = core_traffic(net, lr, int(lr.max()) + 1, rates)
     assert placement_cost(t, pt, hw, cost) <= placement_cost(t, pr, hw, cost) + 1e-9 * max(t.sum(), 1)
@@ -57,7 +72,7 @@ def test_traffic_aware_improves_a_spread_out_network():
     ta = map_network(net, hw, "sequential", "traffic-aware", neurons_per_core=4, seed=1)
     q_rm, q_ta = mapping_quality(net, hw, rm), mapping_quality(net, hw, ta)
     assert q_ta["hops"] < q_rm["hops"]
-    assert q_ta["messages"] == q_rm["messages"]   # placement moves cores, not messages
+    assert q_ta["messages"] == q_rm["messages"]  # placement moves cores, not messages
     # the objective in hops is the quality figure `hops`
     logical, physical = logical_and_physical(ta)
     t = core_traffic(net, logical, int(logical.max()) + 1)
@@ -90,12 +105,19 @@ def test_distance_matrix_by_cost(small_hw):
 
 
 def two_chips():
-    from neurosim.describe.hardware import Hardware
+    from neurosim.describe.hardware import HardwareSpec
 
-    if "chips" not in Hardware.model_fields:
+    if "chips" not in HardwareSpec.model_fields:
         pytest.skip("hardware without chip grids")
-    return load_hardware(SMALL, {"chips.width": 2, "chips.link_latency_cycles": 7, "chips.link_energy_pj": 5.0,
-                                 "chips.link_bandwidth_msgs_per_cycle": 0.5})
+    return load_hardware(
+        SMALL,
+        {
+            "chips.width": 2,
+            "chips.link_latency_cycles": 7,
+            "chips.link_energy_pj": 5.0,
+            "chips.link_bandwidth_msgs_per_cycle": 0.5,
+        },
+    )
 
 
 def test_distance_matrix_agrees_with_the_noc_model_across_chips():

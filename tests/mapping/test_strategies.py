@@ -1,5 +1,6 @@
 """Mapping strategies: capacity and coverage on random networks and chips (hypothesis), the cut
 traffic of ``partition`` against ``sequential``, and ``mapping_quality`` against simulated runs."""
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -30,12 +31,17 @@ SMALL = HW_DIR / "small.yaml"
 
 # ---- generators ----------------------------------------------------------------------------------
 
+
 @st.composite
 def chips(draw):
-    over = {"mesh.width": draw(st.integers(1, 4)), "mesh.height": draw(st.integers(1, 4)),
-            "mesh.cores_per_tile": draw(st.integers(1, 3)), "core.max_neurons": draw(st.integers(1, 64)),
-            "core.max_fan_in": draw(st.integers(1, 160)),
-            "core.max_synapses": draw(st.one_of(st.none(), st.integers(1, 2000)))}
+    over = {
+        "mesh.width": draw(st.integers(1, 4)),
+        "mesh.height": draw(st.integers(1, 4)),
+        "mesh.cores_per_tile": draw(st.integers(1, 3)),
+        "core.max_neurons": draw(st.integers(1, 64)),
+        "core.max_fan_in": draw(st.integers(1, 160)),
+        "core.max_synapses": draw(st.one_of(st.none(), st.integers(1, 2000))),
+    }
     return load_hardware(SMALL, over)
 
 
@@ -64,8 +70,9 @@ def networks(draw):
     seed = draw(st.integers(0, 10_000))
     if draw(st.booleans()):
         sizes = draw(st.lists(st.integers(1, 40), min_size=2, max_size=4))
-        return random_network(sizes, seed=seed, recurrent=draw(st.booleans()),
-                              density=draw(st.sampled_from([1.0, 0.5, 0.1])))
+        return random_network(
+            sizes, seed=seed, recurrent=draw(st.booleans()), density=draw(st.sampled_from([1.0, 0.5, 0.1]))
+        )
     return sparse_network(seed, draw(st.integers(2, 5)), draw(st.sampled_from([0.5, 0.2, 0.05])))
 
 
@@ -85,9 +92,14 @@ def assert_fits(net, hw, m, neurons_per_core=None):
 
 # ---- properties ----------------------------------------------------------------------------------
 
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(net=networks(), hw=chips(), rates_seed=st.one_of(st.none(), st.integers(0, 100)),
-       npc=st.one_of(st.none(), st.integers(1, 8)))
+@given(
+    net=networks(),
+    hw=chips(),
+    rates_seed=st.one_of(st.none(), st.integers(0, 100)),
+    npc=st.one_of(st.none(), st.integers(1, 8)),
+)
 def test_every_strategy_respects_capacity_and_maps_each_neuron_once(net, hw, rates_seed, npc):
     rates = None if rates_seed is None else np.random.default_rng(rates_seed).random(net.n_neurons) * 3
     feasible = {}
@@ -130,11 +142,12 @@ def test_partition_cuts_traffic_on_random_networks(roomy_hw, density, recurrent)
     rates = profile_rates(net, roomy_hw, stim)
     for r in (None, rates):
         seq = mapping_quality(net, roomy_hw, map_network(net, roomy_hw), r)
-        part = mapping_quality(net, roomy_hw, map_network(net, roomy_hw, "partition",
-                                                          **({} if r is None else {"rates": r})), r)
+        part = mapping_quality(
+            net, roomy_hw, map_network(net, roomy_hw, "partition", **({} if r is None else {"rates": r})), r
+        )
         assert part["cut_traffic"] <= seq["cut_traffic"] + 1e-9
         assert part["messages"] <= seq["messages"] + 1e-9
-    if density < 1:   # sparse nets have locality to exploit
+    if density < 1:  # sparse nets have locality to exploit
         assert part["cut_traffic"] < seq["cut_traffic"]
 
 
@@ -182,6 +195,7 @@ def test_partition_never_cuts_more_than_sequential_on_shipped_models(path):
 
 # ---- balanced and random ---------------------------------------------------------------------------
 
+
 def test_balanced_evens_out_synaptic_work(roomy_hw):
     net = random_network([64, 100, 30, 10], seed=4, density=0.5)
     seq = mapping_quality(net, roomy_hw, map_network(net, roomy_hw))
@@ -208,7 +222,7 @@ def test_random_is_seeded(roomy_hw):
 
 
 def test_infeasible_fan_in_raises_for_every_strategy(small_hw):
-    net = random_network([300, 4], seed=1)   # fan-in 300 > max_fan_in 256
+    net = random_network([300, 4], seed=1)  # fan-in 300 > max_fan_in 256
     for name in STRATEGY_NAMES:
         with pytest.raises(MappingError, match="fan-in"):
             map_network(net, small_hw, name)
@@ -222,6 +236,7 @@ def test_registry_lists_every_strategy_and_placement():
 
 # ---- quality and spike rates against the simulator ------------------------------------------------
 
+
 def test_spike_counts_and_profile_rates_match_the_reference(roomy_hw):
     net = random_network([12, 20, 9, 4], seed=3, recurrent=True)
     stim = np.random.default_rng(1).random((3, 8, 12)) < 0.4
@@ -233,22 +248,30 @@ def test_spike_counts_and_profile_rates_match_the_reference(roomy_hw):
 
 
 def test_profile_rates_on_a_chip_too_small_for_the_network(small_hw):
-    net = random_network([64, 300, 10], seed=1, density=0.3)   # 374 neurons > what fits row by row
+    net = random_network([64, 300, 10], seed=1, density=0.3)  # 374 neurons > what fits row by row
     stim = np.random.default_rng(1).random((2, 5, 64)) < 0.4
     want = np.mean([forward_sync(net, s).sum(axis=0) for s in stim], axis=0)
     np.testing.assert_allclose(profile_rates(net, small_hw, stim), want)
 
 
-@pytest.mark.parametrize("strategy,placement", [("sequential", "row-major"), ("balanced", "traffic-aware"),
-                                                ("partition", "traffic-aware"), ("random", "row-major")])
+@pytest.mark.parametrize(
+    "strategy,placement",
+    [
+        ("sequential", "row-major"),
+        ("balanced", "traffic-aware"),
+        ("partition", "traffic-aware"),
+        ("random", "row-major"),
+    ],
+)
 def test_mapping_quality_predicts_the_simulated_traffic(roomy_hw, strategy, placement):
     """With the run's own spike rates, predicted messages, hops and tile-local deliveries equal
     the simulator's counts."""
     net = random_network([24, 40, 16, 6], seed=9, density=0.4, recurrent=True)
     stim = np.random.default_rng(2).random((4, 8, 24)) < 0.35
     rates = profile_rates(net, roomy_hw, stim)
-    m = map_network(net, roomy_hw, strategy, placement,
-                    **({"rates": rates} if strategy in ("balanced", "partition") else {}))
+    m = map_network(
+        net, roomy_hw, strategy, placement, **({"rates": rates} if strategy in ("balanced", "partition") else {})
+    )
     q = mapping_quality(net, roomy_hw, m, rates)
     s = summarize(simulate(roomy_hw, net, m, stim, np.zeros(4, np.int64)))
     assert q["messages"] == pytest.approx(s["messages_per_inference"], rel=1e-12)
@@ -262,31 +285,62 @@ def test_mapping_quality_predicts_the_simulated_traffic(roomy_hw, strategy, plac
 def test_traffic_definitions_by_hand():
     """in -> a (2 neurons); the input neuron and a[0] share core 0, a[1] is on core 1.
     The input spikes once: messages to cores 0 and 1 = 2; one leaves its core."""
-    pops = [Population("in", "input", (1,)),
-            Population("a", "lif", (2,), NeuronParams.uniform(2, decay=0.5, threshold=1.0))]
-    net = Network("hand", pops, [Projection("in", "a", sp.csr_array(np.array([[1.0, 1.0]], np.float32)))],
-                  "in", "a")
+    pops = [
+        Population("in", "input", (1,)),
+        Population("a", "lif", (2,), NeuronParams.uniform(2, decay=0.5, threshold=1.0)),
+    ]
+    net = Network("hand", pops, [Projection("in", "a", sp.csr_array(np.array([[1.0, 1.0]], np.float32)))], "in", "a")
     core_of = np.array([0, 0, 1])
     assert traffic(net, core_of) == {"messages": 2.0, "cut_traffic": 1.0}
     assert traffic(net, core_of, rates=np.array([3.0, 9.0, 9.0])) == {"messages": 6.0, "cut_traffic": 3.0}
-    hw = load_hardware(SMALL)   # cores 0, 1 share tile (0, 0)
+    hw = load_hardware(SMALL)  # cores 0, 1 share tile (0, 0)
     q = mapping_quality(net, hw, Mapping(core_of))
     assert (q["tile_traffic"], q["hops"], q["mean_hops"]) == (0.0, 0.0, 0.0)
-    q = mapping_quality(net, hw, Mapping(np.array([0, 0, 2])))   # core 2: tile (1, 0), one hop
+    q = mapping_quality(net, hw, Mapping(np.array([0, 0, 2])))  # core 2: tile (1, 0), one hop
     assert (q["tile_traffic"], q["hops"], q["mean_hops"]) == (1.0, 1.0, 0.5)
 
 
 # ---- CLI ---------------------------------------------------------------------------------------------
 
+
 def test_cli_run_with_strategy_and_placement(tmp_path, capsys):
     model = tmp_path / "m.nir"
     save_network(random_network([64, 40, 10], seed=1, density=0.3), model)
-    rc = main(["run", str(model), "--hw", str(SMALL), "--strategy", "partition", "--placement", "traffic-aware",
-               "--samples", "3", "--out", str(tmp_path / "rep"), "--save-mapping", str(tmp_path / "map.yaml"),
-               "-q"])
+    rc = main(
+        [
+            "run",
+            str(model),
+            "--hw",
+            str(SMALL),
+            "--strategy",
+            "partition",
+            "--placement",
+            "traffic-aware",
+            "--samples",
+            "3",
+            "--out",
+            str(tmp_path / "rep"),
+            "--save-mapping",
+            str(tmp_path / "map.yaml"),
+            "-q",
+        ]
+    )
     assert rc == 0, capsys.readouterr().err
     assert "strategy: partition" in (tmp_path / "map.yaml").read_text()
-    rc = main(["run", str(model), "--hw", str(SMALL), "--strategy", "clever", "--samples", "1",
-               "--out", str(tmp_path / "rep2"), "-q"])
+    rc = main(
+        [
+            "run",
+            str(model),
+            "--hw",
+            str(SMALL),
+            "--strategy",
+            "clever",
+            "--samples",
+            "1",
+            "--out",
+            str(tmp_path / "rep2"),
+            "-q",
+        ]
+    )
     err = capsys.readouterr().err
     assert rc == 2 and "unknown mapping strategy 'clever'" in err and len(err.strip().splitlines()) == 1

@@ -1,4 +1,5 @@
 """NoC report figures and the critical path (neurosim.report.figures.noc)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -25,8 +26,11 @@ def traffic():
 def test_link_figures_draw(traffic):
     hw, m, d, _, _ = traffic
     st = m.link_stats()
-    for fig in (npl.plot_link_utilisation(hw, st, int(d.arrival.max())), npl.plot_link_stalls(hw, st),
-                npl.plot_link_metric(hw, st, "peak_occupancy")):
+    for fig in (
+        npl.plot_link_utilisation(hw, st, int(d.arrival.max())),
+        npl.plot_link_stalls(hw, st),
+        npl.plot_link_metric(hw, st, "peak_occupancy"),
+    ):
         assert isinstance(fig, Figure)
     with pytest.raises(ValueError, match="cycles"):
         npl.link_values(st, "utilisation")
@@ -42,9 +46,9 @@ def test_large_mesh_falls_back_to_a_heatmap(monkeypatch, traffic):
 
 
 def test_tile_energy_by_hand():
-    hw = load_hardware(preset_path("small"))   # 1 pJ per synop and per E-W hop, 2 pJ per N-S hop
+    hw = load_hardware(preset_path("small"))  # 1 pJ per synop and per E-W hop, 2 pJ per N-S hop
     m = Mesh(hw)
-    m.deliver([0, 0, 0], [2, 4, 1], [0, 0, 0])   # (0,0)->(1,0) E, (0,0)->(0,1) S, local
+    m.deliver([0, 0, 0], [2, 4, 1], [0, 0, 0])  # (0,0)->(1,0) E, (0,0)->(0,1) S, local
     core = {"synop": np.array([0, 0, 5, 0, 0, 0, 0, 3])}
     e = tile_energy_j(hw, core, m.link_stats()["messages"], m.tile_stats()["local"])
     # tile 0: 1 E hop (1 pJ) + 1 S hop (2 pJ) + 1 local (1 pJ); tile 1: 5 synops; tile 3: 3 synops
@@ -59,10 +63,25 @@ def test_critical_path_names_the_slowest_frame_its_last_cores_and_busiest_links(
     stall[8] = 50
     recs = [
         dict(frame=0, phase="l0", start=0, end=100, core_end={0: 100}, barrier_cycles=10),
-        dict(frame=1, phase="l0", start=200, end=260, core_end={0: 240, 3: 260, 1: 260},
-             link_busy=busy, barrier_cycles=10),
-        PhaseRecord(frame=1, phase="l1", start=270, end=400, core_end={2: 390}, link_busy=busy,
-                        link_stall=stall, barrier_cycles=10),
+        dict(
+            frame=1,
+            phase="l0",
+            start=200,
+            end=260,
+            core_end={0: 240, 3: 260, 1: 260},
+            link_busy=busy,
+            barrier_cycles=10,
+        ),
+        PhaseRecord(
+            frame=1,
+            phase="l1",
+            start=270,
+            end=400,
+            core_end={2: 390},
+            link_busy=busy,
+            link_stall=stall,
+            barrier_cycles=10,
+        ),
     ]
     cp = critical_path(recs)
     assert (cp.frame, cp.start, cp.end, cp.cycles) == (1, 200, 410, 210)
@@ -74,7 +93,7 @@ def test_critical_path_names_the_slowest_frame_its_last_cores_and_busiest_links(
     hw = load_hardware(preset_path("small"))
     text = format_critical_path(cp, hw)
     assert "frame 1, 210 cycles" in text and "core 2 on tile (1, 0)" in text and "(0,2)E" not in text
-    assert "(1,0)W" in text and "(0,1)E" in text   # links 5 = tile 1 W, 8 = tile 2 E
+    assert "(1,0)W" in text and "(0,1)E" in text  # links 5 = tile 1 W, 8 = tile 2 E
     assert isinstance(npl.plot_critical_path(cp, hw), Figure)
     with pytest.raises(ValueError):
         critical_path([])

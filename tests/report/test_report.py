@@ -1,5 +1,6 @@
 """Reports: summary figures checked by hand on a tiny synthetic run, the CSV, the plots, the
 Markdown and the atomic writer."""
+
 from __future__ import annotations
 
 import csv
@@ -16,7 +17,7 @@ import neurosim
 from neurosim.analysis.summary import CSV_COLUMNS, samples_csv_rows, summarize
 from neurosim.describe import cost
 from neurosim.describe.cost import CORE_OPS, OPS
-from neurosim.describe.hardware import Hardware
+from neurosim.describe.hardware import HardwareSpec
 from neurosim.describe.network import Network, Population, Projection
 from neurosim.errors import SimulationError
 from neurosim.neuron import NeuronParams
@@ -32,52 +33,95 @@ matplotlib.use("Agg")
 PJ = 1e-12
 
 
-def make_hw(width=2, height=1, cores_per_tile=1) -> Hardware:
+def make_hw(width=2, height=1, cores_per_tile=1) -> HardwareSpec:
     # costs chosen so every op has a distinct, hand-checkable energy; 100 MHz -> 10 ns per cycle;
     # 1 mW of chip static power -> 10 pJ per cycle
-    return Hardware.model_validate({
-        "format": "neurosim-hardware/1",
-        "name": "tiny-test",
-        "mesh": {"width": width, "height": height, "cores_per_tile": cores_per_tile},
-        "core": {
-            "max_neurons": 8, "max_fan_in": 16, "clock_mhz": 100,
-            "latency_message_in_cycles": 1, "latency_synop_cycles": 1,
-            "latency_neuron_update_active_cycles": 2, "latency_neuron_update_idle_cycles": 1,
-            "latency_spike_out_cycles": 1,
-            "energy_message_in_pj": 1.0, "energy_synop_pj": 2.0,
-            "energy_neuron_update_active_pj": 3.0, "energy_neuron_update_idle_pj": 0.5,
-            "energy_spike_out_pj": 4.0,
-        },
-        "router": {"latency_hop_ew_cycles": 1, "latency_hop_ns_cycles": 2,
-                   "energy_hop_ew_pj": 5.0, "energy_hop_ns_pj": 6.0,
-                   "latency_local_cycles": 1, "energy_local_pj": 7.0},
-        "barrier": {"latency_cycles": [[1, 10]], "energy_pj": 10.0},
-        "chip": {"static_power_mw": 1.0},
-    })
+    return HardwareSpec.model_validate(
+        {
+            "format": "neurosim-hardware/1",
+            "name": "tiny-test",
+            "mesh": {"width": width, "height": height, "cores_per_tile": cores_per_tile},
+            "core": {
+                "max_neurons": 8,
+                "max_fan_in": 16,
+                "clock_mhz": 100,
+                "latency_message_in_cycles": 1,
+                "latency_synop_cycles": 1,
+                "latency_neuron_update_active_cycles": 2,
+                "latency_neuron_update_idle_cycles": 1,
+                "latency_spike_out_cycles": 1,
+                "energy_message_in_pj": 1.0,
+                "energy_synop_pj": 2.0,
+                "energy_neuron_update_active_pj": 3.0,
+                "energy_neuron_update_idle_pj": 0.5,
+                "energy_spike_out_pj": 4.0,
+            },
+            "router": {
+                "latency_hop_ew_cycles": 1,
+                "latency_hop_ns_cycles": 2,
+                "energy_hop_ew_pj": 5.0,
+                "energy_hop_ns_pj": 6.0,
+                "latency_local_cycles": 1,
+                "energy_local_pj": 7.0,
+            },
+            "barrier": {"latency_cycles": [[1, 10]], "energy_pj": 10.0},
+            "chip": {"static_power_mw": 1.0},
+        }
+    )
 
 
 def make_network() -> Network:
     return Network(
         name="tiny-net",
-        populations=(Population("in", "input", (1,)),
-                     Population("out", "lif", (2,), NeuronParams.uniform(2))),
+        populations=(Population("in", "input", (1,)), Population("out", "lif", (2,), NeuronParams.uniform(2))),
         projections=(Projection("in", "out", sp.csr_array(np.array([[1.0, 0.5]]))),),
-        input="in", output="out")
+        input="in",
+        output="out",
+    )
 
 
 def ops(message_in, synop, active, idle, spike_out, hop_ew, hop_ns, local, barrier, hop_chip=0):
-    return {"message_in": message_in, "synop": synop, "neuron_update_active": active,
-            "neuron_update_idle": idle, "spike_out": spike_out, "hop_ew": hop_ew, "hop_ns": hop_ns,
-            "hop_chip": hop_chip, "local": local, "barrier": barrier}
+    return {
+        "message_in": message_in,
+        "synop": synop,
+        "neuron_update_active": active,
+        "neuron_update_idle": idle,
+        "spike_out": spike_out,
+        "hop_ew": hop_ew,
+        "hop_ns": hop_ns,
+        "hop_chip": hop_chip,
+        "local": local,
+        "barrier": barrier,
+    }
 
 
 def make_samples():
-    s0 = SampleRecord(index=0, label=1, prediction=1, cycles=100, ops=ops(2, 4, 3, 3, 2, 1, 0, 1, 2),
-                      spikes=2, input_spikes=1, messages_sent=3, messages_received=3,
-                      first_output_cycle=40, decision_cycle=60)
-    s1 = SampleRecord(index=1, label=0, prediction=1, cycles=50, ops=ops(1, 2, 1, 5, 1, 0, 1, 0, 2),
-                      spikes=1, input_spikes=1, messages_sent=1, messages_received=1,
-                      first_output_cycle=None, decision_cycle=None)
+    s0 = SampleRecord(
+        index=0,
+        label=1,
+        prediction=1,
+        cycles=100,
+        ops=ops(2, 4, 3, 3, 2, 1, 0, 1, 2),
+        spikes=2,
+        input_spikes=1,
+        messages_sent=3,
+        messages_received=3,
+        first_output_cycle=40,
+        decision_cycle=60,
+    )
+    s1 = SampleRecord(
+        index=1,
+        label=0,
+        prediction=1,
+        cycles=50,
+        ops=ops(1, 2, 1, 5, 1, 0, 1, 0, 2),
+        spikes=1,
+        input_spikes=1,
+        messages_sent=1,
+        messages_received=1,
+        first_output_cycle=None,
+        decision_cycle=None,
+    )
     return [s0, s1]
 
 
@@ -96,26 +140,36 @@ def make_result(*, hw=None, raster=True, mapping=None, samples=None) -> RunResul
     tp[:2, :2] = [[1, 2], [0, 1]]
     from neurosim.sim.noc.mesh import Mesh
 
-    links = Mesh(hw).link_stats()           # two messages over the east link of tile (0, 0)
+    links = Mesh(hw).link_stats()  # two messages over the east link of tile (0, 0)
     links["messages"][0 * 4 + 0] = 2
     links["busy_cycles"][0 * 4 + 0] = 2
     links["peak_occupancy"][0 * 4 + 0] = 1
     return RunResult(
-        name="tiny-run", mode="sync", hardware=hw, network=make_network(),
+        name="tiny-run",
+        mode="sync",
+        hardware=hw,
+        network=make_network(),
         mapping=mapping if mapping is not None else types.SimpleNamespace(strategy="sequential", used_cores=[0, 1]),
-        dataset="synthetic", frames=2, samples=make_samples() if samples is None else samples,
-        core=core, tile_pairs=tp,
-        raster=Raster(sample=0, frame=np.array([0, 0, 1]), neuron=np.array([0, 1, 2]),
-                      cycle=np.array([5, 20, 40])) if raster else None,
-        spikes_per_population={"in": 2, "out": 3}, options={"seed": np.int64(3), "policy": "fifo"},
-        wall_s=0.25, links=links)
+        dataset="synthetic",
+        frames=2,
+        samples=make_samples() if samples is None else samples,
+        core=core,
+        tile_pairs=tp,
+        raster=Raster(sample=0, frame=np.array([0, 0, 1]), neuron=np.array([0, 1, 2]), cycle=np.array([5, 20, 40]))
+        if raster
+        else None,
+        spikes_per_population={"in": 2, "out": 3},
+        options={"seed": np.int64(3), "policy": "fifo"},
+        wall_s=0.25,
+        links=links,
+    )
 
 
 # energies by hand (pJ)
-S0_DYN = 2 * 1 + 4 * 2 + 3 * 3 + 3 * 0.5 + 2 * 4 + 1 * 5 + 0 * 6 + 1 * 7 + 2 * 10   # 60.5
-S1_DYN = 1 * 1 + 2 * 2 + 1 * 3 + 5 * 0.5 + 1 * 4 + 0 * 5 + 1 * 6 + 0 * 7 + 2 * 10   # 40.5
-S0_TOTAL = S0_DYN + 100 * 10   # 1060.5 pJ
-S1_TOTAL = S1_DYN + 50 * 10    # 540.5 pJ
+S0_DYN = 2 * 1 + 4 * 2 + 3 * 3 + 3 * 0.5 + 2 * 4 + 1 * 5 + 0 * 6 + 1 * 7 + 2 * 10  # 60.5
+S1_DYN = 1 * 1 + 2 * 2 + 1 * 3 + 5 * 0.5 + 1 * 4 + 0 * 5 + 1 * 6 + 0 * 7 + 2 * 10  # 40.5
+S0_TOTAL = S0_DYN + 100 * 10  # 1060.5 pJ
+S1_TOTAL = S1_DYN + 50 * 10  # 540.5 pJ
 
 
 # ---- summary ---------------------------------------------------------------------------------
@@ -133,8 +187,8 @@ def test_summary_headline_numbers_by_hand():
     assert s["input_spikes_per_inference"] == 1.0
     assert s["synops_per_inference"] == 3.0
     assert s["messages_per_inference"] == 2.0
-    assert s["hops_per_inference"] == 1.0          # s0: 1 east-west, s1: 1 north-south
-    assert s["time_to_first_output_s"] == pytest.approx(400e-9)   # only s0 has an output spike
+    assert s["hops_per_inference"] == 1.0  # s0: 1 east-west, s1: 1 north-south
+    assert s["time_to_first_output_s"] == pytest.approx(400e-9)  # only s0 has an output spike
     assert s["samples_with_first_output"] == 1
     assert s["time_to_decision_s"] == pytest.approx(600e-9)
     assert s["samples_with_decision"] == 1
@@ -144,16 +198,25 @@ def test_summary_energy_breakdown_and_ops():
     s = summarize(make_result())
     bd = s["energy_breakdown_per_inference_j"]
     assert set(bd) == {"static", "total", *OPS}
-    assert bd["static"] == pytest.approx(750 * PJ)                      # (1000 + 500) / 2 pJ
+    assert bd["static"] == pytest.approx(750 * PJ)  # (1000 + 500) / 2 pJ
     assert bd["synop"] == pytest.approx((4 + 2) * 2.0 / 2 * PJ)
     assert bd["neuron_update_idle"] == pytest.approx((3 + 5) * 0.5 / 2 * PJ)
     assert bd["hop_ns"] == pytest.approx(6.0 / 2 * PJ)
     assert bd["barrier"] == pytest.approx(20 * PJ)
     assert bd["total"] == pytest.approx(800.5 * PJ)
     assert sum(v for k, v in bd.items() if k != "total") == pytest.approx(bd["total"], rel=1e-12)
-    assert s["ops_per_inference"] == {"message_in": 1.5, "synop": 3.0, "neuron_update_active": 2.0,
-                                      "neuron_update_idle": 4.0, "spike_out": 1.5, "hop_ew": 0.5,
-                                      "hop_ns": 0.5, "hop_chip": 0.0, "local": 0.5, "barrier": 2.0}
+    assert s["ops_per_inference"] == {
+        "message_in": 1.5,
+        "synop": 3.0,
+        "neuron_update_active": 2.0,
+        "neuron_update_idle": 4.0,
+        "spike_out": 1.5,
+        "hop_ew": 0.5,
+        "hop_ns": 0.5,
+        "hop_chip": 0.0,
+        "local": 0.5,
+        "barrier": 2.0,
+    }
 
 
 def test_summary_run_block():
@@ -174,8 +237,13 @@ def test_summary_per_core_populations_traffic():
     c0, c1 = s["per_core"]
     assert c0["core"] == 0 and c0["tile"] == [0, 0]
     assert c1["core"] == 1 and c1["tile"] == [1, 0]
-    assert c0["ops_per_inference"] == {"message_in": 0.5, "synop": 1.0, "neuron_update_active": 1.0,
-                                       "neuron_update_idle": 2.0, "spike_out": 0.5}
+    assert c0["ops_per_inference"] == {
+        "message_in": 0.5,
+        "synop": 1.0,
+        "neuron_update_active": 1.0,
+        "neuron_update_idle": 2.0,
+        "spike_out": 0.5,
+    }
     assert c0["busy_cycles_per_inference"] == 30 and c1["busy_cycles_per_inference"] == 45
     assert c0["utilisation"] == pytest.approx(0.4) and c1["utilisation"] == pytest.approx(0.6)
     assert c0["spikes_per_inference"] == 0.5 and c1["spikes_per_inference"] == 1.0
@@ -183,14 +251,29 @@ def test_summary_per_core_populations_traffic():
     assert c0["energy_dynamic_per_inference_j"] == pytest.approx(8.5 * PJ)
     assert c1["energy_dynamic_per_inference_j"] == pytest.approx(13 * PJ)
     assert s["per_population_spikes_per_inference"] == {"in": 1.0, "out": 1.5}
-    assert sorted(map(json.dumps, s["tile_traffic"])) == sorted(map(json.dumps, [
-        {"src": [0, 0], "dst": [0, 0], "messages": 0.5},
-        {"src": [0, 0], "dst": [1, 0], "messages": 1.0},
-        {"src": [1, 0], "dst": [1, 0], "messages": 0.5}]))
-    assert s["per_link"] == [{"src": [0, 0], "dst": [1, 0], "direction": "E", "chip_link": False,
-                              "messages_per_inference": 1.0, "busy_cycles_per_inference": 1.0,
-                              "stall_cycles_per_inference": 0.0, "peak_buffer_occupancy": 1,
-                              "utilisation": pytest.approx(1 / 75)}]
+    assert sorted(map(json.dumps, s["tile_traffic"])) == sorted(
+        map(
+            json.dumps,
+            [
+                {"src": [0, 0], "dst": [0, 0], "messages": 0.5},
+                {"src": [0, 0], "dst": [1, 0], "messages": 1.0},
+                {"src": [1, 0], "dst": [1, 0], "messages": 0.5},
+            ],
+        )
+    )
+    assert s["per_link"] == [
+        {
+            "src": [0, 0],
+            "dst": [1, 0],
+            "direction": "E",
+            "chip_link": False,
+            "messages_per_inference": 1.0,
+            "busy_cycles_per_inference": 1.0,
+            "stall_cycles_per_inference": 0.0,
+            "peak_buffer_occupancy": 1,
+            "utilisation": pytest.approx(1 / 75),
+        }
+    ]
 
 
 def test_summary_conservation():
@@ -222,7 +305,7 @@ def test_energy_parts_not_summing_raises(monkeypatch):
 
 
 def test_used_cores_fallback_to_nonzero_counters():
-    hw = make_hw(width=2, height=2, cores_per_tile=1)   # 4 cores, only 0 and 1 have counters
+    hw = make_hw(width=2, height=2, cores_per_tile=1)  # 4 cores, only 0 and 1 have counters
     s = summarize(make_result(hw=hw, mapping=types.SimpleNamespace()))
     assert [c["core"] for c in s["per_core"]] == [0, 1]
     assert s["run"]["mapping"]["strategy"] is None
@@ -271,13 +354,15 @@ def test_plots_return_figures(with_ax):
         return a
 
     figs = []
-    for make in (lambda a: plot_energy_breakdown(s, ax=a),
-                 lambda a: plot_core_heatmap(s, hw, ax=a),
-                 lambda a: plot_core_heatmap(res, hw, metric="energy", ax=a),
-                 lambda a: plot_core_heatmap(s, hw, metric="utilisation", ax=a),
-                 lambda a: plot_raster(res.raster, res.network, cycle_s=hw.cycle_s, ax=a),
-                 lambda a: plot_raster(res.raster, res.network, ax=a, x="frame"),
-                 lambda a: plot_latency_per_sample(res.samples, hw.cycle_s, ax=a)):
+    for make in (
+        lambda a: plot_energy_breakdown(s, ax=a),
+        lambda a: plot_core_heatmap(s, hw, ax=a),
+        lambda a: plot_core_heatmap(res, hw, metric="energy", ax=a),
+        lambda a: plot_core_heatmap(s, hw, metric="utilisation", ax=a),
+        lambda a: plot_raster(res.raster, res.network, cycle_s=hw.cycle_s, ax=a),
+        lambda a: plot_raster(res.raster, res.network, ax=a, x="frame"),
+        lambda a: plot_latency_per_sample(res.samples, hw.cycle_s, ax=a),
+    ):
         a = ax()
         fig = make(a)
         assert isinstance(fig, Figure)
@@ -290,7 +375,7 @@ def test_plots_return_figures(with_ax):
 
 
 def test_core_heatmap_subgrid_and_per_tile():
-    hw = make_hw(width=2, height=2, cores_per_tile=4)   # 16 cores: 2x2 sub-grid per tile
+    hw = make_hw(width=2, height=2, cores_per_tile=4)  # 16 cores: 2x2 sub-grid per tile
     res = make_result(hw=hw)
     fig = plot_core_heatmap(res, hw, metric="synop")
     title = fig.axes[0].get_title()
@@ -329,9 +414,19 @@ def test_render_markdown():
     s = summarize(make_result())
     md = render_markdown(s, {"energy": "fig_energy.png", "cores": "fig_cores.png"})
     assert md.startswith("# neurosim report: tiny-run")
-    for text in ("50.0 %", "800.5 pJ", "750 ns", "665.4 aJ·s", "400 ns", "| static |",
-                 "![Energy per inference by part (static and each dynamic operation)](fig_energy.png)",
-                 "(fig_cores.png)", "Conservation checks", "sequential", "| **all 2** |"):
+    for text in (
+        "50.0 %",
+        "800.5 pJ",
+        "750 ns",
+        "665.4 aJ·s",
+        "400 ns",
+        "| static |",
+        "![Energy per inference by part (static and each dynamic operation)](fig_energy.png)",
+        "(fig_cores.png)",
+        "Conservation checks",
+        "sequential",
+        "| **all 2** |",
+    ):
         assert text in md, text
     assert "FAILED" not in md
 
@@ -345,8 +440,17 @@ def test_write_report_creates_all_files(tmp_path):
     out = write_report(make_result(), tmp_path / "rep")
     assert out == tmp_path / "rep"
     names = {p.name for p in out.iterdir()}
-    assert names == {"summary.json", "samples.csv", "report.md", "fig_energy.png", "fig_cores.png",
-                     "fig_raster.png", "fig_latency.png", "fig_links.png", "fig_tiles.png"}
+    assert names == {
+        "summary.json",
+        "samples.csv",
+        "report.md",
+        "fig_energy.png",
+        "fig_cores.png",
+        "fig_raster.png",
+        "fig_latency.png",
+        "fig_links.png",
+        "fig_tiles.png",
+    }
     for png in ("fig_energy.png", "fig_cores.png", "fig_raster.png", "fig_latency.png", "fig_links.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     summary = json.loads((out / "summary.json").read_text())
@@ -409,7 +513,7 @@ def test_write_report_failure_when_swapping_restores_previous(tmp_path, monkeypa
 
     def flaky(src, dst):
         calls.append((src, dst))
-        if len(calls) == 2:   # moving the new report into place fails
+        if len(calls) == 2:  # moving the new report into place fails
             raise OSError("disk gone")
         return real(src, dst)
 

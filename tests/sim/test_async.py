@@ -1,4 +1,5 @@
 """Async execution: equivalences (sync, the trainer), policies, stopping, decisions, scopes."""
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -34,8 +35,16 @@ def spikes_per_frame(chip, frames):
 
 def run_chip(hw, net, stim, **opts):
     chip = Chip(hw, net, map_network(net, hw, neurons_per_core=opts.pop("npc", None)))
-    chip.options = {"mode": "async", "scope": "global", "policy": "fifo", "group_size": 8,
-                    "max_steps": net.n_neurons, "stop_on_output": None, "seed": 0, **opts}
+    chip.options = {
+        "mode": "async",
+        "scope": "global",
+        "policy": "fifo",
+        "group_size": 8,
+        "max_steps": net.n_neurons,
+        "stop_on_output": None,
+        "seed": 0,
+        **opts,
+    }
     out = []
     for i, x in enumerate(stim):
         chip.run_sample(x, index=i)
@@ -56,9 +65,17 @@ def test_async_global_with_wide_groups_equals_sync(roomy_hw, policy):
 def test_small_groups_change_the_schedule_but_conserve(roomy_hw):
     net, _ = mlp([16, 24, 12, 5], seed=2)
     stim = np.random.default_rng(0).random((3, 8, 16)) < 0.4
-    res = simulate(roomy_hw, net, map_network(net, roomy_hw), stim, np.zeros(3, np.int64),
-                   mode="async", group_size=1, policy="momentum")
-    for s in res.samples:   # conservation is checked inside simulate; at most one spike per step
+    res = simulate(
+        roomy_hw,
+        net,
+        map_network(net, roomy_hw),
+        stim,
+        np.zeros(3, np.int64),
+        mode="async",
+        group_size=1,
+        policy="momentum",
+    )
+    for s in res.samples:  # conservation is checked inside simulate; at most one spike per step
         assert s.extra["steps"] >= s.spikes
 
 
@@ -89,9 +106,14 @@ def test_async_global_momentum_equals_trainer_unlayered(roomy_hw):
     for F in (1, 3, 8):
         ours = run_chip(roomy_hw, net, stim, policy="momentum", group_size=F, npc=5)
         with torch.no_grad():
-            res = forward_unlayered([torch.from_numpy(w.T.copy()) for w in weights], torch.from_numpy(stim).float(),
-                                    LIFParams(beta=0.9, threshold=1.0), group_size=F, scheduler="momentum",
-                                    record=True)
+            res = forward_unlayered(
+                [torch.from_numpy(w.T.copy()) for w in weights],
+                torch.from_numpy(stim).float(),
+                LIFParams(beta=0.9, threshold=1.0),
+                group_size=F,
+                scheduler="momentum",
+                record=True,
+            )
         theirs = res.spikes.numpy().astype(np.int64)
         np.testing.assert_array_equal(ours[:, :, 16:], theirs)
         assert theirs.sum() > 50
@@ -124,12 +146,16 @@ def test_core_scope_is_deterministic_and_issue_width_matters(roomy_hw):
     stim = np.random.default_rng(0).random((3, 8, 16)) < 0.4
     lat = {}
     for width in (1, 16):
-        hw = load_hardware(HW_DIR / "small.yaml", {"mesh.width": 4, "mesh.height": 4, "core.issue_width": width,
-                                                   "core.latency_spike_out_cycles": 10})
+        hw = load_hardware(
+            HW_DIR / "small.yaml",
+            {"mesh.width": 4, "mesh.height": 4, "core.issue_width": width, "core.latency_spike_out_cycles": 10},
+        )
         m = map_network(net, hw)
-        runs = [simulate(hw, net, m, stim, np.zeros(3, np.int64), mode="async", scope="core", policy=p)
-                for p in ("momentum", "momentum", "fifo")]
+        runs = [
+            simulate(hw, net, m, stim, np.zeros(3, np.int64), mode="async", scope="core", policy=p)
+            for p in ("momentum", "momentum", "fifo")
+        ]
         assert [s.cycles for s in runs[0].samples] == [s.cycles for s in runs[1].samples]
-        assert all(s.ops["barrier"] == 8 for s in runs[0].samples)   # one frame barrier per frame
+        assert all(s.ops["barrier"] == 8 for s in runs[0].samples)  # one frame barrier per frame
         lat[width] = np.mean([s.cycles for s in runs[0].samples])
     assert lat[16] < lat[1]

@@ -1,4 +1,5 @@
 """The sync engine against the numpy reference, conservation, and a hand-computed case."""
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -22,8 +23,10 @@ def per_frame_spikes(res_chip_log, n, frames):
     return out
 
 
-@pytest.mark.parametrize("recurrent,subtract,density,npc", [
-    (False, False, 1.0, None), (True, False, 1.0, 7), (False, True, 0.3, 5), (True, True, 0.5, 3)])
+@pytest.mark.parametrize(
+    "recurrent,subtract,density,npc",
+    [(False, False, 1.0, None), (True, False, 1.0, 7), (False, True, 0.3, 5), (True, True, 0.5, 3)],
+)
 def test_sync_equals_reference_per_neuron_per_frame(roomy_hw, recurrent, subtract, density, npc):
     net = random_network([12, 20, 9, 4], seed=3, recurrent=recurrent, subtract=subtract, density=density)
     m = map_network(net, roomy_hw, neurons_per_core=npc)
@@ -59,19 +62,24 @@ def test_conservation_violation_is_detected(small_hw, monkeypatch):
     m = map_network(net, small_hw)
     stim = np.ones((1, 3, 6), bool)
     from neurosim.sim import core as core_mod
+
     real = core_mod.Core.deliver
 
     def lossy(self, item, t0):  # drop the last message of every batch
         from neurosim.sim.core import Deliver
+
         return real(self, Deliver(item.src[:-1], item.synops[:-1], item.arrival[:-1]), t0)
+
     monkeypatch.setattr(core_mod.Core, "deliver", lossy)
     with pytest.raises(SimulationError, match="messages sent"):
         simulate(small_hw, net, m, stim, np.zeros(1, np.int64))
 
 
 def three_neuron_net():
-    pops = [Population("in", "input", (1,)),
-            Population("out", "lif", (2,), NeuronParams.uniform(2, decay=0.5, threshold=1.0))]
+    pops = [
+        Population("in", "input", (1,)),
+        Population("out", "lif", (2,), NeuronParams.uniform(2, decay=0.5, threshold=1.0)),
+    ]
     w = sp.csr_array(np.array([[1.0, 0.5]], np.float32))
     return Network("three", pops, [Projection("in", "out", w)], "in", "out", dt=1e-3)
 
@@ -91,8 +99,17 @@ def test_hand_computed_two_cores_three_neurons(small_hw):
     res = simulate(small_hw, net, m, np.ones((1, 1, 1), bool), np.zeros(1, np.int64))
     s = res.samples[0]
     assert s.cycles == 49
-    expected = {"message_in": 1, "synop": 2, "neuron_update_active": 2, "neuron_update_idle": 0,
-                "spike_out": 1, "hop_ew": 1, "hop_ns": 0, "local": 0, "barrier": 2}
+    expected = {
+        "message_in": 1,
+        "synop": 2,
+        "neuron_update_active": 2,
+        "neuron_update_idle": 0,
+        "spike_out": 1,
+        "hop_ew": 1,
+        "hop_ns": 0,
+        "local": 0,
+        "barrier": 2,
+    }
     assert {k: s.ops[k] for k in expected} == expected
     assert all(v == 0 for k, v in s.ops.items() if k not in expected)
     assert s.first_output_cycle == 27
@@ -107,8 +124,7 @@ def test_hand_computed_contention_free_ns_route_and_idle_update(small_hw):
     """Same network, LIF neurons on core 6 (tile (1,1)): 1 E-W + 1 N-S hop = 3 cycles; second frame
     without input: both updates idle (1 cycle each)."""
     net = three_neuron_net()
-    res = simulate(small_hw, net, Mapping(np.array([0, 6, 6])), np.array([[[True], [False]]]),
-                   np.zeros(1, np.int64))
+    res = simulate(small_hw, net, Mapping(np.array([0, 6, 6])), np.array([[[True], [False]]]), np.zeros(1, np.int64))
     s = res.samples[0]
     # frame 0: sent 1, arrive 4, served by 7, barrier 20 -> 27; updates 2+2 -> 31; barrier -> 51
     # frame 1: input phase empty -> barrier -> 71; idle updates 1+1 -> 73; barrier -> 93
@@ -152,17 +168,17 @@ def test_multicast_sends_one_message_per_spike_and_saves_link_traversals():
         m = map_network(net, hw, neurons_per_core=5)
         runs[delivery] = simulate(hw, net, m, stim, np.zeros(2, np.int64))
     for u, mc in zip(runs["unicast"].samples, runs["multicast"].samples):
-        np.testing.assert_array_equal(u.output_counts, mc.output_counts)     # same spikes
-        assert mc.messages_sent == mc.messages_received == u.messages_sent   # same copies delivered
-        assert mc.ops["spike_out"] < u.ops["spike_out"]                      # one port operation per spike
-        assert mc.hops < u.hops                                              # shared XY-tree prefixes
+        np.testing.assert_array_equal(u.output_counts, mc.output_counts)  # same spikes
+        assert mc.messages_sent == mc.messages_received == u.messages_sent  # same copies delivered
+        assert mc.ops["spike_out"] < u.ops["spike_out"]  # one port operation per spike
+        assert mc.hops < u.hops  # shared XY-tree prefixes
 
 
 def test_first_output_is_the_earliest_over_all_output_cores(roomy_hw):
     from builders import random_network
 
     net = random_network([12, 20, 16], seed=4)
-    m = map_network(net, roomy_hw, neurons_per_core=4)         # the output spans 4 cores
+    m = map_network(net, roomy_hw, neurons_per_core=4)  # the output spans 4 cores
     stim = np.random.default_rng(3).random((3, 6, 12)) < 0.5
     res = simulate(roomy_hw, net, m, stim, np.zeros(3, np.int64), raster_sample=None)
     for s in res.samples:

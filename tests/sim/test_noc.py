@@ -11,6 +11,7 @@ Hand-computed (small preset: E-W hop 1 cycle / 1 pJ, N-S hop 2 cycles / 2 pJ, lo
 Oracle: a cycle-by-cycle simulation written independently of the module (per cycle, start every
 link that can start until nothing changes) agrees with every fast path on random batches.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -47,8 +48,13 @@ def test_one_message_over_k_hops_latency_and_energy_exact():
     assert d.ops == {"hop_ew": 3, "hop_ns": 2, "hop_chip": 0, "local": 0}
     per = energy_per_op_pj(hw)
     assert sum(d.ops[k] * per[k] for k in d.ops) == 3 * 1.0 + 2 * 2.0
-    assert m.route(0, 2 * 4 + 3) == [link(m, 0, 0, "E"), link(m, 1, 0, "E"), link(m, 2, 0, "E"),
-                                     link(m, 3, 0, "S"), link(m, 3, 1, "S")]
+    assert m.route(0, 2 * 4 + 3) == [
+        link(m, 0, 0, "E"),
+        link(m, 1, 0, "E"),
+        link(m, 2, 0, "E"),
+        link(m, 3, 0, "S"),
+        link(m, 3, 1, "S"),
+    ]
     st = m.link_stats()
     assert st["messages"].sum() == 5 and st["busy_cycles"].sum() == 5
     assert st["wait_cycles"].sum() == 0 and st["stall_cycles"].sum() == 0
@@ -59,7 +65,7 @@ def test_one_message_on_loihi_takes_the_published_hop_times():
     hw = load_hardware(preset_path("loihi"))
     m = Mesh(hw)
     d = m.deliver_detailed([0], [core_on(hw, 7, 3)], [0])
-    assert d.arrival[0] == 7 * 41 + 3 * 65                # 7 x 4.1 ns + 3 x 6.5 ns, 0.1 ns cycles
+    assert d.arrival[0] == 7 * 41 + 3 * 65  # 7 x 4.1 ns + 3 x 6.5 ns, 0.1 ns cycles
     per = energy_per_op_pj(hw)
     assert d.ops["hop_ew"] * per["hop_ew"] + d.ops["hop_ns"] * per["hop_ns"] == pytest.approx(7 * 3.0 + 3 * 4.0)
     # within a tile: 2.1 ns, 1.7 pJ
@@ -71,18 +77,18 @@ def test_local_delivery_uses_no_link():
     hw = hw_small()
     m = Mesh(hw)
     a = m.deliver([0, 0, 1], [1, 1, 0], [0, 0, 0])
-    assert a.tolist() == [1, 1, 1]                       # local deliveries do not contend
+    assert a.tolist() == [1, 1, 1]  # local deliveries do not contend
     assert m.link_stats()["messages"].sum() == 0 and m.op_counts()["local"] == 3
     assert m.tile_stats()["local"][0] == 3
 
 
 # ---- contention -------------------------------------------------------------------------------------
 def test_two_messages_contending_for_one_link_second_waits_one_service_time():
-    hw = hw_small(router__link_bandwidth_msgs_per_cycle=0.5)   # S = 2 cycles per message
+    hw = hw_small(router__link_bandwidth_msgs_per_cycle=0.5)  # S = 2 cycles per message
     m = Mesh(hw)
     src, dst = core_on(hw, 0, 0), core_on(hw, 2, 0)
     d = m.deliver_detailed([src, src], [dst, dst], [0, 0])
-    assert d.arrival.tolist() == [2, 4]                  # 2 hops x 1 cycle; the second 2 later
+    assert d.arrival.tolist() == [2, 4]  # 2 hops x 1 cycle; the second 2 later
     assert d.inject.tolist() == [0, 2]
     st = m.link_stats()
     first = link(m, 0, 0, "E")
@@ -107,15 +113,15 @@ def test_contention_free_model_ignores_contention():
     src, dst = core_on(hw, 0, 0), core_on(hw, 2, 0)
     d = m.deliver_detailed([src] * 3, [dst] * 3, [0, 0, 0])
     assert d.arrival.tolist() == [2, 2, 2] and d.model == "off"
-    assert m.link_stats()["busy_cycles"][link(m, 0, 0, "E")] == 6   # counts still kept
+    assert m.link_stats()["busy_cycles"][link(m, 0, 0, "E")] == 6  # counts still kept
 
 
 def test_keep_state_carries_link_busy_between_calls():
-    hw = hw_small(router__link_bandwidth_msgs_per_cycle=0.25)   # S = 4
+    hw = hw_small(router__link_bandwidth_msgs_per_cycle=0.25)  # S = 4
     m = Mesh(hw)
     src, dst = core_on(hw, 0, 0), core_on(hw, 1, 0)
     assert m.deliver([src], [dst], [0]).tolist() == [1]
-    assert m.deliver([src], [dst], [1]).tolist() == [2]               # fresh links per call
+    assert m.deliver([src], [dst], [1]).tolist() == [2]  # fresh links per call
     assert m.deliver([src], [dst], [2], keep_state=True).tolist() == [6]  # busy until 1 + 4 = 5
     m.reset_state()
     assert m.deliver([src], [dst], [2], keep_state=True).tolist() == [3]
@@ -131,7 +137,7 @@ def test_full_buffer_stalls_its_sender():
     sent at 1) queues behind m4 on A: it starts at 4 and arrives at 5 instead of 3."""
     over = dict(mesh__width=3, mesh__height=1, router__buffer_depth_msgs=1)
     m = Mesh(hw_small(**over))
-    t0, t1, t2 = 0, 2, 4   # first core of tiles 0, 1, 2
+    t0, t1, t2 = 0, 2, 4  # first core of tiles 0, 1, 2
     src = [t1, t1, t1, t0, t0, t0]
     dst = [t2, t2, t2, t2, t2, t1]
     send = [0, 0, 0, 0, 0, 1]
@@ -172,9 +178,15 @@ def test_xy_routing_under_saturation_with_tiny_buffers_delivers_everything():
 # ---- multicast ------------------------------------------------------------------------------------------
 def test_multicast_tree_is_the_union_of_xy_routes():
     m = Mesh(hw_small())
-    tree = m.multicast_tree(0, [3, 7, 11, 15])   # (0,0) -> column x = 3, rows 0..3
-    want = {link(m, 0, 0, "E"), link(m, 1, 0, "E"), link(m, 2, 0, "E"),
-            link(m, 3, 0, "S"), link(m, 3, 1, "S"), link(m, 3, 2, "S")}
+    tree = m.multicast_tree(0, [3, 7, 11, 15])  # (0,0) -> column x = 3, rows 0..3
+    want = {
+        link(m, 0, 0, "E"),
+        link(m, 1, 0, "E"),
+        link(m, 2, 0, "E"),
+        link(m, 3, 0, "S"),
+        link(m, 3, 1, "S"),
+        link(m, 3, 2, "S"),
+    }
     assert set(tree.tolist()) == want and len(tree) == 6
     unicast = sum(len(m.route(0, t)) for t in (3, 7, 11, 15))
     assert unicast == 3 + 4 + 5 + 6
@@ -183,13 +195,13 @@ def test_multicast_tree_is_the_union_of_xy_routes():
 def test_multicast_uses_fewer_link_traversals_than_unicast():
     hw = hw_small()
     src = core_on(hw, 0, 0)
-    dsts = [core_on(hw, 3, y, s) for y in range(4) for s in range(2)]   # 8 cores on 4 tiles
+    dsts = [core_on(hw, 3, y, s) for y in range(4) for s in range(2)]  # 8 cores on 4 tiles
     send = [0] * len(dsts)
     uni = Mesh(hw)
     du = uni.deliver_detailed([src] * 8, dsts, send)
     multi = Mesh(hw)
     dm = multi.deliver_detailed([src] * 8, dsts, send, group=[0] * 8)
-    hops = lambda d: d.ops["hop_ew"] + d.ops["hop_ns"]   # noqa: E731
+    hops = lambda d: d.ops["hop_ew"] + d.ops["hop_ns"]  # noqa: E731
     assert hops(du) == 2 * (3 + 4 + 5 + 6) == 36
     assert hops(dm) == 6
     assert multi.link_stats()["messages"].sum() == 6
@@ -222,8 +234,12 @@ def test_multicast_group_needs_one_source():
 
 # ---- several chips ---------------------------------------------------------------------------------------
 def two_chips(**over):
-    base = {"chips.width": 2, "chips.link_latency_cycles": 10, "chips.link_energy_pj": 20.0,
-            "chips.link_bandwidth_msgs_per_cycle": 0.25}
+    base = {
+        "chips.width": 2,
+        "chips.link_latency_cycles": 10,
+        "chips.link_energy_pj": 20.0,
+        "chips.link_bandwidth_msgs_per_cycle": 0.25,
+    }
     base.update({k.replace("__", "."): v for k, v in over.items()})
     return load_hardware(preset_path("small"), base)
 
@@ -235,7 +251,7 @@ def test_chip_grid_geometry():
     assert hw.chip_of_tile(1) == 0 and hw.chip_of_tile(2) == 1 and hw.chip_of_tile(6) == 1
     m = Mesh(hw)
     kinds = m.link_kind[m.link_exists]
-    assert (kinds == 2).sum() == 4   # (1,y)E and (2,y)W for y = 0, 1
+    assert (kinds == 2).sum() == 4  # (1,y)E and (2,y)W for y = 0, 1
 
 
 def test_hop_across_chips_costs_the_chip_link():
@@ -249,15 +265,19 @@ def test_hop_across_chips_costs_the_chip_link():
     assert d.ops == {"hop_ew": 4, "hop_ns": 2, "hop_chip": 2, "local": 0}
     per = energy_per_op_pj(hw)
     assert per["hop_chip"] == 20.0
-    assert m.hop_counts(np.bincount([m.tile_of_core[src] * 8 + m.tile_of_core[dst]] * 2,
-                                    minlength=64).reshape(8, 8)) == d.ops
+    assert (
+        m.hop_counts(np.bincount([m.tile_of_core[src] * 8 + m.tile_of_core[dst]] * 2, minlength=64).reshape(8, 8))
+        == d.ops
+    )
     assert m.tile_latency(0, 7) == 14
 
 
 # ---- barrier ---------------------------------------------------------------------------------------------
 def test_barrier_latency_follows_the_table_and_energy_per_tile():
-    hw = load_hardware(preset_path("small"), {"barrier.latency_cycles": [[1, 10], [4, 40], [16, 100]],
-                                              "barrier.per_tile_energy_pj": 0.5})
+    hw = load_hardware(
+        preset_path("small"),
+        {"barrier.latency_cycles": [[1, 10], [4, 40], [16, 100]], "barrier.per_tile_energy_pj": 0.5},
+    )
     b = hw.barrier
     assert [b.latency(t) for t in (0, 1, 2, 4, 10, 16, 99)] == [10, 10, 20, 40, 70, 100, 100]
     assert b.energy(4) == 10.0 + 0.5 * 4
@@ -275,8 +295,18 @@ def test_counters_accumulate_and_reset():
     m.reset_counters()
     assert m.link_stats()["messages"].sum() == 0 and m.op_counts()["hop_ew"] == 0
     st = m.link_stats()
-    assert set(st) >= {"messages", "busy_cycles", "wait_cycles", "stall_cycles", "peak_occupancy",
-                       "src_tile", "dst_tile", "direction", "kind", "exists"}
+    assert set(st) >= {
+        "messages",
+        "busy_cycles",
+        "wait_cycles",
+        "stall_cycles",
+        "peak_occupancy",
+        "src_tile",
+        "dst_tile",
+        "direction",
+        "kind",
+        "exists",
+    }
     assert st["dst_tile"][0] == 1 and not st["exists"][link(m, 0, 0, "W")]
 
 
@@ -290,8 +320,7 @@ def test_link_counts_and_hop_counts_agree_with_deliver():
     np.add.at(pairs, (m.tile_of_core[src], m.tile_of_core[dst]), 1)
     np.testing.assert_array_equal(m.link_counts(pairs), m.link_stats()["messages"])
     assert m.hop_counts(pairs) == d.ops
-    np.testing.assert_array_equal(m.latency_cycles[m.tile_of_core[src], m.tile_of_core[dst]],
-                                  m.core_latency(src, dst))
+    np.testing.assert_array_equal(m.latency_cycles[m.tile_of_core[src], m.tile_of_core[dst]], m.core_latency(src, dst))
 
 
 def test_bad_arguments():
@@ -325,8 +354,8 @@ def oracle(mesh, src, dst, send, group=None):
     """Cycle-by-cycle reference of the documented model, written from the docstring alone."""
     st, dt = mesh.tile_of_core[np.asarray(src)], mesh.tile_of_core[np.asarray(dst)]
     n = len(src)
-    trav = []          # dicts: link, parent, order, req, start, kids
-    index = {}         # (unit, link) -> traversal
+    trav = []  # dicts: link, parent, order, req, start, kids
+    index = {}  # (unit, link) -> traversal
     last, first = {}, {}
     for i in range(n):
         if st[i] == dt[i]:
@@ -339,8 +368,16 @@ def oracle(mesh, src, dst, send, group=None):
             key = (unit, l)
             if key not in index:
                 index[key] = len(trav)
-                trav.append({"link": l, "parent": prev, "order": order, "req": sends if prev is None else None,
-                             "start": None, "kids": []})
+                trav.append(
+                    {
+                        "link": l,
+                        "parent": prev,
+                        "order": order,
+                        "req": sends if prev is None else None,
+                        "start": None,
+                        "kids": [],
+                    }
+                )
                 if prev is not None:
                     trav[prev]["kids"].append(index[key])
             if k == 0:
@@ -350,7 +387,7 @@ def oracle(mesh, src, dst, send, group=None):
     B = mesh.buffer_depth
     links = sorted({x["link"] for x in trav})
 
-    def occupancy(l, t):   # messages in the buffer at the far end of l at the end of cycle t
+    def occupancy(l, t):  # messages in the buffer at the far end of l at the end of cycle t
         occ = 0
         for x in trav:
             if x["link"] != l or x["start"] is None:
@@ -363,8 +400,11 @@ def oracle(mesh, src, dst, send, group=None):
         return occ
 
     def waiting(l, t):
-        return [j for j, x in enumerate(trav) if x["link"] == l and x["start"] is None
-                and x["req"] is not None and x["req"] <= t]
+        return [
+            j
+            for j, x in enumerate(trav)
+            if x["link"] == l and x["start"] is None and x["req"] is not None and x["req"] <= t
+        ]
 
     busy, stall, peak = {}, {}, {}
     t = 0
@@ -402,15 +442,19 @@ def oracle(mesh, src, dst, send, group=None):
 @pytest.mark.parametrize("span", [3, 12])
 def test_every_method_agrees_with_the_oracle(seed, buffer, multicast, span):
     rng = np.random.default_rng(seed)
-    hw = hw_small(mesh__width=3, mesh__height=3, router__buffer_depth_msgs=buffer,
-                  router__link_bandwidth_msgs_per_cycle=float(rng.choice([1.0, 0.5, 0.34])),
-                  router__latency_hop_ns_cycles=int(rng.integers(1, 4)))
+    hw = hw_small(
+        mesh__width=3,
+        mesh__height=3,
+        router__buffer_depth_msgs=buffer,
+        router__link_bandwidth_msgs_per_cycle=float(rng.choice([1.0, 0.5, 0.34])),
+        router__latency_hop_ns_cycles=int(rng.integers(1, 4)),
+    )
     n = 24
     src = rng.integers(0, hw.n_cores, n)
     dst = rng.integers(0, hw.n_cores, n)
     send = np.sort(rng.integers(0, span, n))
     group = None
-    if multicast:    # groups of up to 4 messages from one core with one send cycle
+    if multicast:  # groups of up to 4 messages from one core with one send cycle
         group = np.repeat(np.arange(n // 4 + 1), 4)[:n]
         lead = np.minimum(group * 4, n - 1)
         src, send = src[lead], send[lead]
@@ -476,8 +520,15 @@ def test_compiled_event_simulation_equals_the_python_loop():
 
     rng = np.random.default_rng(11)
     for depth, multicast in ((1, False), (2, False), (3, True)):
-        hw = load_hardware(HW_DIR / "small.yaml", {"mesh.width": 4, "mesh.height": 3, "router.buffer_depth_msgs": depth,
-                                                   "router.link_bandwidth_msgs_per_cycle": 0.25})
+        hw = load_hardware(
+            HW_DIR / "small.yaml",
+            {
+                "mesh.width": 4,
+                "mesh.height": 3,
+                "router.buffer_depth_msgs": depth,
+                "router.link_bandwidth_msgs_per_cycle": 0.25,
+            },
+        )
         n = 400
         src = rng.integers(0, hw.n_cores, n)
         dst = rng.integers(0, hw.n_cores, n)
@@ -493,4 +544,4 @@ def test_compiled_event_simulation_equals_the_python_loop():
             out.append((d.arrival, d.inject, mesh.link_stats()["stall_cycles"], mesh.link_stats()["peak_occupancy"]))
         for a, b in zip(*out):
             np.testing.assert_array_equal(a, b)
-        assert out[0][2].sum() > 0          # the case exercised back-pressure
+        assert out[0][2].sum() > 0  # the case exercised back-pressure

@@ -1,5 +1,6 @@
 """The trainer's forwards: golden values, equality with the numpy reference built on
 neurosim.neuron, async-with-unlimited-group == layered, scheduler tie-breaking and seeding."""
+
 import numpy as np
 import pytest
 
@@ -65,8 +66,14 @@ def test_layered_equals_numpy_step_sync(seed):
 def test_unlayered_momentum_equals_numpy_reference(F):
     ws, x = _net(3)
     with torch.no_grad():
-        r = forward_unlayered(_t(ws), torch.tensor(x, dtype=torch.float32), LIFParams(beta=0.9),
-                              group_size=F, scheduler="momentum", record=True)
+        r = forward_unlayered(
+            _t(ws),
+            torch.tensor(x, dtype=torch.float32),
+            LIFParams(beta=0.9),
+            group_size=F,
+            scheduler="momentum",
+            record=True,
+        )
     for b in range(len(x)):
         s, steps = unlayered_spikes(ws, x[b], beta=0.9, group_size=F)
         np.testing.assert_array_equal(r.spikes[b].numpy(), s)
@@ -76,8 +83,7 @@ def test_unlayered_momentum_equals_numpy_reference(F):
 def test_unlayered_step_cap_drops_ready_neurons():
     ws, x = _net(4)
     with torch.no_grad():
-        r = forward_unlayered(_t(ws), torch.tensor(x, dtype=torch.float32), group_size=1, max_steps=2,
-                              record=True)
+        r = forward_unlayered(_t(ws), torch.tensor(x, dtype=torch.float32), group_size=1, max_steps=2, record=True)
     for b in range(len(x)):
         s, steps = unlayered_spikes(ws, x[b], group_size=1, max_steps=2)
         np.testing.assert_array_equal(r.spikes[b].numpy(), s)
@@ -127,8 +133,7 @@ def test_momentum_ties_are_global_across_layers():
     r = forward_unlayered(_t([w1, w2, w3]), torch.ones(1, 1, 1), group_size=1, max_steps=2, record=True)
     assert r.spikes[0, 0].tolist() == [1, 1, 0, 0]
     assert r.dropped == 1
-    s, steps = unlayered_spikes([np.array(w) for w in (w1, w2, w3)], np.ones((1, 1)), group_size=1,
-                                max_steps=2)
+    s, steps = unlayered_spikes([np.array(w) for w in (w1, w2, w3)], np.ones((1, 1)), group_size=1, max_steps=2)
     assert s[0].tolist() == [1, 1, 0, 0] and steps[0] == 2
     # without the cap everything is eventually sent
     r = forward_unlayered(_t([w1, w2, w3]), torch.ones(1, 1, 1), group_size=1, record=True)
@@ -154,7 +159,7 @@ def test_stop_after_output():
     xt = torch.tensor(x, dtype=torch.float32)
     with torch.no_grad():
         full = forward_unlayered(_t(ws), xt, record=True)
-        late = forward_unlayered(_t(ws), xt, record=True, stop_after_output=10 ** 6)
+        late = forward_unlayered(_t(ws), xt, record=True, stop_after_output=10**6)
         early = forward_unlayered(_t(ws), xt, record=True, stop_after_output=0)
     assert torch.equal(full.spikes, late.spikes)
     assert early.n_spikes < full.n_spikes
@@ -163,7 +168,7 @@ def test_stop_after_output():
     for b in range(len(x)):
         frames = torch.nonzero(out_early[b]).flatten()
         if len(frames):  # nothing after the frame of the first output spike
-            assert early.spikes[b, frames[0] + 1:].sum() == 0
+            assert early.spikes[b, frames[0] + 1 :].sum() == 0
 
 
 def test_ghost_pass_leaves_the_forward_unchanged_and_gives_gradients():
@@ -189,16 +194,21 @@ def test_layered_gradients_flow_to_every_layer():
 
 def test_argmax_takes_the_first_maximum():
     from neurosim.train.model import ForwardResult
+
     r = ForwardResult(counts=torch.tensor([[1.0, 3.0, 3.0], [0.0, 0.0, 0.0]]))
     assert r.prediction.tolist() == [1, 0]
 
 
-@pytest.mark.parametrize("kw", [dict(scheduler="momentum", group_size=2),
-                                dict(scheduler="random", group_size=3),
-                                dict(scheduler="momentum", group_size=1, max_steps=3),
-                                dict(scheduler="random", group_size=2, refractory_dropout=0.2,
-                                     input_dropout=0.1),
-                                dict(scheduler="momentum", group_size=2, stop_after_output=2)])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(scheduler="momentum", group_size=2),
+        dict(scheduler="random", group_size=3),
+        dict(scheduler="momentum", group_size=1, max_steps=3),
+        dict(scheduler="random", group_size=2, refractory_dropout=0.2, input_dropout=0.1),
+        dict(scheduler="momentum", group_size=2, stop_after_output=2),
+    ],
+)
 def test_replay_gradients_equal_step_by_step_gradients(kw):
     rng = np.random.default_rng(11)
     sizes = (24, 20, 16, 6)

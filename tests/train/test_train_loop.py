@@ -1,4 +1,5 @@
 """Training loop, evaluation with quantised weights, and the `train` CLI."""
+
 import subprocess
 import sys
 
@@ -9,14 +10,16 @@ from neurosim.errors import NeurosimError
 
 
 def test_cli_registration_and_package_import_do_not_import_torch():
-    code = ("import argparse, sys\n"
-            "import neurosim.train\n"
-            "from neurosim.cli.train import register\n"
-            "p = argparse.ArgumentParser(); sub = p.add_subparsers(dest='command')\n"
-            "register(sub)\n"
-            "a = p.parse_args(['train', '--out', 'x.nir', '--mode', 'unlayered', '--hidden', '32,16'])\n"
-            "assert a.hidden == (32, 16) and a.func.__name__ == 'run'\n"
-            "assert 'torch' not in sys.modules, 'torch imported'\n")
+    code = (
+        "import argparse, sys\n"
+        "import neurosim.train\n"
+        "from neurosim.cli.train import register\n"
+        "p = argparse.ArgumentParser(); sub = p.add_subparsers(dest='command')\n"
+        "register(sub)\n"
+        "a = p.parse_args(['train', '--out', 'x.nir', '--mode', 'unlayered', '--hidden', '32,16'])\n"
+        "assert a.hidden == (32, 16) and a.func.__name__ == 'run'\n"
+        "assert 'torch' not in sys.modules, 'torch imported'\n"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
@@ -27,8 +30,18 @@ from neurosim.train.trainer import TrainConfig, TrainError, evaluate, train  # n
 
 
 def test_short_unlayered_training_lowers_the_loss():
-    cfg = TrainConfig(mode="unlayered", scheduler="momentum", group_size=8, epochs=4, hidden=(32,),
-                      limit=256, batch_size=64, lr=5e-3, progress=False, seed=0)
+    cfg = TrainConfig(
+        mode="unlayered",
+        scheduler="momentum",
+        group_size=8,
+        epochs=4,
+        hidden=(32,),
+        limit=256,
+        batch_size=64,
+        lr=5e-3,
+        progress=False,
+        seed=0,
+    )
     r = train(cfg)
     losses = [h["loss"] for h in r.history]
     assert losses[-1] < 0.9 * losses[0] and losses == sorted(losses, reverse=True)
@@ -36,13 +49,23 @@ def test_short_unlayered_training_lowers_the_loss():
     assert r.metadata["architecture"] == "64-32-10"
     # the reported accuracy is the quantised weights with the same forward
     from neurosim.data.registry import load_dataset
+
     test = load_dataset("digits", "test", limit=256)
     assert evaluate(r.weights, test, cfg)["accuracy"] == r.test_accuracy
 
 
 def test_training_is_deterministic_on_cpu():
-    cfg = dict(mode="unlayered", scheduler="random", epochs=1, hidden=(16,), limit=128, progress=False,
-               seed=3, refractory_dropout=0.1, input_dropout=0.1)
+    cfg = dict(
+        mode="unlayered",
+        scheduler="random",
+        epochs=1,
+        hidden=(16,),
+        limit=128,
+        progress=False,
+        seed=3,
+        refractory_dropout=0.1,
+        input_dropout=0.1,
+    )
     a, b = train(TrainConfig(**cfg)), train(TrainConfig(**cfg))
     assert all(np.array_equal(x, y) for x, y in zip(a.weights, b.weights))
     assert a.history == b.history
@@ -51,8 +74,10 @@ def test_training_is_deterministic_on_cpu():
 def test_evaluate_records_spikes_per_neuron_per_frame():
     from neurosim.data.registry import load_dataset
     from neurosim.train.reference import unlayered_spikes
+
     rng = np.random.default_rng(0)
     from neurosim.train.quantize import quantize
+
     ws = [quantize(rng.normal(0, 0.4, (20, 64)))[0], quantize(rng.normal(0, 0.5, (10, 20)))[0]]
     data = load_dataset("digits", "test", limit=5)
     cfg = TrainConfig(mode="unlayered", group_size=4)
@@ -64,9 +89,18 @@ def test_evaluate_records_spikes_per_neuron_per_frame():
         np.testing.assert_array_equal(ev["steps"][b], steps)
 
 
-@pytest.mark.parametrize("bad", [dict(mode="sync"), dict(scheduler="fifo"), dict(group_size=0),
-                                 dict(hidden=()), dict(beta=1.0), dict(device="tpu"),
-                                 dict(input_dropout=1.0)])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        dict(mode="sync"),
+        dict(scheduler="fifo"),
+        dict(group_size=0),
+        dict(hidden=()),
+        dict(beta=1.0),
+        dict(device="tpu"),
+        dict(input_dropout=1.0),
+    ],
+)
 def test_bad_config_raises(bad):
     with pytest.raises(TrainError):
         TrainConfig(**bad).validate()
@@ -75,10 +109,32 @@ def test_bad_config_raises(bad):
 def test_cli_trains_and_writes_nir(tmp_path, capsys):
     from neurosim.cli.train import main
     from neurosim.train.export import read_metadata
+
     out = tmp_path / "tiny.nir"
-    rc = main(["train", "--dataset", "digits", "--mode", "unlayered", "--scheduler", "random",
-               "--group-size", "4", "--epochs", "1", "--hidden", "16", "--limit", "64",
-               "--device", "cpu", "--no-progress", "--out", str(out)])
+    rc = main(
+        [
+            "train",
+            "--dataset",
+            "digits",
+            "--mode",
+            "unlayered",
+            "--scheduler",
+            "random",
+            "--group-size",
+            "4",
+            "--epochs",
+            "1",
+            "--hidden",
+            "16",
+            "--limit",
+            "64",
+            "--device",
+            "cpu",
+            "--no-progress",
+            "--out",
+            str(out),
+        ]
+    )
     assert rc == 0 and out.exists()
     meta = read_metadata(out)["neurosim"]
     assert meta["mode"] == "unlayered" and meta["scheduler"] == "random" and meta["group_size"] == 4
@@ -91,6 +147,7 @@ def test_cli_bad_input_is_a_neurosim_error(tmp_path):
     import argparse
 
     from neurosim.cli.train import main, register
+
     assert main(["train", "--dataset", "nope", "--epochs", "1", "--out", str(tmp_path / "a.nir")]) == 2
     p = argparse.ArgumentParser()
     register(p.add_subparsers(dest="command"))

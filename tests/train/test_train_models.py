@@ -1,5 +1,6 @@
 """The shipped models (models/*.nir): metadata, weights on the 8-bit grid, and the recorded test
 accuracy reproduced by the trainer's forward on the weights read back from the file."""
+
 import numpy as np
 import pytest
 
@@ -16,6 +17,7 @@ MODELS = {
 
 def _weights(path):
     import nir
+
     g = nir.read(str(path))
     ws, l = [], 1
     while f"fc{l}" in g.nodes:
@@ -41,7 +43,7 @@ def test_shipped_model_metadata_and_grid(name):
     g, ws = _weights(path)
     assert [w.shape[1] for w in ws] + [ws[-1].shape[0]] == m["sizes"]
     assert all(is_on_grid(w) for w in ws)
-    assert max(m["sizes"][1:]) <= 1024 and max(m["sizes"][:-1]) <= 4096     # fits one core
+    assert max(m["sizes"][1:]) <= 1024 and max(m["sizes"][:-1]) <= 4096  # fits one core
     for l in range(1, len(ws) + 1):
         lif = g.nodes[f"lif{l}"]
         assert np.all(np.float32(1 - m["dt"] / lif.tau) == np.float32(m["beta"]))
@@ -52,14 +54,21 @@ def test_shipped_model_accuracy_reproduces(name):
     pytest.importorskip("torch")
     from neurosim.data.registry import load_dataset
     from neurosim.train.trainer import TrainConfig, evaluate
+
     path = MODELS_DIR / name
     if not path.exists():
         pytest.skip(f"{name} not built")
     m = read_metadata(path)["neurosim"]
     _, ws = _weights(path)
     data = load_dataset(m["dataset"], "test", frames=m["encoding"]["frames"], seed=m["encoding"]["seed"])
-    cfg = TrainConfig(mode=m["mode"], scheduler=m["scheduler"] if m["mode"] == "unlayered" else "momentum",
-                      group_size=max(1, m["group_size"]), max_steps=m["max_steps"], beta=m["beta"],
-                      threshold=m["threshold"], seed=m["eval_seed"])
+    cfg = TrainConfig(
+        mode=m["mode"],
+        scheduler=m["scheduler"] if m["mode"] == "unlayered" else "momentum",
+        group_size=max(1, m["group_size"]),
+        max_steps=m["max_steps"],
+        beta=m["beta"],
+        threshold=m["threshold"],
+        seed=m["eval_seed"],
+    )
     ev = evaluate(ws, data, cfg)
     assert ev["accuracy"] == pytest.approx(m["test_accuracy"], abs=1e-12)

@@ -1,4 +1,5 @@
 """Quantisation to the 8-bit power-of-two grid and NIR export (numpy + nir; no torch needed)."""
+
 import numpy as np
 import pytest
 
@@ -9,9 +10,9 @@ from neurosim.train.quantize import is_on_grid, pow2_scale, quantize
 def test_pow2_scale():
     assert pow2_scale(127.0) == 1.0
     assert pow2_scale(127.5) == 2.0
-    assert pow2_scale(1.0) == 2.0 ** -6      # 1/127 -> next power of two is 1/64
+    assert pow2_scale(1.0) == 2.0**-6  # 1/127 -> next power of two is 1/64
     assert pow2_scale(0.0) == 1.0
-    assert pow2_scale(127 * 2.0 ** -10) == 2.0 ** -10
+    assert pow2_scale(127 * 2.0**-10) == 2.0**-10
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -20,13 +21,13 @@ def test_quantize_puts_weights_on_the_grid(seed):
     w = rng.normal(0, 10.0 ** rng.uniform(-3, 1), (17, 33))
     q, scale = quantize(w)
     assert q.dtype == np.float32
-    assert np.log2(scale) == np.round(np.log2(scale))          # a power of two
+    assert np.log2(scale) == np.round(np.log2(scale))  # a power of two
     ints = q.astype(np.float64) / scale
     assert np.all(ints == np.round(ints)) and np.abs(ints).max() <= 127
-    assert np.abs(ints).max() >= 64                              # the grid is the finest that fits
+    assert np.abs(ints).max() >= 64  # the grid is the finest that fits
     assert np.max(np.abs(q - w)) <= scale / 2 + 1e-12
     assert is_on_grid(q) and not is_on_grid(w)
-    q2, s2 = quantize(q)                                          # idempotent
+    q2, s2 = quantize(q)  # idempotent
     assert s2 == scale and np.array_equal(q2, q)
 
 
@@ -52,13 +53,28 @@ def test_decay_roundtrips_for_the_default_beta():
 
 def test_export_writes_nir_whose_metadata_roundtrips(tmp_path):
     import nir
+
     rng = np.random.default_rng(1)
     ws = [quantize(rng.normal(0, 0.3, (8, 5)))[0], quantize(rng.normal(0, 0.3, (3, 8)))[0]]
-    meta = {"mode": "unlayered", "scheduler": "momentum", "group_size": 8, "max_steps": 11,
-            "dt": 1e-3, "threshold_convention": ">=", "reset": "hard", "dataset": "digits",
-            "encoding": {"frames": 16, "seed": 0, "max_rate": 0.5}, "test_accuracy": 0.9,
-            "seed": 3, "epochs": 2, "neurosim_version": "0.1.0", "architecture": "5-8-3",
-            "sizes": [5, 8, 3], "bias": False, "stop": None}
+    meta = {
+        "mode": "unlayered",
+        "scheduler": "momentum",
+        "group_size": 8,
+        "max_steps": 11,
+        "dt": 1e-3,
+        "threshold_convention": ">=",
+        "reset": "hard",
+        "dataset": "digits",
+        "encoding": {"frames": 16, "seed": 0, "max_rate": 0.5},
+        "test_accuracy": 0.9,
+        "seed": 3,
+        "epochs": 2,
+        "neurosim_version": "0.1.0",
+        "architecture": "5-8-3",
+        "sizes": [5, 8, 3],
+        "bias": False,
+        "stop": None,
+    }
     path = write_nir(tmp_path / "m.nir", ws, beta=0.9, dt=1e-3, metadata=meta)
     back = read_metadata(path)
     assert back["dt"] == 1e-3

@@ -1,6 +1,7 @@
 """The trainer's forward and the simulator agree exactly on the shipped models: layered training
 vs sync mode, unlayered momentum training vs async mode with a global scheduler (spike counts per
 neuron per frame, predictions and accuracy)."""
+
 import numpy as np
 import pytest
 
@@ -21,14 +22,27 @@ def trainer_and_simulator(name: str, mode: str, samples: int | None):
     setup = prepare(path, DEFAULT_HW, samples=samples)
     net, data = setup.network, setup.data
     m = read_metadata(path)["neurosim"]
-    weights = [pr.weights.toarray().T for pr in net.projections]          # (n_out, n_in)
-    cfg = TrainConfig(mode=m["mode"], scheduler=m["scheduler"] if m["mode"] == "unlayered" else "momentum",
-                      group_size=max(1, m["group_size"]), max_steps=m["max_steps"], beta=m["beta"],
-                      threshold=m["threshold"], seed=m["eval_seed"])
+    weights = [pr.weights.toarray().T for pr in net.projections]  # (n_out, n_in)
+    cfg = TrainConfig(
+        mode=m["mode"],
+        scheduler=m["scheduler"] if m["mode"] == "unlayered" else "momentum",
+        group_size=max(1, m["group_size"]),
+        max_steps=m["max_steps"],
+        beta=m["beta"],
+        threshold=m["threshold"],
+        seed=m["eval_seed"],
+    )
     ev = evaluate(weights, data, cfg, record=True)
     chip = Chip(setup.hardware, net, setup.mapping)
-    chip.options = {"mode": mode, "scope": "global", "policy": "momentum", "group_size": max(1, m["group_size"]),
-                    "max_steps": m["max_steps"], "stop_on_output": None, "seed": 0}
+    chip.options = {
+        "mode": mode,
+        "scope": "global",
+        "policy": "momentum",
+        "group_size": max(1, m["group_size"]),
+        "max_steps": m["max_steps"],
+        "stop_on_output": None,
+        "seed": 0,
+    }
     n_in = net.by_name[net.input].size
     ours = np.zeros((len(data), data.n_frames, net.n_neurons - n_in), np.int64)
     for i in range(len(data)):

@@ -1,4 +1,5 @@
 """The energy-latency Pareto front of a sweep table, and its plot."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -15,7 +16,7 @@ def pareto_mask(df, x: str = "latency_s", y: str = "energy_j") -> np.ndarray:
     idx = np.flatnonzero(ok)
     for i in idx:
         others = idx[idx != i]
-        dominated = ((xs[others] <= xs[i]) & (ys[others] <= ys[i]) & ((xs[others] < xs[i]) | (ys[others] < ys[i])))
+        dominated = (xs[others] <= xs[i]) & (ys[others] <= ys[i]) & ((xs[others] < xs[i]) | (ys[others] < ys[i]))
         duplicate_before = (xs[others] == xs[i]) & (ys[others] == ys[i]) & (others < i)
         mask[i] = not (dominated.any() or duplicate_before.any())
     return mask
@@ -24,8 +25,7 @@ def pareto_mask(df, x: str = "latency_s", y: str = "energy_j") -> np.ndarray:
 def plot_pareto(df, ax=None, title: str | None = None):
     """Energy per inference vs latency per inference of every successful point, coloured by
     accuracy; the front is outlined and joined by a step line. Returns the figure."""
-    if ax is None:   # a Figure on the Agg canvas, not registered with pyplot (as neurosim.report.figures.run)
-
+    if ax is None:  # a Figure on the Agg canvas, not registered with pyplot (as neurosim.report.figures.run)
         fig = Figure(figsize=(6.4, 4.8), layout="constrained")
         FigureCanvasAgg(fig)
         ax = fig.add_subplot()
@@ -36,7 +36,7 @@ def plot_pareto(df, ax=None, title: str | None = None):
     lat, en = ok["latency_s"].to_numpy(float) * 1e6, ok["energy_j"].to_numpy(float) * 1e6
     acc = ok["accuracy"].to_numpy(float)
     lo, hi = (float(np.nanmin(acc)), float(np.nanmax(acc))) if np.isfinite(acc).any() else (0.0, 1.0)
-    if hi - lo < 0.02:   # (nearly) one accuracy: a readable colour scale around it
+    if hi - lo < 0.02:  # (nearly) one accuracy: a readable colour scale around it
         lo, hi = max(0.0, lo - 0.05), min(1.0, hi + 0.05)
     sc = ax.scatter(lat, en, c=acc, cmap="viridis", vmin=lo, vmax=hi, s=30, zorder=2)
     if len(ok):
@@ -52,7 +52,9 @@ def plot_pareto(df, ax=None, title: str | None = None):
     ax.set_xlabel("latency per inference (us)")
     ax.set_ylabel("energy per inference (uJ)")
     head = title or "sweep"
-    ax.set_title(f"{head}: {len(ok)} points, {len(front)} on the front"
-                 + (f", {n_failed} failed" if n_failed else ""), fontsize="medium")
+    ax.set_title(
+        f"{head}: {len(ok)} points, {len(front)} on the front" + (f", {n_failed} failed" if n_failed else ""),
+        fontsize="medium",
+    )
     ax.grid(True, alpha=0.3)
     return fig

@@ -6,6 +6,7 @@ and ``summarize``, plus the mapping's quality figures.
 :func:`run_point` never raises for a failing point: it returns a record whose ``error`` is one
 line (``Type: reason``), so a sweep records it and goes on.
 """
+
 from __future__ import annotations
 
 import time
@@ -27,9 +28,26 @@ from neurosim.plain import plain
 from neurosim.sim.engine import simulate
 
 #: the metric columns of a point record, in table order
-METRICS = ("accuracy", "energy_j", "latency_s", "latency_cycles", "edp_js", "spikes", "synops", "messages",
-           "hops", "first_output_s", "cut_traffic", "mean_hops", "tile_traffic", "max_load", "load_imbalance",
-           "max_load_frac", "cores_used", "tiles_used")
+METRICS = (
+    "accuracy",
+    "energy_j",
+    "latency_s",
+    "latency_cycles",
+    "edp_js",
+    "spikes",
+    "synops",
+    "messages",
+    "hops",
+    "first_output_s",
+    "cut_traffic",
+    "mean_hops",
+    "tile_traffic",
+    "max_load",
+    "load_imbalance",
+    "max_load_frac",
+    "cores_used",
+    "tiles_used",
+)
 #: columns that differ between identical runs
 WALL_COLUMNS = ("wall_s", "sim_wall_s")
 
@@ -60,11 +78,19 @@ def unrle(runs: list[list[int]]) -> np.ndarray:
 def run_point(job: dict[str, Any]) -> dict[str, Any]:
     """Simulate one point (``Point.job()``) and return its record (JSON-able)."""
     t0 = time.perf_counter()
-    rec: dict[str, Any] = {"key": job["key"], "params": job["params"], "status": "ok", "error": None,
-                           "metrics": {}, "mapping": None, "wall_s": None, "sim_wall_s": None}
+    rec: dict[str, Any] = {
+        "key": job["key"],
+        "params": job["params"],
+        "status": "ok",
+        "error": None,
+        "metrics": {},
+        "mapping": None,
+        "wall_s": None,
+        "sim_wall_s": None,
+    }
     try:
         _run(job, rec)
-    except Exception as exc:   # the point fails; the sweep goes on
+    except Exception as exc:  # the point fails; the sweep goes on
         rec["status"], rec["error"] = "error", _one_line(exc)
         rec["traceback"] = traceback.format_exc(limit=8)
     rec["wall_s"] = time.perf_counter() - t0
@@ -75,10 +101,17 @@ def _run(job: dict, rec: dict) -> None:
 
     p = job["params"]
     try:
-        setup = prepare(job["model_path"], job["hardware_path"], overrides=p["overrides"] or None, dt=p["dt"],
-                        samples=p["samples"], dataset=p["dataset"], data_path=job.get("data_path"))
+        setup = prepare(
+            job["model_path"],
+            job["hardware_path"],
+            overrides=p["overrides"] or None,
+            dt=p["dt"],
+            samples=p["samples"],
+            dataset=p["dataset"],
+            data_path=job.get("data_path"),
+        )
         hw, net, data, base = setup.hardware, setup.network, setup.data, setup.mapping
-    except MappingError:   # sequential does not fit; the point's own strategy still may
+    except MappingError:  # sequential does not fit; the point's own strategy still may
         hw = load_hardware(job["hardware_path"], p["overrides"] or None)
         net = load_network(job["model_path"], dt=p["dt"])
         data = dataset_for(net, samples=p["samples"], dataset=p["dataset"], data_path=job.get("data_path"))
@@ -90,7 +123,7 @@ def _run(job: dict, rec: dict) -> None:
         options["seed"] = p["seed"]
     rates = None
     if p["rates"] == "profile":
-        rates = profile_rates(net, hw, data.inputs[:p["profile_samples"]], mapping=base)
+        rates = profile_rates(net, hw, data.inputs[: p["profile_samples"]], mapping=base)
         if "rates" in accepted:
             options["rates"] = rates
     mapping = base
@@ -99,21 +132,50 @@ def _run(job: dict, rec: dict) -> None:
     mode_options = dict(p["mode_options"])
     if "seed" in simulate_options():
         mode_options.setdefault("seed", p["seed"])
-    res = simulate(hw, net, mapping, data.inputs, data.labels, mode=p["mode"], name=job["key"],
-                   dataset=data.name, raster_sample=None,
-                   options={"explore_point": job["key"], "samples": len(data)}, **mode_options)
+    res = simulate(
+        hw,
+        net,
+        mapping,
+        data.inputs,
+        data.labels,
+        mode=p["mode"],
+        name=job["key"],
+        dataset=data.name,
+        raster_sample=None,
+        options={"explore_point": job["key"], "samples": len(data)},
+        **mode_options,
+    )
     s = summarize(res)
     q = mapping_quality(net, hw, mapping, rates)
-    rec["metrics"] = plain(json=True, obj={
-        "accuracy": s["accuracy"], "energy_j": s["energy_per_inference_j"],
-        "latency_s": s["latency_per_inference_s"], "latency_cycles": s["latency_per_inference_cycles"],
-        "edp_js": s["edp_per_inference_js"], "spikes": s["spikes_per_inference"],
-        "synops": s["synops_per_inference"], "messages": s["messages_per_inference"],
-        "hops": s["hops_per_inference"], "first_output_s": s["time_to_first_output_s"],
-        "cut_traffic": q["cut_traffic"], "mean_hops": q["mean_hops"], "tile_traffic": q["tile_traffic"],
-        "max_load": q["max_load"], "load_imbalance": q["load_imbalance"], "max_load_frac": q["max_load_frac"],
-        "cores_used": q["cores_used"], "tiles_used": q["tiles_used"],
-    })
+    rec["metrics"] = plain(
+        json=True,
+        obj={
+            "accuracy": s["accuracy"],
+            "energy_j": s["energy_per_inference_j"],
+            "latency_s": s["latency_per_inference_s"],
+            "latency_cycles": s["latency_per_inference_cycles"],
+            "edp_js": s["edp_per_inference_js"],
+            "spikes": s["spikes_per_inference"],
+            "synops": s["synops_per_inference"],
+            "messages": s["messages_per_inference"],
+            "hops": s["hops_per_inference"],
+            "first_output_s": s["time_to_first_output_s"],
+            "cut_traffic": q["cut_traffic"],
+            "mean_hops": q["mean_hops"],
+            "tile_traffic": q["tile_traffic"],
+            "max_load": q["max_load"],
+            "load_imbalance": q["load_imbalance"],
+            "max_load_frac": q["max_load_frac"],
+            "cores_used": q["cores_used"],
+            "tiles_used": q["tiles_used"],
+        },
+    )
     rec["sim_wall_s"] = res.wall_s
-    rec["mapping"] = {"strategy": mapping.strategy, "placement": mapping.placement, "core_of": rle(mapping.core_of),
-                      "network": net.name, "hardware": hw.name, "n_neurons": int(net.n_neurons)}
+    rec["mapping"] = {
+        "strategy": mapping.strategy,
+        "placement": mapping.placement,
+        "core_of": rle(mapping.core_of),
+        "network": net.name,
+        "hardware": hw.name,
+        "n_neurons": int(net.n_neurons),
+    }

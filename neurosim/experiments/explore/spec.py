@@ -44,6 +44,7 @@ product models x hardware x override grid x strategies x placements x modes, in 
 Files are not checked for existence here: a point whose hardware or model file is missing fails
 on its own (its error is recorded) and the rest of the sweep goes on.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -56,7 +57,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator
 
-from neurosim.describe.hardware import Hardware, in_schema
+from neurosim.describe.hardware import HardwareSpec, in_schema
 from neurosim.errors import ConfigError
 from neurosim.mapping.registry import registry
 from neurosim.paths import is_bare_name, shipped_path
@@ -133,8 +134,13 @@ class Point:
 
     def job(self) -> dict[str, Any]:
         """What a worker needs (a plain dict, cheap to send to another process)."""
-        return {"key": self.key, "params": self.params, "model_path": self.model_path,
-                "hardware_path": self.hardware_path, "data_path": self.data_path}
+        return {
+            "key": self.key,
+            "params": self.params,
+            "model_path": self.model_path,
+            "hardware_path": self.hardware_path,
+            "data_path": self.data_path,
+        }
 
 
 @dataclass(frozen=True)
@@ -164,8 +170,10 @@ def _check(doc: Located, spec: Spec) -> None:
     for group, known in (("strategies", strategies), ("placements", placements), ("modes", MODES)):
         for i, e in enumerate(getattr(spec, group)):
             if e.name not in known:
-                raise doc.error((group, i), f"unknown {group[:-1] if group != 'strategies' else 'strategy'} "
-                                            f"{e.name!r}; known: {sorted(known)}")
+                raise doc.error(
+                    (group, i),
+                    f"unknown {group[:-1] if group != 'strategies' else 'strategy'} {e.name!r}; known: {sorted(known)}",
+                )
         titles = [e.title() for e in getattr(spec, group)]
         dup = sorted({t for t in titles if titles.count(t) > 1})
         if dup:
@@ -177,31 +185,45 @@ def _check(doc: Located, spec: Spec) -> None:
                 raise doc.error(("modes", i, "options", k), f"not an option of simulate(); known: {sorted(accepted)}")
     for key in spec.overrides:
         if not _hardware_key(key):
-            raise doc.error(("overrides", key), "not a hardware key (see hw_configs/README.md), "
-                                                "e.g. core.max_neurons")
+            raise doc.error(("overrides", key), "not a hardware key (see hw_configs/README.md), e.g. core.max_neurons")
     for group in ("strategies", "placements"):
         for i, e in enumerate(getattr(spec, group)):
             if "rates" in e.options:
-                raise doc.error((group, i, "options", "rates"), "rates are set for the whole sweep "
-                                                                "(top-level key rates: profile | uniform)")
+                raise doc.error(
+                    (group, i, "options", "rates"),
+                    "rates are set for the whole sweep (top-level key rates: profile | uniform)",
+                )
 
 
 #: arguments of ``simulate`` that a sweep sets itself
-_RESERVED = {"hw", "net", "mapping", "inputs", "labels", "mode", "name", "dataset", "raster_sample", "progress",
-             "options"}
+_RESERVED = {
+    "hw",
+    "net",
+    "mapping",
+    "inputs",
+    "labels",
+    "mode",
+    "name",
+    "dataset",
+    "raster_sample",
+    "progress",
+    "options",
+}
 
 
 def simulate_options() -> set[str]:
     """Keyword options of :func:`neurosim.sim.engine.simulate` a mode entry may set."""
 
-
-    return {n for n, p in inspect.signature(simulate).parameters.items()
-            if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)} - _RESERVED
+    return {
+        n
+        for n, p in inspect.signature(simulate).parameters.items()
+        if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
+    } - _RESERVED
 
 
 def _hardware_key(dotted: str) -> bool:
 
-    return in_schema(Hardware, dotted)
+    return in_schema(HardwareSpec, dotted)
 
 
 def load_spec(path: str | Path) -> LoadedSpec:
@@ -214,19 +236,41 @@ def load_spec(path: str | Path) -> LoadedSpec:
     data_path = str(base / spec.data_path) if spec.data_path else None
     grid = [dict(zip(keys, combo)) for combo in itertools.product(*(spec.overrides[k] for k in keys))]
     points = []
-    for model, hw, ov, st, pl, mo in itertools.product(spec.models, spec.hardware, grid, spec.strategies,
-                                                       spec.placements, spec.modes):
+    for model, hw, ov, st, pl, mo in itertools.product(
+        spec.models, spec.hardware, grid, spec.strategies, spec.placements, spec.modes
+    ):
         params = {
-            "model": model, "hardware": hw, "overrides": ov,
-            "strategy": st.name, "strategy_options": st.options, "strategy_label": st.title(),
-            "placement": pl.name, "placement_options": pl.options, "placement_label": pl.title(),
-            "mode": mo.name, "mode_options": mo.options, "mode_label": mo.title(),
-            "samples": spec.samples, "dataset": spec.dataset, "data_path": spec.data_path, "dt": spec.dt,
-            "rates": spec.rates, "profile_samples": spec.profile_samples, "seed": spec.seed,
+            "model": model,
+            "hardware": hw,
+            "overrides": ov,
+            "strategy": st.name,
+            "strategy_options": st.options,
+            "strategy_label": st.title(),
+            "placement": pl.name,
+            "placement_options": pl.options,
+            "placement_label": pl.title(),
+            "mode": mo.name,
+            "mode_options": mo.options,
+            "mode_label": mo.title(),
+            "samples": spec.samples,
+            "dataset": spec.dataset,
+            "data_path": spec.data_path,
+            "dt": spec.dt,
+            "rates": spec.rates,
+            "profile_samples": spec.profile_samples,
+            "seed": spec.seed,
         }
-        params = json.loads(json.dumps(params, default=str))   # plain JSON types, as stored
-        points.append(Point(point_key(params), params, _resolve(model, base, "model"),
-                            _resolve(hw, base, "hardware"), data_path, len(points)))
+        params = json.loads(json.dumps(params, default=str))  # plain JSON types, as stored
+        points.append(
+            Point(
+                point_key(params),
+                params,
+                _resolve(model, base, "model"),
+                _resolve(hw, base, "hardware"),
+                data_path,
+                len(points),
+            )
+        )
     seen: dict[str, int] = {}
     for p in points:
         if p.key in seen:

@@ -18,6 +18,7 @@ that still fails is recorded.
 Results do not depend on the backend or the number of workers (every point is seeded from the
 spec), except the wall-time columns.
 """
+
 from __future__ import annotations
 
 import json
@@ -27,11 +28,12 @@ import multiprocessing as mp
 import os
 import shutil
 import sys
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from tqdm import tqdm
 
@@ -52,11 +54,11 @@ MAX_ATTEMPTS = 3
 class SweepResult:
     name: str
     out: Path
-    table: Any                      # pandas.DataFrame, one row per point
-    computed: int                   # points simulated by this call
-    skipped: int                    # points whose record already existed
-    failed: int                     # points (of the whole spec) with an error
-    front: list[str] = field(default_factory=list)   # keys of the Pareto-front points
+    table: Any  # pandas.DataFrame, one row per point
+    computed: int  # points simulated by this call
+    skipped: int  # points whose record already existed
+    failed: int  # points (of the whole spec) with an error
+    front: list[str] = field(default_factory=list)  # keys of the Pareto-front points
     files: dict[str, Path] = field(default_factory=dict)
 
 
@@ -68,6 +70,7 @@ def default_workers() -> int:
 
 
 # ---- point records -------------------------------------------------------------------------------
+
 
 def _record_path(out: Path, key: str) -> Path:
     return out / "points" / f"{key}.json"
@@ -88,11 +91,20 @@ def write_record(out: Path, rec: dict) -> Path:
 
 
 def _error_record(point: Point, message: str) -> dict:
-    return {"key": point.key, "params": point.params, "status": "error", "error": message, "metrics": {},
-            "mapping": None, "wall_s": None, "sim_wall_s": None}
+    return {
+        "key": point.key,
+        "params": point.params,
+        "status": "error",
+        "error": message,
+        "metrics": {},
+        "mapping": None,
+        "wall_s": None,
+        "sim_wall_s": None,
+    }
 
 
 # ---- backends ------------------------------------------------------------------------------------
+
 
 def _run_inline(points: list[Point], done: Callable[[dict], None]) -> None:
     for p in points:
@@ -105,8 +117,16 @@ def _context():
         return mp.get_context("spawn")
     ctx = mp.get_context("forkserver")
     # imported once in the fork server, not in every worker (sklearn: the digits dataset)
-    ctx.set_forkserver_preload(["neurosim.experiments.explore.point", "neurosim.experiments.runner", "neurosim.sim.engine",
-                                "neurosim.mapping.registry", "neurosim.analysis.summary", "sklearn.datasets"])
+    ctx.set_forkserver_preload(
+        [
+            "neurosim.experiments.explore.point",
+            "neurosim.experiments.runner",
+            "neurosim.sim.engine",
+            "neurosim.mapping.registry",
+            "neurosim.analysis.summary",
+            "sklearn.datasets",
+        ]
+    )
     return ctx
 
 
@@ -158,8 +178,7 @@ def _run_isolated(points: list[Point], workers: int, done: Callable[[dict], None
                     continue
                 except Exception as exc:
                     return _error_record(p, f"{type(exc).__name__}: {' '.join(str(exc).split())}")
-        return _error_record(p, f"WorkerLost: the worker process died {MAX_ATTEMPTS} times while running "
-                                f"this point")
+        return _error_record(p, f"WorkerLost: the worker process died {MAX_ATTEMPTS} times while running this point")
 
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(points)))) as threads:
         futures = [threads.submit(one, p) for p in points]
@@ -176,8 +195,13 @@ def _run_dask(points: list[Point], address: str, workers: int, done: Callable[[d
     cluster = None
     try:
         if address == "local":
-            cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                               dashboard_address=":0", silence_logs=logging.ERROR)
+            cluster = distributed.LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=":0",
+                silence_logs=logging.ERROR,
+            )
             client = distributed.Client(cluster)
         else:
             client = distributed.Client(address, timeout="20s")
@@ -186,8 +210,10 @@ def _run_dask(points: list[Point], address: str, workers: int, done: Callable[[d
             cluster.close()
         raise NeurosimError(f"--dask {address}: cannot connect: {' '.join(str(exc).split())}") from None
     try:
-        futures = {client.submit(run_point, p.job(), key=f"neurosim-point-{p.key}", pure=False,
-                                 retries=MAX_ATTEMPTS - 1): p for p in points}
+        futures = {
+            client.submit(run_point, p.job(), key=f"neurosim-point-{p.key}", pure=False, retries=MAX_ATTEMPTS - 1): p
+            for p in points
+        }
         for fut in distributed.as_completed(list(futures)):
             p = futures[fut]
             try:
@@ -203,12 +229,14 @@ def _run_dask(points: list[Point], address: str, workers: int, done: Callable[[d
 
 # ---- the sweep -----------------------------------------------------------------------------------
 
+
 def _need_pandas() -> None:
     try:
         import pandas  # noqa: F401, PLC0415 - optional extra
     except ImportError:
-        raise NeurosimError("neurosim explore needs pandas (and pyarrow for table.parquet): "
-                            "pip install 'neurosim[explore]'") from None
+        raise NeurosimError(
+            "neurosim explore needs pandas (and pyarrow for table.parquet): pip install 'neurosim[explore]'"
+        ) from None
 
 
 def _edp(rec: dict) -> float | None:
@@ -218,9 +246,16 @@ def _edp(rec: dict) -> float | None:
     return float(v) if isinstance(v, (int, float)) and math.isfinite(v) else None
 
 
-def run_sweep(spec: str | Path | LoadedSpec, *, out: str | Path | None = None, workers: int | None = None,
-              dask: str | None = None, progress: bool = True, retry_failed: bool = False,
-              plot: bool = True) -> SweepResult:
+def run_sweep(
+    spec: str | Path | LoadedSpec,
+    *,
+    out: str | Path | None = None,
+    workers: int | None = None,
+    dask: str | None = None,
+    progress: bool = True,
+    retry_failed: bool = False,
+    plot: bool = True,
+) -> SweepResult:
     """Run every point of ``spec`` not yet recorded under ``out`` and rebuild the outputs.
 
     ``workers``: processes of the local pool (default: the CPUs available; 0 runs the points in
@@ -249,9 +284,15 @@ def run_sweep(spec: str | Path | LoadedSpec, *, out: str | Path | None = None, w
             pending.append(p)
     skipped = len(records)
 
-
-    bar = tqdm(total=len(loaded.points), initial=skipped, desc=f"explore {loaded.spec.name}", unit="pt",
-               file=sys.stderr, disable=not progress, dynamic_ncols=True)
+    bar = tqdm(
+        total=len(loaded.points),
+        initial=skipped,
+        desc=f"explore {loaded.spec.name}",
+        unit="pt",
+        file=sys.stderr,
+        disable=not progress,
+        dynamic_ncols=True,
+    )
     state = {"failed": sum(r.get("status") != "ok" for r in records.values()), "best": None}
     for r in records.values():
         e = _edp(r)
@@ -289,6 +330,7 @@ def run_sweep(spec: str | Path | LoadedSpec, *, out: str | Path | None = None, w
 
 # ---- outputs -------------------------------------------------------------------------------------
 
+
 def build_table(loaded: LoadedSpec, records: dict[str, dict]):
     """One row per point of the spec (spec order): parameters, metrics, wall times, error."""
     import pandas as pd  # noqa: PLC0415 - optional extra
@@ -297,12 +339,22 @@ def build_table(loaded: LoadedSpec, records: dict[str, dict]):
     for p in loaded.points:
         rec = records.get(p.key) or {}
         prm = p.params
-        row: dict[str, Any] = {"key": p.key, "status": rec.get("status", "missing"), "model": prm["model"],
-                               "hardware": prm["hardware"]}
+        row: dict[str, Any] = {
+            "key": p.key,
+            "status": rec.get("status", "missing"),
+            "model": prm["model"],
+            "hardware": prm["hardware"],
+        }
         for k in loaded.override_keys:
             row[k] = prm["overrides"].get(k)
-        row.update({"strategy": prm["strategy_label"], "placement": prm["placement_label"],
-                    "mode": prm["mode_label"], "samples": prm["samples"]})
+        row.update(
+            {
+                "strategy": prm["strategy_label"],
+                "placement": prm["placement_label"],
+                "mode": prm["mode_label"],
+                "samples": prm["samples"],
+            }
+        )
         metrics = rec.get("metrics") or {}
         for m in METRICS:
             row[m] = metrics.get(m)
@@ -325,15 +377,25 @@ def _write_table(df, out: Path) -> dict[str, Path]:
     df.to_csv(files["csv"], index=False)
     try:
         flat = df.copy()
-        for c in flat.columns:   # override values may mix types: store them as text in parquet
-            if flat[c].dtype == object and c not in ("key", "status", "model", "hardware", "strategy",
-                                                     "placement", "mode", "error"):
+        for c in flat.columns:  # override values may mix types: store them as text in parquet
+            if flat[c].dtype == object and c not in (
+                "key",
+                "status",
+                "model",
+                "hardware",
+                "strategy",
+                "placement",
+                "mode",
+                "error",
+            ):
                 flat[c] = flat[c].map(lambda v: None if v is None else json.dumps(v))
         flat.to_parquet(files["parquet"], index=False)
     except ImportError:
         files.pop("parquet")
-        print("neurosim: warning: pyarrow is not installed; table.parquet not written "
-              "(pip install 'neurosim[explore]')", file=sys.stderr)
+        print(
+            "neurosim: warning: pyarrow is not installed; table.parquet not written (pip install 'neurosim[explore]')",
+            file=sys.stderr,
+        )
     return files
 
 
@@ -357,15 +419,15 @@ def _write_front_mappings(loaded: LoadedSpec, records: dict, front: list[str], o
             print(f"neurosim: warning: mapping of front point {key} not written: {exc}", file=sys.stderr)
 
 
-def finish(loaded: LoadedSpec, out: Path, records: dict, *, computed: int = 0, skipped: int = 0,
-           plot: bool = True) -> SweepResult:
+def finish(
+    loaded: LoadedSpec, out: Path, records: dict, *, computed: int = 0, skipped: int = 0, plot: bool = True
+) -> SweepResult:
     """Rebuild the table, the Pareto plot and the front mappings from the point records."""
     df = build_table(loaded, records)
     files = _write_table(df, out)
     front = df.loc[df["pareto"], "key"].tolist()
     _write_front_mappings(loaded, records, front, out)
     if plot:
-
         fig = plot_pareto(df, title=loaded.spec.name)
         files["plot"] = out / "pareto.png"
         fig.savefig(files["plot"], dpi=120)

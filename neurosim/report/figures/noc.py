@@ -17,9 +17,10 @@ As in :mod:`neurosim.report.figures.run`, every plotting function takes ``ax=Non
 Figure (a new Agg figure, not registered with pyplot, when ``ax`` is None). x grows east, y grows
 south (tile (0, 0) top left); chip boundaries of a multi-chip system are drawn as thick lines.
 """
+
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import matplotlib as mpl
 import numpy as np
@@ -33,9 +34,14 @@ from neurosim.units import si_scale
 
 LINK_METRICS = ("messages", "busy_cycles", "wait_cycles", "stall_cycles", "peak_occupancy", "utilisation")
 MAX_ARROWS = 4000
-_UNITS = {"messages": "messages", "busy_cycles": "busy cycles", "wait_cycles": "wait cycles",
-          "stall_cycles": "stall cycles", "peak_occupancy": "messages in buffer (peak)",
-          "utilisation": "utilisation (busy / elapsed cycles)"}
+_UNITS = {
+    "messages": "messages",
+    "busy_cycles": "busy cycles",
+    "wait_cycles": "wait cycles",
+    "stall_cycles": "stall cycles",
+    "peak_occupancy": "messages in buffer (peak)",
+    "utilisation": "utilisation (busy / elapsed cycles)",
+}
 # arrow geometry per direction: unit step and the sideways offset that keeps opposite links apart
 _STEP = np.array(STEP, float)
 _SIDE = np.array([(0, -0.12), (0, 0.12), (0.12, 0), (-0.12, 0)])
@@ -49,8 +55,13 @@ def _mesh_frame(ax, hw, fill: bool = True):
     """Tile squares, chip boundaries, ticks, y pointing south."""
     W, H = grid_size(hw)
     if fill:
-        ax.imshow(np.zeros((H, W)), cmap=mpl.colors.ListedColormap(["0.93"]), origin="upper",
-                  extent=(-0.5, W - 0.5, H - 0.5, -0.5), interpolation="nearest")
+        ax.imshow(
+            np.zeros((H, W)),
+            cmap=mpl.colors.ListedColormap(["0.93"]),
+            origin="upper",
+            extent=(-0.5, W - 0.5, H - 0.5, -0.5),
+            interpolation="nearest",
+        )
     for x in range(W + 1):
         ax.axvline(x - 0.5, color="white", lw=1.5, zorder=1)
     for y in range(H + 1):
@@ -71,8 +82,9 @@ def _mesh_frame(ax, hw, fill: bool = True):
     ax.set_ylabel("y (tile)")
 
 
-def link_values(link_stats: Mapping[str, np.ndarray], metric: str = "utilisation",
-                cycles: float | None = None) -> np.ndarray:
+def link_values(
+    link_stats: Mapping[str, np.ndarray], metric: str = "utilisation", cycles: float | None = None
+) -> np.ndarray:
     """Per-link values of ``metric`` (one of ``LINK_METRICS``); ``utilisation`` needs the elapsed
     ``cycles`` (busy cycles / cycles)."""
     if metric not in LINK_METRICS:
@@ -84,8 +96,14 @@ def link_values(link_stats: Mapping[str, np.ndarray], metric: str = "utilisation
     return np.asarray(link_stats[metric], float)
 
 
-def plot_link_metric(hw, link_stats: Mapping[str, np.ndarray], metric: str = "utilisation",
-                     cycles: float | None = None, ax=None, title: str | None = None) -> Figure:
+def plot_link_metric(
+    hw,
+    link_stats: Mapping[str, np.ndarray],
+    metric: str = "utilisation",
+    cycles: float | None = None,
+    ax=None,
+    title: str | None = None,
+) -> Figure:
     """Per directed link, an arrow from tile to tile coloured by ``metric`` (links with value 0
     in light grey). ``link_stats`` is ``Mesh.link_stats()`` (or a dict with its ``metric`` key
     and ``exists``); links are indexed ``tile * 4 + d``, d in E, W, S, N."""
@@ -104,8 +122,15 @@ def plot_link_metric(hw, link_stats: Mapping[str, np.ndarray], metric: str = "ut
     if int(exists.sum()) > MAX_ARROWS:
         per_tile = np.where(exists, values, 0.0).reshape(W * H, 4).max(axis=1).reshape(H, W)
         _mesh_frame(ax, hw, fill=False)
-        im = ax.imshow(per_tile, cmap=cmap, norm=norm, origin="upper",
-                       extent=(-0.5, W - 0.5, H - 0.5, -0.5), interpolation="nearest", zorder=0)
+        im = ax.imshow(
+            per_tile,
+            cmap=cmap,
+            norm=norm,
+            origin="upper",
+            extent=(-0.5, W - 0.5, H - 0.5, -0.5),
+            interpolation="nearest",
+            zorder=0,
+        )
         layout = "per tile: largest over the links leaving it"
     else:
         _mesh_frame(ax, hw)
@@ -119,36 +144,63 @@ def plot_link_metric(hw, link_stats: Mapping[str, np.ndarray], metric: str = "ut
         scale = max(W, H)
         width = 0.006 * 8 / max(scale, 8)
         if zero.any():
-            ax.quiver(start[zero, 0], start[zero, 1], vec[zero, 0], vec[zero, 1], color="0.75",
-                      angles="xy", scale_units="xy", scale=1, width=width, zorder=2)
+            ax.quiver(
+                start[zero, 0],
+                start[zero, 1],
+                vec[zero, 0],
+                vec[zero, 1],
+                color="0.75",
+                angles="xy",
+                scale_units="xy",
+                scale=1,
+                width=width,
+                zorder=2,
+            )
         im = None
         if (~zero).any():
-            im = ax.quiver(start[~zero, 0], start[~zero, 1], vec[~zero, 0], vec[~zero, 1], v[~zero],
-                           cmap=cmap, norm=norm, angles="xy", scale_units="xy", scale=1,
-                           width=width * 1.6, zorder=4)
+            im = ax.quiver(
+                start[~zero, 0],
+                start[~zero, 1],
+                vec[~zero, 0],
+                vec[~zero, 1],
+                v[~zero],
+                cmap=cmap,
+                norm=norm,
+                angles="xy",
+                scale_units="xy",
+                scale=1,
+                width=width * 1.6,
+                zorder=4,
+            )
         if im is None:
             im = mpl.cm.ScalarMappable(norm=norm, cmap=cmap)
         layout = "per directed link"
     cb = fig.colorbar(im, ax=ax, shrink=0.85)
     cb.set_label(_UNITS[metric])
     total = float(values[exists].sum())
-    ax.set_title(title or f"{metric} {layout}; total {total:.4g}" + ("" if metric == "utilisation" else ""),
-                 fontsize=9)
+    ax.set_title(title or f"{metric} {layout}; total {total:.4g}" + ("" if metric == "utilisation" else ""), fontsize=9)
     return fig
 
 
 def plot_link_utilisation(hw, link_stats, cycles: float, ax=None) -> Figure:
     """Link utilisation: busy cycles (messages x service time) / elapsed ``cycles``."""
-    return plot_link_metric(hw, link_stats, "utilisation", cycles, ax=ax,
-                            title=f"link utilisation over {cycles:.4g} cycles (busy / elapsed)")
+    return plot_link_metric(
+        hw,
+        link_stats,
+        "utilisation",
+        cycles,
+        ax=ax,
+        title=f"link utilisation over {cycles:.4g} cycles (busy / elapsed)",
+    )
 
 
 def plot_link_stalls(hw, link_stats, ax=None) -> Figure:
     """Stall cycles per link: cycles the link was free with a message waiting but the buffer at
     its far end full (back-pressure)."""
     st = np.asarray(link_stats["stall_cycles"])
-    return plot_link_metric(hw, link_stats, "stall_cycles", ax=ax,
-                            title=f"stall cycles per link (back-pressure); total {int(st.sum())}")
+    return plot_link_metric(
+        hw, link_stats, "stall_cycles", ax=ax, title=f"stall cycles per link (back-pressure); total {int(st.sum())}"
+    )
 
 
 def _exists(W: int, H: int) -> np.ndarray:
@@ -166,12 +218,20 @@ def plot_tile_energy(hw, energy_j: np.ndarray, ax=None, title: str | None = None
         raise ValueError(f"expected {W * H} tile energies, got {e.size}")
     factor, prefix = si_scale(float(e.max(initial=0.0)))
     _mesh_frame(ax, hw, fill=False)
-    im = ax.imshow(e.reshape(H, W) / factor, cmap="viridis", origin="upper", vmin=0.0,
-                   extent=(-0.5, W - 0.5, H - 0.5, -0.5), interpolation="nearest", zorder=0)
+    im = ax.imshow(
+        e.reshape(H, W) / factor,
+        cmap="viridis",
+        origin="upper",
+        vmin=0.0,
+        extent=(-0.5, W - 0.5, H - 0.5, -0.5),
+        interpolation="nearest",
+        zorder=0,
+    )
     cb = fig.colorbar(im, ax=ax, shrink=0.85)
     cb.set_label(f"dynamic energy ({prefix}J)")
-    ax.set_title(title or f"dynamic energy per tile (cores + router); total {e.sum() / factor:.4g} {prefix}J",
-                 fontsize=9)
+    ax.set_title(
+        title or f"dynamic energy per tile (cores + router); total {e.sum() / factor:.4g} {prefix}J", fontsize=9
+    )
     return fig
 
 
@@ -186,20 +246,32 @@ def plot_critical_path(cp: CriticalPath, hw, ax=None) -> Figure:
         if s.core is not None:
             x, y = hw.tile_xy(s.core)
             pts.append((x, y))
-            ax.add_patch(mpl.patches.Rectangle((x - 0.45, y - 0.45), 0.9, 0.9, fill=False, ec="tab:orange",
-                                               lw=2, zorder=5))
-            ax.annotate(f"{k}", (x, y), ha="center", va="center", fontsize=10, color="tab:orange",
-                        fontweight="bold", zorder=6,
-                        xytext=(0.25 * (k % 3 - 1), 0.25 * ((k // 3) % 3 - 1)), textcoords="offset fontsize")
+            ax.add_patch(
+                mpl.patches.Rectangle((x - 0.45, y - 0.45), 0.9, 0.9, fill=False, ec="tab:orange", lw=2, zorder=5)
+            )
+            ax.annotate(
+                f"{k}",
+                (x, y),
+                ha="center",
+                va="center",
+                fontsize=10,
+                color="tab:orange",
+                fontweight="bold",
+                zorder=6,
+                xytext=(0.25 * (k % 3 - 1), 0.25 * ((k // 3) % 3 - 1)),
+                textcoords="offset fontsize",
+            )
         if s.link is not None:
             tile, d = divmod(int(s.link), 4)
             start = np.array([tile % W, tile // W], float) + _SIDE[d] + 0.2 * _STEP[d]
             vec = 0.6 * _STEP[d]
-            ax.annotate("", start + vec, start, zorder=7,
-                        arrowprops=dict(arrowstyle="-|>", color="tab:red", lw=2.0))
+            ax.annotate("", start + vec, start, zorder=7, arrowprops=dict(arrowstyle="-|>", color="tab:red", lw=2.0))
     if len(pts) > 1:
         xs, ys = zip(*pts)
         ax.plot(xs, ys, ls="--", color="tab:orange", lw=1, zorder=4)
-    ax.set_title(f"critical path of frame {cp.frame}: {cp.cycles} cycles; orange: last core per phase "
-                 f"(numbered), red: busiest link per phase", fontsize=8)
+    ax.set_title(
+        f"critical path of frame {cp.frame}: {cp.cycles} cycles; orange: last core per phase "
+        f"(numbered), red: busiest link per phase",
+        fontsize=8,
+    )
     return fig

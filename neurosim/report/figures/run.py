@@ -3,10 +3,12 @@
 Agg canvas. New figures are not registered with pyplot, so importing this module never switches
 the user's backend and figures are freed once unreferenced (``plt.close(fig)`` is harmless).
 """
+
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import matplotlib as mpl
 import numpy as np
@@ -56,17 +58,29 @@ def plot_energy_breakdown(summary: dict, ax=None) -> Figure:
     bars = ax.barh(names, vals, color=colors)
     for bar, (_, v) in zip(bars, parts):
         share = v / total if total else 0.0
-        ax.annotate(f" {v / factor:.3g} ({100 * share:.1f} %)", (bar.get_width(), bar.get_y() + bar.get_height() / 2),
-                    va="center", ha="left", fontsize=8)
+        ax.annotate(
+            f" {v / factor:.3g} ({100 * share:.1f} %)",
+            (bar.get_width(), bar.get_y() + bar.get_height() / 2),
+            va="center",
+            ha="left",
+            fontsize=8,
+        )
     ax.set_xlim(0, max(vals.max(initial=0.0), 1e-30) * 1.35)
     ax.set_xlabel(f"energy per inference ({prefix}J)")
     static = bd.get("static") or 0.0
     dyn_share = 100 * (1 - static / total) if total else 0.0
-    ax.set_title(f"Energy per inference: {fmt_si(total, 'J')} "
-                 f"(dynamic {dyn_share:.1f} %, static {100 - dyn_share:.1f} %)", fontsize=10)
-    ax.legend(handles=[Patch(color="0.55", label="static (power x time)"),
-                       Patch(color="tab:blue", label="dynamic (count x energy/op)")],
-              loc="lower right", fontsize=8)
+    ax.set_title(
+        f"Energy per inference: {fmt_si(total, 'J')} (dynamic {dyn_share:.1f} %, static {100 - dyn_share:.1f} %)",
+        fontsize=10,
+    )
+    ax.legend(
+        handles=[
+            Patch(color="0.55", label="static (power x time)"),
+            Patch(color="tab:blue", label="dynamic (count x energy/op)"),
+        ],
+        loc="lower right",
+        fontsize=8,
+    )
     return fig
 
 
@@ -137,9 +151,16 @@ def plot_core_heatmap(data: Any, hw, metric: str = "synop", ax=None, per_tile: b
     if metric == "utilisation":
         vmax = max(1.0, float(finite.max()) if finite.size else 1.0)
     cmap = mpl.colormaps["viridis"].with_extremes(bad="0.85")
-    im = ax.imshow(masked, cmap=cmap, origin="upper", interpolation="nearest",
-                   extent=(-0.5, W - 0.5, H - 0.5, -0.5), aspect="equal",
-                   vmin=0.0, vmax=vmax)
+    im = ax.imshow(
+        masked,
+        cmap=cmap,
+        origin="upper",
+        interpolation="nearest",
+        extent=(-0.5, W - 0.5, H - 0.5, -0.5),
+        aspect="equal",
+        vmin=0.0,
+        vmax=vmax,
+    )
     cb = fig.colorbar(im, ax=ax, shrink=0.85)
     cb.set_label(unit)
     # tile boundaries
@@ -155,8 +176,16 @@ def plot_core_heatmap(data: Any, hw, metric: str = "synop", ax=None, per_tile: b
             cx = x - 0.5 + (k % sc + 0.5) / sc
             cy = y - 0.5 + (k // sc + 0.5) / sr
             used = values.get(c) is not None
-            ax.text(cx, cy, str(c), ha="center", va="center", fontsize=7, color="white" if used else "0.4",
-                    path_effects=[patheffects.withStroke(linewidth=1.5, foreground="black")] if used else None)
+            ax.text(
+                cx,
+                cy,
+                str(c),
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if used else "0.4",
+                path_effects=[patheffects.withStroke(linewidth=1.5, foreground="black")] if used else None,
+            )
     ax.set_xticks(range(W))
     ax.set_yticks(range(H))
     ax.set_xlabel("x (tile)")
@@ -189,8 +218,9 @@ def plot_raster(raster, network, cycle_s: float | None = None, ax=None, x: str =
         # a tick about one neuron row tall (capped), so small and large rasters both read well
         height_pt = ax.get_position().height * fig.get_figheight() * 72
         size = float(np.clip(height_pt / max(int(offsets[-1]), 1), 2.0, 12.0)) ** 2
-        ax.scatter(xs, neuron, s=size, marker="|",
-                   c=[colors[max(0, min(p, len(pops) - 1))] for p in pop_of], linewidths=0.8)
+        ax.scatter(
+            xs, neuron, s=size, marker="|", c=[colors[max(0, min(p, len(pops) - 1))] for p in pop_of], linewidths=0.8
+        )
     else:
         ax.text(0.5, 0.5, "no spikes", ha="center", va="center", transform=ax.transAxes)
     trans = blended_transform_factory(ax.transAxes, ax.transData)
@@ -198,8 +228,17 @@ def plot_raster(raster, network, cycle_s: float | None = None, ax=None, x: str =
         lo, hi = offsets[i], offsets[i + 1]
         if i > 0:
             ax.axhline(lo - 0.5, color="0.5", lw=0.8, ls="--")
-        ax.text(1.01, (lo + hi - 1) / 2, f"{p.name} ({p.size})", transform=trans, va="center",
-                ha="left", fontsize=8, color=colors[i], clip_on=False)
+        ax.text(
+            1.01,
+            (lo + hi - 1) / 2,
+            f"{p.name} ({p.size})",
+            transform=trans,
+            va="center",
+            ha="left",
+            fontsize=8,
+            color=colors[i],
+            clip_on=False,
+        )
     ax.set_ylim(offsets[-1] - 0.5, -0.5)
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     if x == "frame":

@@ -7,6 +7,7 @@ a message starts on a link when the link is free and the buffer at its far end h
 it arrives, for the last hop). numba (``pip install numba``, part of the ``fast`` extra) makes
 the loop roughly two orders of magnitude faster; results are identical (tested).
 """
+
 from __future__ import annotations
 
 import heapq
@@ -110,6 +111,17 @@ def event_sim(u: dict, free_at, n_links: int, buffer_depth: int):
     kids = np.ascontiguousarray(co[parent[co] >= 0], np.int64)
     kid_ptr = np.concatenate(([0], np.cumsum(kids_n))).astype(np.int64)
     busy = np.zeros(n_links, np.int64) if free_at is None else np.asarray(free_at, np.int64).copy()
-    return _run(link, np.asarray(u["lat"], np.int64), np.asarray(u["svc"], np.int64), parent,
-                np.asarray(u["order"], np.int64), np.asarray(u["send"], np.int64), kid_ptr, kids,
-                kids_n.astype(np.int64), np.int64(n_links), np.int64(buffer_depth), busy)
+    return _run(
+        link,
+        np.asarray(u["lat"], np.int64),
+        np.asarray(u["svc"], np.int64),
+        parent,
+        np.asarray(u["order"], np.int64),
+        np.asarray(u["send"], np.int64),
+        kid_ptr,
+        kids,
+        kids_n.astype(np.int64),
+        np.int64(n_links),
+        np.int64(buffer_depth),
+        busy,
+    )

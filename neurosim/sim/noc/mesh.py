@@ -70,6 +70,7 @@ per-link message and busy counts are kept.
 Ties with zero-latency hops (``L = 0``) under back-pressure may be served in processing order
 rather than batch order; with ``L >= 1`` the three agree exactly (tested).
 """
+
 from __future__ import annotations
 
 import heapq
@@ -78,7 +79,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from neurosim.describe.hardware import Hardware
+from neurosim.describe.hardware import HardwareSpec
 from neurosim.describe.topology import KIND_CHIP, KIND_EW, KIND_NS
 from neurosim.sim.noc import event as noc_event
 
@@ -108,7 +109,7 @@ class Mesh:
     """Routing tables, link figures, the NoC timing model and per-link counters of one hardware
     description (built once per run)."""
 
-    def __init__(self, hw: Hardware):
+    def __init__(self, hw: HardwareSpec):
         self.hw = hw
         W, H, cpt = hw.grid_width, hw.grid_height, hw.mesh.cores_per_tile
         self.width, self.height = W, H
@@ -147,7 +148,7 @@ class Mesh:
         self.link_step = np.select([d == 0, d == 1, d == 2], [lx, W - 1 - lx, W - 1 + ly], W - 1 + H - 1 - ly)
         self.n_steps = max(W - 1 + H - 1, 1)
         self._chip_w, self._chip_h = cw, ch
-        self.use_compiled = True     # numba event simulation when available
+        self.use_compiled = True  # numba event simulation when available
         self.reset_counters()
         self.reset_state()
 
@@ -172,10 +173,16 @@ class Mesh:
         (0..3 = E, W, S, N), ``kind`` (0 east-west, 1 north-south, 2 chip link), ``exists``,
         ``latency_cycles``, ``service_cycles``, ``energy_pj``."""
         out = {k: v.copy() for k, v in self.counters.items()}
-        out.update(src_tile=self.link_src.copy(), dst_tile=self.link_dst.copy(), direction=self.link_dir.copy(),
-                   kind=self.link_kind.copy(), exists=self.link_exists.copy(),
-                   latency_cycles=self.link_latency.copy(), service_cycles=self.link_service.copy(),
-                   energy_pj=self.link_energy_pj.copy())
+        out.update(
+            src_tile=self.link_src.copy(),
+            dst_tile=self.link_dst.copy(),
+            direction=self.link_dir.copy(),
+            kind=self.link_kind.copy(),
+            exists=self.link_exists.copy(),
+            latency_cycles=self.link_latency.copy(),
+            service_cycles=self.link_service.copy(),
+            energy_pj=self.link_energy_pj.copy(),
+        )
         return out
 
     def tile_stats(self) -> dict[str, np.ndarray]:
@@ -271,8 +278,12 @@ class Mesh:
         matrix (dense or sparse) of unicast messages."""
         src, dst, n = self._pairs(tile_pairs)
         ew, ns, chip = self._hops(src, dst)
-        return {"hop_ew": int((n * ew).sum()), "hop_ns": int((n * ns).sum()),
-                "hop_chip": int((n * chip).sum()), "local": int(n[src == dst].sum())}
+        return {
+            "hop_ew": int((n * ew).sum()),
+            "hop_ns": int((n * ns).sum()),
+            "hop_chip": int((n * chip).sum()),
+            "local": int(n[src == dst].sum()),
+        }
 
     # ---- delivery -------------------------------------------------------------------------------
     def deliver(self, src_core, dst_core, send_cycle, group=None, *, keep_state: bool = False) -> np.ndarray:
@@ -285,8 +296,9 @@ class Mesh:
         time (buffers are taken as drained between calls). Counters accumulate in the mesh."""
         return self.deliver_detailed(src_core, dst_core, send_cycle, group, keep_state=keep_state).arrival
 
-    def deliver_detailed(self, src_core, dst_core, send_cycle, group=None, *, keep_state: bool = False,
-                         method: str = "auto") -> Delivery:
+    def deliver_detailed(
+        self, src_core, dst_core, send_cycle, group=None, *, keep_state: bool = False, method: str = "auto"
+    ) -> Delivery:
         """As :meth:`deliver`, returning a :class:`Delivery` (arrival, injection cycles, model used,
         hop counts of the batch). ``method="event"`` skips the fast paths and always runs the event
         simulation (the reference; for tests and benchmarks)."""
@@ -340,8 +352,15 @@ class Mesh:
         if group is None:
             parent = np.arange(link.size, dtype=_I64) - 1
             parent[first_of_msg] = -1
-            u = {"link": link, "parent": parent, "send": send[remote][owner], "order": remote[owner],
-                 "first": first_of_msg, "last": last_of_msg, "unicast": True}
+            u = {
+                "link": link,
+                "parent": parent,
+                "send": send[remote][owner],
+                "order": remote[owner],
+                "first": first_of_msg,
+                "last": last_of_msg,
+                "unicast": True,
+            }
         else:
             g = np.asarray(group, _I64).ravel()
             # groups: one source core each; the group's send is its earliest, order its first message
@@ -367,8 +386,15 @@ class Mesh:
             pl = self._parent_link(g_src_tile[t_unit], t_link)
             pkey = t_unit * self.n_links + pl
             parent = np.where(pl >= 0, np.searchsorted(ukey, pkey), -1)
-            u = {"link": t_link, "parent": parent, "send": gsend[t_unit], "order": gorder[t_unit],
-                 "first": hop_to_t[first_of_msg], "last": hop_to_t[last_of_msg], "unicast": False}
+            u = {
+                "link": t_link,
+                "parent": parent,
+                "send": gsend[t_unit],
+                "order": gorder[t_unit],
+                "first": hop_to_t[first_of_msg],
+                "last": hop_to_t[last_of_msg],
+                "unicast": False,
+            }
         u["lat"] = self.link_latency[u["link"]]
         u["svc"] = self.link_service[u["link"]]
         return u
@@ -380,14 +406,17 @@ class Mesh:
         x, y = t % W, t // W
         sx, sy = src_tile % W, src_tile // W
         tile = lambda xx, yy: yy * W + xx  # noqa: E731
-        xpar = np.where(x > sx, tile(x - 1, sy) * 4 + 0, tile(x + 1, sy) * 4 + 1)   # the X link into (x, sy)
+        xpar = np.where(x > sx, tile(x - 1, sy) * 4 + 0, tile(x + 1, sy) * 4 + 1)  # the X link into (x, sy)
         xpar = np.where(x == sx, -1, xpar)
         return np.select(
             [d == 0, d == 1, d == 2, d == 3],
-            [np.where(x == sx, -1, tile(x - 1, y) * 4 + 0),
-             np.where(x == sx, -1, tile(x + 1, y) * 4 + 1),
-             np.where(y == sy, xpar, tile(x, y - 1) * 4 + 2),
-             np.where(y == sy, xpar, tile(x, y + 1) * 4 + 3)])
+            [
+                np.where(x == sx, -1, tile(x - 1, y) * 4 + 0),
+                np.where(x == sx, -1, tile(x + 1, y) * 4 + 1),
+                np.where(y == sy, xpar, tile(x, y - 1) * 4 + 2),
+                np.where(y == sy, xpar, tile(x, y + 1) * 4 + 3),
+            ],
+        )
 
     # ---- the timing engines ---------------------------------------------------------------------
     def _time(self, u: dict, keep_state: bool, force_event: bool = False) -> tuple[str, np.ndarray]:
@@ -427,7 +456,7 @@ class Mesh:
         link = u["link"]
         if u["unicast"]:
             lat = u["lat"]
-            cum = np.cumsum(lat) - lat                 # latency before each hop, over the batch
+            cum = np.cumsum(lat) - lat  # latency before each hop, over the batch
             return u["send"] + cum - cum[self._root_of(u)]
         # a tree link leaving tile T is reached over the XY route from the source to T
         root = self._root_of(u)
@@ -458,11 +487,11 @@ class Mesh:
             return False, None
         lo_t = int(entry.min())
         span = int(entry.max()) - lo_t + 1
-        key = link * span + (entry - lo_t)               # sorts by link, then start cycle
+        key = link * span + (entry - lo_t)  # sorts by link, then start cycle
         o = np.argsort(key)
         ks = key[o]
         gap = np.diff(ks)
-        same = (link[o][1:] == link[o][:-1])
+        same = link[o][1:] == link[o][:-1]
         if np.any(same & (gap < svc[o][1:])):
             return False, None
         # without waiting a message holds the buffer during [start, start + L): just after start k
@@ -502,7 +531,7 @@ class Mesh:
         # sort by link, then cycle, leaves before starts at one cycle
         key = ll * span + 2 * (t - lo_t) + np.repeat(np.array([0, 1], _I64), n)
         o = np.argsort(key)
-        occ = np.cumsum(np.where(o >= n, 1, -1))   # every link's events net to zero
+        occ = np.cumsum(np.where(o >= n, 1, -1))  # every link's events net to zero
         lo_sorted = ll[o]
         starts = np.flatnonzero(np.concatenate(([True], lo_sorted[1:] != lo_sorted[:-1])))
         peak = np.zeros(self.n_links, _I64)
@@ -518,7 +547,7 @@ class Mesh:
         by_step = np.argsort(step, kind="stable")
         bounds = np.searchsorted(step[by_step], np.arange(self.n_steps + 1))
         for s in range(self.n_steps):
-            idx = by_step[bounds[s]:bounds[s + 1]]
+            idx = by_step[bounds[s] : bounds[s + 1]]
             if idx.size == 0:
                 continue
             p = parent[idx]
@@ -611,10 +640,10 @@ class Mesh:
                         occ[lp] -= 1
                         work.add(lp)
                 arrive = t + lat[i]
-                if pending[i] == 0:                        # no continuation: leaves on arrival
+                if pending[i] == 0:  # no continuation: leaves on arrival
                     push(events, (arrive, 0, 0, l))
                 else:
-                    for c in kids[ptr[i]:ptr[i + 1]]:
+                    for c in kids[ptr[i] : ptr[i + 1]]:
                         push(events, (arrive, 1, order[c], c))
         st = np.zeros(self.n_links, _I64)
         for l, v in stall.items():
