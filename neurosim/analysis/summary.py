@@ -20,6 +20,7 @@ Conventions:
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -79,12 +80,15 @@ def _div(a, b) -> float | None:
     return _num(a / b)
 
 
-def _parts_consistent(parts: dict[str, float]) -> tuple[bool, float]:
+def _parts_consistent(parts: Mapping[str, float | None]) -> tuple[bool, float]:
     """Do the parts (every key but ``total``) sum to ``total`` within ``REL_TOL``? Returns the
-    verdict and the sum of the parts."""
+    verdict and the sum of the parts. A missing (None) part or total fails the check."""
     total = parts["total"]
-    s = math.fsum(v for k, v in parts.items() if k != "total")
-    scale = max(abs(total), math.fsum(abs(v) for k, v in parts.items() if k != "total"))
+    values = [v for k, v in parts.items() if k != "total" and v is not None]
+    if total is None or len(values) != len(parts) - 1:
+        return False, math.nan
+    s = math.fsum(values)
+    scale = max(abs(total), math.fsum(abs(v) for v in values))
     ok = math.isfinite(s) and math.isfinite(total) and abs(s - total) <= REL_TOL * scale
     return ok, s
 
@@ -216,73 +220,96 @@ def _per_link(result: RunResult, latency_cycles: float | None) -> list[dict] | N
 
 
 # ---- the summary -----------------------------------------------------------------------------
-def summarize(result: RunResult) -> dict:
-    """Every reported figure of a run as a JSON-serialisable dict (see docs/report-schema.md).
+def per_inference_means(result: RunResult) -> dict[str, float]:
+    """Means over the run's samples (one sample = one inference): total energy (``energy_j``,
+    ``energy_uj``, from :meth:`RunResult.energy`), latency (``latency_cycles``, ``latency_s``,
+    ``latency_us``), ``spikes`` and ``synops``. Every value is NaN when the run has no samples.
 
-    Raises :class:`SimulationError` if the energy parts of a sample (or of the mean) do not sum
-    to the total within a relative 1e-9."""
-    hw, net = result.hardware, result.network
+    The time means average each sample's time in that unit (``latency_us`` is the mean of
+    ``cycles x (cycle_s x 1e6)``, not ``latency_s x 1e6``)."""
     samples = list(result.samples)
-    n = len(samples)
-    cyc = hw.cycle_s
+    if not samples:
+        keys = ("energy_j", "energy_uj", "latency_cycles", "latency_s", "latency_us", "spikes", "synops")
+        return dict.fromkeys(keys, math.nan)
+    cycle_s = result.hardware.cycle_s
+    cycles = np.array([s.cycles for s in samples])
+    energy_j = float(np.mean(np.array([result.energy(s)["total"] for s in samples])))
+    return {
+        "energy_j": energy_j,
+        "energy_uj": energy_j * 1e6,
+        "latency_cycles": float(np.mean(cycles)),
+        "latency_s": float(np.mean(cycles * cycle_s)),
+        "latency_us": float(np.mean(cycles * (cycle_s * 1e6))),
+        "spikes": float(np.mean([s.spikes for s in samples])),
+        "synops": float(np.mean([s.synops for s in samples])),
+    }
 
-    energies = [sample_energy(s, hw, result) for s in samples]
-    keys = ["static", *OPS, "total"]
-    breakdown = {k: mean_of(e[k] for e in energies) for k in keys}
-    if n:
-        ok, _ = _parts_consistent(breakdown)
-        if not ok:
-            raise SimulationError("mean energy parts per inference do not sum to the mean total")
 
-    latency_cycles = mean_of(s.cycles for s in samples)
-    first = [s.first_output_cycle for s in samples if s.first_output_cycle is not None]
-    decided = [s.decision_cycle for s in samples if s.decision_cycle is not None]
-
-    sent = sum(int(s.messages_sent) for s in samples)
-    received = sum(int(s.messages_received) for s in samples)
-    mismatched = [int(s.index) for s in samples if s.messages_sent != s.messages_received]
-    core_totals = {op: int(np.asarray(result.core[op]).sum()) for op in CORE_OPS if op in result.core}
-    sample_totals = {op: result.total(op) for op in core_totals}
-
-    mapping = result.mapping
+def _run_info(result: RunResult) -> dict:
+    """The ``run`` block: what ran on what (names, hardware, network, mapping, options)."""
+    hw, net = result.hardware, result.network
     network_info = {"name": getattr(net, "name", None)}
     if hasattr(net, "n_neurons"):
         network_info.update(neurons=int(net.n_neurons), synapses=int(net.n_synapses))
-
-    summary = {
-        "schema": SCHEMA,
-        "run": {
-            "name": result.name,
-            "mode": result.mode,
-            "dataset": result.dataset,
-            "frames": result.frames,
-            "samples": n,
-            "hardware": {
-                "name": hw.name,
-                "source": display_path(hw.source),
-                "clock_mhz": hw.core.clock_mhz,
-                "cycle_s": cyc,
-                "mesh": [hw.mesh.width, hw.mesh.height],
-                "cores_per_tile": hw.mesh.cores_per_tile,
-                "n_cores": hw.n_cores,
-                "static_power_w": hw.static_power_w(),
-            },
-            "network": network_info,
-            "mapping": {"strategy": getattr(mapping, "strategy", None)},
-            "options": result.options,
-            "neurosim_version": __version__,
-            "wall_s": result.wall_s,
+    return {
+        "name": result.name,
+        "mode": result.mode,
+        "dataset": result.dataset,
+        "frames": result.frames,
+        "samples": len(result.samples),
+        "hardware": {
+            "name": hw.name,
+            "source": display_path(hw.source),
+            "clock_mhz": hw.core.clock_mhz,
+            "cycle_s": hw.cycle_s,
+            "mesh": [hw.mesh.width, hw.mesh.height],
+            "cores_per_tile": hw.mesh.cores_per_tile,
+            "n_cores": hw.n_cores,
+            "static_power_w": hw.static_power_w(),
         },
-        "accuracy": _num(result.accuracy) if n else None,
-        "energy_per_inference_j": breakdown["total"],
+        "network": network_info,
+        "mapping": {"strategy": getattr(result.mapping, "strategy", None)},
+        "options": result.options,
+        "neurosim_version": __version__,
+        "wall_s": result.wall_s,
+    }
+
+
+def _mean_energy_breakdown(energies: list[dict[str, float]]) -> dict[str, float | None]:
+    """Mean energy parts per inference (J), checked: raises SimulationError if the mean parts do
+    not sum to the mean total."""
+    breakdown = {k: mean_of(e[k] for e in energies) for k in ("static", *OPS, "total")}
+    if energies:
+        ok, _ = _parts_consistent(breakdown)
+        if not ok:
+            raise SimulationError("mean energy parts per inference do not sum to the mean total")
+    return breakdown
+
+
+def _headline_figures(
+    result: RunResult, samples: list[SampleRecord], energies: list[dict[str, float]], energy_j: float | None
+) -> dict[str, Any]:
+    """Accuracy, energy, latency, counts and EDP per inference."""
+    cyc = result.hardware.cycle_s
+    return {
+        "accuracy": _num(result.accuracy) if samples else None,
+        "energy_per_inference_j": energy_j,
         "latency_per_inference_s": mean_of(s.cycles * cyc for s in samples),
-        "latency_per_inference_cycles": latency_cycles,
+        "latency_per_inference_cycles": mean_of(s.cycles for s in samples),
         "spikes_per_inference": mean_of(s.spikes for s in samples),
         "input_spikes_per_inference": mean_of(s.input_spikes for s in samples),
         "synops_per_inference": mean_of(s.synops for s in samples),
         "messages_per_inference": mean_of(s.messages_sent for s in samples),
         "hops_per_inference": mean_of(s.hops for s in samples),
         "edp_per_inference_js": mean_of(e["total"] * s.cycles * cyc for e, s in zip(energies, samples)),
+    }
+
+
+def _decision_figures(samples: list[SampleRecord], cyc: float) -> dict[str, Any]:
+    """Time to the first output spike and to a decision, and the work done until the decision."""
+    first = [s.first_output_cycle for s in samples if s.first_output_cycle is not None]
+    decided = [s.decision_cycle for s in samples if s.decision_cycle is not None]
+    return {
         "time_to_first_output_s": mean_of(c * cyc for c in first),
         "time_to_first_output_cycles": mean_of(first),
         "samples_with_first_output": len(first),
@@ -295,6 +322,44 @@ def summarize(result: RunResult) -> dict:
         "synops_to_decision_per_inference": mean_of(
             s.extra["synops_to_decision"] for s in samples if "synops_to_decision" in s.extra
         ),
+    }
+
+
+def _conservation(result: RunResult, samples: list[SampleRecord]) -> dict[str, Any]:
+    """Messages sent = received per sample, and per-core counters = per-sample counters. (The
+    energy check has passed: otherwise :func:`summarize` raised SimulationError.)"""
+    mismatched = [int(s.index) for s in samples if s.messages_sent != s.messages_received]
+    core_totals = {op: int(np.asarray(result.core[op]).sum()) for op in CORE_OPS if op in result.core}
+    sample_totals = {op: result.total(op) for op in core_totals}
+    return {
+        "messages_balanced": not mismatched,
+        "messages_sent": sum(int(s.messages_sent) for s in samples),
+        "messages_received": sum(int(s.messages_received) for s in samples),
+        "unbalanced_samples": mismatched,
+        "energy_parts_sum_to_total": True,
+        "energy_rel_tol": REL_TOL,
+        "core_counters_match_samples": core_totals == sample_totals,
+        "core_op_totals": core_totals,
+        "sample_op_totals": sample_totals,
+    }
+
+
+def summarize(result: RunResult) -> dict:
+    """Every reported figure of a run as a JSON-serialisable dict (see docs/report-schema.md).
+
+    Raises :class:`SimulationError` if the energy parts of a sample (or of the mean) do not sum
+    to the total within a relative 1e-9."""
+    hw = result.hardware
+    samples = list(result.samples)
+    n = len(samples)
+    energies = [sample_energy(s, hw, result) for s in samples]
+    breakdown = _mean_energy_breakdown(energies)
+    latency_cycles = mean_of(s.cycles for s in samples)
+    summary = {
+        "schema": SCHEMA,
+        "run": _run_info(result),
+        **_headline_figures(result, samples, energies, breakdown["total"]),
+        **_decision_figures(samples, hw.cycle_s),
         "energy_breakdown_per_inference_j": breakdown,
         "energy_per_op_pj": cost.energy_per_op_pj(hw),
         "ops_per_inference": {op: mean_of(s.ops.get(op, 0) for s in samples) for op in OPS},
@@ -304,17 +369,7 @@ def summarize(result: RunResult) -> dict:
         },
         "tile_traffic": _tile_traffic(result),
         "per_link": _per_link(result, latency_cycles),
-        "conservation": {
-            "messages_balanced": not mismatched,
-            "messages_sent": sent,
-            "messages_received": received,
-            "unbalanced_samples": mismatched,
-            "energy_parts_sum_to_total": True,  # otherwise summarize raised SimulationError
-            "energy_rel_tol": REL_TOL,
-            "core_counters_match_samples": core_totals == sample_totals,
-            "core_op_totals": core_totals,
-            "sample_op_totals": sample_totals,
-        },
+        "conservation": _conservation(result, samples),
     }
     summary["critical_path"] = _critical_path(result)
     return plain(summary, json=True)

@@ -63,6 +63,7 @@ never instantiated (they download when files are missing).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -503,64 +504,110 @@ def load(
     limit = check_limit(limit)
     frames = _positive_int(key, "frames", spec.default_frames if frames is None else frames)
     factor = _positive_int(key, "downsample", spec.default_downsample if downsample is None else downsample)
-    window_us = None
-    if window is not None:
-        try:
-            window = float(window)
-        except (TypeError, ValueError):
-            raise DatasetError(f"dataset {key!r}: window must be a number of seconds, got {window!r}") from None
-        if not (math.isfinite(window) and window > 0):
-            raise DatasetError(f"dataset {key!r}: window must be a positive number of seconds, got {window!r}")
-        window_us = max(1, round(window * 1e6 / frames))
+    window, window_us = _window(key, window, frames)
     used = _resolve_backend(backend)
+    root = _root(key, path)
+    samples, labels, source = _read_samples(key, root, split, limit, used)
+    sensor = downsampled_sensor(spec.sensor, factor)
+    inputs = _bin_samples(samples, len(labels), sensor, frames, factor, window_us, used)
+    binning = _Binning(frames, factor, window, window_us)
+    return _dataset(spec, split, source, inputs, labels, sensor, binning, used)
+
+
+class _Binning(NamedTuple):
+    """How a load binned its events: frames, downsampling, window (seconds) and bin width (us)."""
+
+    frames: int
+    factor: int
+    window: float | None
+    window_us: int | None
+
+
+def _window(key: str, window, frames: int) -> tuple[float | None, int | None]:
+    """The fixed window in seconds (checked) and its bin width in us; ``(None, None)`` without one."""
+    if window is None:
+        return None, None
+    try:
+        window = float(window)
+    except (TypeError, ValueError):
+        raise DatasetError(f"dataset {key!r}: window must be a number of seconds, got {window!r}") from None
+    if not (math.isfinite(window) and window > 0):
+        raise DatasetError(f"dataset {key!r}: window must be a positive number of seconds, got {window!r}")
+    return window, max(1, round(window * 1e6 / frames))
+
+
+def _root(key: str, path) -> Path:
+    """The existing file or folder ``path`` names."""
     if path is None:
         raise DatasetError(f"dataset {key!r}: needs path= the folder holding the files (nothing is downloaded)")
     root = Path(path).expanduser()
     if not root.exists():
         raise _err(root, "no such file or directory")
+    return root
 
+
+def _read_samples(
+    key: str, root: Path, split: str, limit: int | None, used: str
+) -> tuple[Iterable[Events], np.ndarray, str]:
+    """The events of the first ``limit`` samples in round-robin order (lazily, but for SHD),
+    their labels and the source (file or folder) they come from."""
     if key == "shd":
         file = _shd_file(root, split)
         with _open_shd(file) as f:
             all_labels = _shd_labels(file, f)
         order = round_robin(all_labels)[:limit]
         samples, labels = read_shd(file, order)
-        source = str(file)
+        return samples, labels, str(file)
+    if not root.is_dir():
+        raise _err(root, "not a directory")
+    index = _index_nmnist if key == "nmnist" else _index_dvsgesture
+    files, all_labels = index(root, split)
+    order = round_robin(all_labels)[:limit]
+    if key == "nmnist":
+        reader = read_nmnist_tonic if used == "tonic" else read_nmnist_numpy
     else:
-        if not root.is_dir():
-            raise _err(root, "not a directory")
-        index = _index_nmnist if key == "nmnist" else _index_dvsgesture
-        files, all_labels = index(root, split)
-        order = round_robin(all_labels)[:limit]
-        if key == "nmnist":
-            reader = read_nmnist_tonic if used == "tonic" else read_nmnist_numpy
-        else:
-            reader = read_dvsgesture_tonic if used == "tonic" else read_dvsgesture_numpy
-        samples = (reader(files[i]) for i in order)
-        labels = all_labels[order]
-        source = str(root)
+        reader = read_dvsgesture_tonic if used == "tonic" else read_dvsgesture_numpy
+    return (reader(files[i]) for i in order), all_labels[order], str(root)
 
-    sensor = downsampled_sensor(spec.sensor, factor)
+
+def _bin_samples(
+    samples: Iterable[Events], n: int, sensor: tuple, frames: int, factor: int, window_us: int | None, used: str
+) -> np.ndarray:
+    """Bool frames ``(n, frames, P*H*W)`` of the ``n`` samples, downsampled by ``factor``."""
     W, H, P = sensor
     binner = frames_tonic if used == "tonic" else frames_numpy
-    inputs = np.zeros((len(order), frames, P * H * W), dtype=bool)
-    for n, ev in enumerate(samples):
-        inputs[n] = binner(downsample_events(ev, factor), sensor, frames, window_us)
+    inputs = np.zeros((n, frames, P * H * W), dtype=bool)
+    for k, ev in enumerate(samples):
+        inputs[k] = binner(downsample_events(ev, factor), sensor, frames, window_us)
+    return inputs
 
+
+def _dataset(
+    spec: _Spec,
+    split: str,
+    source: str,
+    inputs: np.ndarray,
+    labels: np.ndarray,
+    sensor: tuple,
+    b: _Binning,
+    used: str,
+) -> SpikeDataset:
+    """The loaded split with its description and loading parameters."""
+    key, (W, H, P) = spec.name, sensor
     input_shape = (W,) if key == "shd" else (P, H, W)
     binning = (
         "per-sample span / frames"
-        if window_us is None
-        else f"fixed {window_us} us bins ({frames * window_us / 1e6:g} s window)"
+        if b.window_us is None
+        else f"fixed {b.window_us} us bins ({b.frames * b.window_us / 1e6:g} s window)"
     )
     params = {
         "split": split,
         "path": source,
-        "frames": frames,
-        "binning": "per-sample" if window_us is None else "fixed-window",
-        "window_s": window,
-        "bin_us": window_us,
-        "downsample": factor,
+        "frames": b.frames,
+        "binning": "per-sample" if b.window_us is None else "fixed-window",
+        "window_s": b.window,
+        "bin_us": b.window_us,
+        "downsample": b.factor,
         "sensor_size": tuple(spec.sensor),
         "binned_sensor_size": tuple(sensor),
         "channel_order": "unit" if key == "shd" else "p*H*W + y*W + x",
@@ -574,8 +621,8 @@ def load(
         n_classes=spec.n_classes,
         input_shape=input_shape,
         description=(
-            f"{spec.title} {split} split from {source}: events binned into {frames} "
-            f"frames ({binning}, time origin = first event), downsample {factor}, "
+            f"{spec.title} {split} split from {source}: events binned into {b.frames} "
+            f"frames ({binning}, time origin = first event), downsample {b.factor}, "
             f"{'x'.join(map(str, input_shape))} channels, read with {used}"
         ),
         params=params,

@@ -19,8 +19,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from neurosim import atomic
+from neurosim.analysis.summary import per_inference_means
 from neurosim.experiments.runner import prepare
 from neurosim.paths import MODELS_DIR
+from neurosim.sim.counters import RunResult
 from neurosim.sim.engine import simulate
 from neurosim.sim.scheduler import POLICIES
 
@@ -50,14 +52,13 @@ class Row:
     training: str
     mode: str
     policy: str
-    result: object
+    result: RunResult
 
     def metrics(self) -> dict:
-        res, hw = self.result, self.result.hardware
+        res = self.result
         s = res.samples
-        us = hw.cycle_s * 1e6
-        energy = np.array([res.energy(x)["total"] for x in s])
-        lat = np.array([x.cycles for x in s]) * us
+        us = res.hardware.cycle_s * 1e6
+        means = per_inference_means(res)
         dec = [x.decision_cycle * us for x in s if x.decision_cycle is not None]
         to_dec = [x.extra["spikes_to_decision"] for x in s if x.decision_cycle is not None]
         return {
@@ -67,14 +68,14 @@ class Row:
             "policy": self.policy,
             "samples": len(s),
             "accuracy": res.accuracy,
-            "spikes": float(np.mean([x.spikes for x in s])),
-            "synops": float(np.mean([x.synops for x in s])),
-            "latency_us": float(lat.mean()),
+            "spikes": means["spikes"],
+            "synops": means["synops"],
+            "latency_us": means["latency_us"],
             "decision_us": float(np.mean(dec)) if dec else float("nan"),
             "decided": len(dec) / len(s),
             "spikes_to_decision": float(np.mean(to_dec)) if to_dec else float("nan"),
-            "energy_uj": float(energy.mean() * 1e6),
-            "edp_uj_us": float(np.mean(energy * 1e6 * lat)),
+            "energy_uj": means["energy_uj"],
+            "edp_uj_us": _edp_uj_us(res),
         }
 
     def accuracy_at(self, cutoffs_us: np.ndarray) -> np.ndarray:
@@ -83,12 +84,21 @@ class Row:
         acc = np.zeros(cutoffs_us.size)
         for x in self.result.samples:
             cyc, ids = x.extra["output_events"]
+            if x.output_counts is None:
+                raise ValueError(f"sample {x.index} of {self.result.name} has no output counts")
             n_out = x.output_counts.size
             for k, t in enumerate(cutoffs_us):
                 seen = ids[cyc * us <= t]
                 if seen.size and int(np.argmax(np.bincount(seen, minlength=n_out))) == x.label:
                     acc[k] += 1
         return acc / len(self.result.samples)
+
+
+def _edp_uj_us(res: RunResult) -> float:
+    """Mean over the samples of energy (µJ) x latency (µs)."""
+    energy = np.array([res.energy(x)["total"] for x in res.samples])
+    lat = np.array([x.cycles for x in res.samples]) * (res.hardware.cycle_s * 1e6)
+    return float(np.mean(energy * 1e6 * lat))
 
 
 def run_study(
@@ -159,7 +169,66 @@ def _md_table(table: list[dict]) -> str:
 MARGIN = {"spikes": 0.05, "decision": 0.10, "accuracy": 0.02}
 
 
-def findings(table: list[dict]) -> list[tuple[str, bool | str | None, str]]:
+#: a finding: the claim, whether it reproduces (True, False, ``"weak"``, None: not tested), the numbers
+Finding = tuple[str, bool | str | None, str]
+#: a pair of rows: an unlayered-trained model and the layered one, under the same async policy
+Pair = tuple[dict, dict]
+
+
+def _verdict(effects: list[float], margin: float) -> bool | str:
+    """True if every effect (> 0 favours the paper) exceeds ``margin``; ``"weak"`` if every one
+    is positive but not all exceed it; else False."""
+    if all(e > margin for e in effects):
+        return True
+    return "weak" if all(e > 0 for e in effects) else False
+
+
+def _async_accuracy_finding(sync_l: dict, async_l: list[dict]) -> Finding:
+    return (
+        "(a) layered-trained models lose accuracy or gain nothing when run asynchronously",
+        all(r["accuracy"] <= sync_l["accuracy"] + MARGIN["accuracy"] for r in async_l),
+        "layered sync accuracy {:.4f}; async {}".format(
+            sync_l["accuracy"], ", ".join(f"{r['policy']} {r['accuracy']:.4f}" for r in async_l)
+        ),
+    )
+
+
+def _fewer_spikes_finding(pairs: list[Pair]) -> Finding:
+    fewer = [1 - u["spikes"] / l["spikes"] for u, l in pairs]
+    return (
+        "(b) unlayered-trained models use fewer spikes (paper: up to 50% fewer)",
+        _verdict(fewer, MARGIN["spikes"]),
+        "; ".join(
+            f"{u['training']} vs layered, both under async {u['policy']}: {u['spikes']:.1f} vs "
+            f"{l['spikes']:.1f} spikes/inference ({x * 100:+.1f}% fewer)"
+            for (u, l), x in zip(pairs, fewer)
+        ),
+    )
+
+
+def _sooner_decision_finding(pairs: list[Pair]) -> Finding:
+    speed = [l["decision_us"] / u["decision_us"] for u, l in pairs]
+    return (
+        "(c) unlayered-trained models reach a correct decision sooner (paper: up to 2x)",
+        _verdict([x - 1 for x in speed], MARGIN["decision"]),
+        "; ".join(
+            f"{u['training']}: {u['decision_us']:.2f} µs vs layered {l['decision_us']:.2f} µs ({x:.2f}x sooner)"
+            for (u, l), x in zip(pairs, speed)
+        ),
+    )
+
+
+def _competitive_accuracy_finding(pairs: list[Pair], layered: list[dict]) -> Finding:
+    best_l = max(r["accuracy"] for r in layered)
+    return (
+        "(d) with competitive or better accuracy",
+        all(u["accuracy"] >= best_l - MARGIN["accuracy"] for u, _ in pairs),
+        "; ".join(f"{u['training']} async {u['policy']}: {u['accuracy']:.4f}" for u, _ in pairs)
+        + f"; best layered (any mode): {best_l:.4f}",
+    )
+
+
+def findings(table: list[dict]) -> list[Finding]:
     """The paper's four findings: whether each reproduces here (True, False, or ``"weak"`` when
     the direction holds but the effect is within :data:`MARGIN`) and the numbers."""
     by = {(r["training"], r["mode"], r["policy"]): r for r in table}
@@ -172,56 +241,14 @@ def findings(table: list[dict]) -> list[tuple[str, bool | str | None, str]]:
     sync_l = by.get(("layered", "sync", "-"))
     if not layered or not unl or sync_l is None:
         return [("study needs a layered and an unlayered model", None, "")]
-
-    def verdict(effects: list[float], margin: float):  # effects > 0 favour the paper
-        if all(e > margin for e in effects):
-            return True
-        return "weak" if all(e > 0 for e in effects) else False
-
     async_l = [r for r in layered if r["mode"] == "async"]
-    out = [
-        (
-            "(a) layered-trained models lose accuracy or gain nothing when run asynchronously",
-            all(r["accuracy"] <= sync_l["accuracy"] + MARGIN["accuracy"] for r in async_l),
-            "layered sync accuracy {:.4f}; async {}".format(
-                sync_l["accuracy"], ", ".join(f"{r['policy']} {r['accuracy']:.4f}" for r in async_l)
-            ),
-        )
-    ]
     pairs = [(u, by[("layered", "async", u["policy"])]) for u in unl if ("layered", "async", u["policy"]) in by]
-    fewer = [1 - u["spikes"] / l["spikes"] for u, l in pairs]
-    out.append(
-        (
-            "(b) unlayered-trained models use fewer spikes (paper: up to 50% fewer)",
-            verdict(fewer, MARGIN["spikes"]),
-            "; ".join(
-                f"{u['training']} vs layered, both under async {u['policy']}: {u['spikes']:.1f} vs "
-                f"{l['spikes']:.1f} spikes/inference ({x * 100:+.1f}% fewer)"
-                for (u, l), x in zip(pairs, fewer)
-            ),
-        )
-    )
-    speed = [l["decision_us"] / u["decision_us"] for u, l in pairs]
-    out.append(
-        (
-            "(c) unlayered-trained models reach a correct decision sooner (paper: up to 2x)",
-            verdict([x - 1 for x in speed], MARGIN["decision"]),
-            "; ".join(
-                f"{u['training']}: {u['decision_us']:.2f} µs vs layered {l['decision_us']:.2f} µs ({x:.2f}x sooner)"
-                for (u, l), x in zip(pairs, speed)
-            ),
-        )
-    )
-    best_l = max(r["accuracy"] for r in layered)
-    out.append(
-        (
-            "(d) with competitive or better accuracy",
-            all(u["accuracy"] >= best_l - MARGIN["accuracy"] for u, _ in pairs),
-            "; ".join(f"{u['training']} async {u['policy']}: {u['accuracy']:.4f}" for u, _ in pairs)
-            + f"; best layered (any mode): {best_l:.4f}",
-        )
-    )
-    return out
+    return [
+        _async_accuracy_finding(sync_l, async_l),
+        _fewer_spikes_finding(pairs),
+        _sooner_decision_finding(pairs),
+        _competitive_accuracy_finding(pairs, layered),
+    ]
 
 
 VERDICTS = {

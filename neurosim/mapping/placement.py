@@ -116,49 +116,78 @@ def traffic_aware(
     d = distance_matrix(hw, cost)
     if not s.any():
         return start
-    tile = np.arange(hw.n_cores) // hw.mesh.cores_per_tile
-    n_phys = hw.n_cores
-    pos = start.copy()
-    owner = np.full(n_phys, -1, np.int64)
-    owner[pos] = np.arange(n_logical)
-    current = 0.5 * float((s * d[np.ix_(pos, pos)]).sum())
-    best_cost, best = current, pos.copy()
+    swaps = _Swaps(s, d, start, hw.n_cores)
     rng = np.random.default_rng(seed)
     tol = 1e-9 * max(float(s.sum()), 1.0)
+    if t_start is None:
+        t_start = _mean_move_cost(swaps, rng, tol)
+    tile = np.arange(hw.n_cores) // hw.mesh.cores_per_tile
+    best = _anneal(swaps, tile, iterations, t_start, rng, tol)
+    # guard against drift of the running sum: keep row-major unless the best is truly better
+    if placement_cost(t, best, hw, cost) > placement_cost(t, start, hw, cost):
+        return start
+    return best
 
-    def delta(a: int, q: int) -> float:
-        p, b = int(pos[a]), int(owner[q])
-        diff = d[q, pos] - d[p, pos]  # change of distance to every logical core
+
+class _Swaps:
+    """A placement under local search: ``pos`` (logical -> physical core), ``owner`` (physical ->
+    logical core, -1 when free) and its cost ``current`` under the symmetric traffic ``s`` and the
+    distances ``d``, kept up to date move by move."""
+
+    def __init__(self, s: np.ndarray, d: np.ndarray, start: np.ndarray, n_phys: int):
+        self.s, self.d = s, d
+        self.n_logical, self.n_phys = start.size, n_phys
+        self.pos = start.copy()
+        self.owner = np.full(n_phys, -1, np.int64)
+        self.owner[self.pos] = np.arange(start.size)
+        self.current = 0.5 * float((s * d[np.ix_(self.pos, self.pos)]).sum())
+
+    def delta(self, a: int, q: int) -> float:
+        """The cost change of moving logical core ``a`` to physical core ``q`` (swapping with its owner)."""
+        p, b = int(self.pos[a]), int(self.owner[q])
+        diff = self.d[q, self.pos] - self.d[p, self.pos]  # change of distance to every logical core
         if b < 0:
             diff[a] = 0.0
-            return float(s[a] @ diff)
+            return float(self.s[a] @ diff)
         diff[a] = diff[b] = 0.0
-        return float((s[a] - s[b]) @ diff)
+        return float((self.s[a] - self.s[b]) @ diff)
 
-    if t_start is None:
-        samples = [abs(delta(int(rng.integers(n_logical)), int(rng.integers(n_phys)))) for _ in range(64)]
-        nz = [x for x in samples if x > tol]
-        t_start = float(np.mean(nz)) if nz else 1.0
+    def move(self, a: int, q: int, dc: float) -> None:
+        """Move logical core ``a`` to physical core ``q`` (its owner, if any, to ``a``'s place);
+        ``dc`` is the move's :meth:`delta`."""
+        p, b = int(self.pos[a]), int(self.owner[q])
+        self.pos[a], self.owner[q] = q, a
+        self.owner[p] = b
+        if b >= 0:
+            self.pos[b] = p
+        self.current += dc
+
+
+def _mean_move_cost(swaps: _Swaps, rng: np.random.Generator, tol: float) -> float:
+    """The default start temperature: the mean non-zero cost change of 64 random moves (1 if none)."""
+    samples = [abs(swaps.delta(int(rng.integers(swaps.n_logical)), int(rng.integers(swaps.n_phys)))) for _ in range(64)]
+    nz = [x for x in samples if x > tol]
+    return float(np.mean(nz)) if nz else 1.0
+
+
+def _anneal(
+    swaps: _Swaps, tile: np.ndarray, iterations: int, t_start: float, rng: np.random.Generator, tol: float
+) -> np.ndarray:
+    """Simulated annealing over random moves, the temperature falling geometrically from
+    ``t_start`` to a thousandth of it; returns the best placement visited."""
+    best_cost, best = swaps.current, swaps.pos.copy()
     t_end = t_start * 1e-3
     cool = (t_end / t_start) ** (1.0 / max(iterations, 1))
     temp = t_start
     for _ in range(iterations):
-        a = int(rng.integers(n_logical))
-        q = int(rng.integers(n_phys))
+        a = int(rng.integers(swaps.n_logical))
+        q = int(rng.integers(swaps.n_phys))
         temp *= cool
-        if tile[q] == tile[pos[a]]:
+        if tile[q] == tile[swaps.pos[a]]:
             continue  # within a tile nothing changes
-        dc = delta(a, q)
+        dc = swaps.delta(a, q)
         if dc <= 0 or rng.random() < math.exp(-dc / temp):
-            p, b = int(pos[a]), int(owner[q])
-            pos[a], owner[q] = q, a
-            owner[p] = b
-            if b >= 0:
-                pos[b] = p
-            current += dc
-            if current < best_cost - tol:
-                best_cost, best = current, pos.copy()
-    # guard against drift of the running sum: keep row-major unless the best is truly better
-    if placement_cost(t, best, hw, cost) > placement_cost(t, start, hw, cost):
-        return start
+            swaps.move(a, q, dc)
+            if swaps.current < best_cost - tol:
+                best_cost, best = swaps.current, swaps.pos.copy()
     return best

@@ -51,24 +51,21 @@ def _ok(flag: bool) -> str:
     return "OK" if flag else "**FAILED**"
 
 
-def render_markdown(summary: dict, figures: dict[str, str]) -> str:
-    """A Markdown report of a summary; ``figures`` maps a figure key (``energy``, ``cores``,
-    ``raster``, ``latency`` or any other) to an image path relative to the report."""
+def _title_section(summary: dict) -> list[str]:
+    run = summary["run"]
+    return [
+        f"# neurosim report: {run['name']}",
+        "",
+        f"Network **{run['network'].get('name')}** on hardware **{run['hardware']['name']}**, {run['mode']} mode, "
+        f"{run['samples']} sample(s) of *{run['dataset']}*.",
+        "",
+    ]
+
+
+def _parameters_section(summary: dict) -> list[str]:
     run = summary["run"]
     hw = run["hardware"]
     net = run["network"]
-    L: list[str] = []
-    L.append(f"# neurosim report: {run['name']}")
-    L.append("")
-    L.append(
-        f"Network **{net.get('name')}** on hardware **{hw['name']}**, {run['mode']} mode, "
-        f"{run['samples']} sample(s) of *{run['dataset']}*."
-    )
-    L.append("")
-
-    # ---- run parameters
-    L.append("## Run parameters")
-    L.append("")
     params = [
         ["run name", run["name"]],
         ["execution mode", run["mode"]],
@@ -93,15 +90,13 @@ def render_markdown(summary: dict, figures: dict[str, str]) -> str:
         ["neurosim version", run["neurosim_version"]],
         ["simulation wall time", f"{run['wall_s']:.3g} s" if run.get("wall_s") is not None else "n/a"],
     ]
-    L.append(_table(["parameter", "value"], params, "ll"))
-    L.append("")
+    return ["## Run parameters", "", _table(["parameter", "value"], params, "ll"), ""]
 
-    # ---- headline
-    L.append("## Per inference")
-    L.append("")
-    acc = summary["accuracy"]
+
+def _per_inference_section(summary: dict) -> list[str]:
+    samples = summary["run"]["samples"]
     head = [
-        ["accuracy", fmt_pct(acc)],
+        ["accuracy", fmt_pct(summary["accuracy"])],
         ["energy", fmt_si(summary["energy_per_inference_j"], "J")],
         [
             "latency",
@@ -112,12 +107,11 @@ def render_markdown(summary: dict, figures: dict[str, str]) -> str:
         [
             "time to first output",
             f"{fmt_si(summary['time_to_first_output_s'], 's')} "
-            f"({summary['samples_with_first_output']} of {run['samples']} samples)",
+            f"({summary['samples_with_first_output']} of {samples} samples)",
         ],
         [
             "time to decision",
-            f"{fmt_si(summary['time_to_decision_s'], 's')} "
-            f"({summary['samples_with_decision']} of {run['samples']} samples)",
+            f"{fmt_si(summary['time_to_decision_s'], 's')} ({summary['samples_with_decision']} of {samples} samples)",
         ],
         ["spikes", fmt_count(summary["spikes_per_inference"])],
         ["input spikes", fmt_count(summary["input_spikes_per_inference"])],
@@ -125,14 +119,17 @@ def render_markdown(summary: dict, figures: dict[str, str]) -> str:
         ["messages", fmt_count(summary["messages_per_inference"])],
         ["router hops", fmt_count(summary["hops_per_inference"])],
     ]
-    L.append(_table(["metric", "mean per inference"], head))
-    L.append("")
-    L.append("Means over the samples; EDP is the mean over samples of energy x latency.")
-    L.append("")
+    return [
+        "## Per inference",
+        "",
+        _table(["metric", "mean per inference"], head),
+        "",
+        "Means over the samples; EDP is the mean over samples of energy x latency.",
+        "",
+    ]
 
-    # ---- energy breakdown
-    L.append("## Energy breakdown")
-    L.append("")
+
+def _energy_section(summary: dict) -> list[str]:
     bd = summary["energy_breakdown_per_inference_j"]
     total = bd.get("total")
     ops = summary["ops_per_inference"]
@@ -150,119 +147,119 @@ def render_markdown(summary: dict, figures: dict[str, str]) -> str:
             ]
         )
     rows.append(["**total**", f"**{fmt_si(total, 'J')}**", fmt_pct(1.0 if total else None), "", ""])
-    L.append(_table(["part", "energy / inference", "share", "count / inference", "energy / op"], rows))
-    L.append("")
+    header = ["part", "energy / inference", "share", "count / inference", "energy / op"]
+    return ["## Energy breakdown", "", _table(header, rows), ""]
 
-    # ---- per core
+
+def _core_row(c: dict) -> list[Any]:
+    o = c["ops_per_inference"]
+    return [
+        c["core"],
+        f"({c['tile'][0]}, {c['tile'][1]})",
+        fmt_count(c["busy_cycles_per_inference"]),
+        fmt_pct(c["utilisation"]),
+        fmt_count(c["spikes_per_inference"]),
+        fmt_count(o.get("synop")),
+        fmt_count(o.get("message_in")),
+        fmt_si(c["energy_dynamic_per_inference_j"], "J"),
+    ]
+
+
+def _cores_total_row(cores: list[dict]) -> list[Any]:
+    """The last row of the core table: sums over all cores (utilisation: their mean)."""
+
+    def sum_(f) -> float:
+        return sum(f(c) or 0 for c in cores)
+
+    util = [c["utilisation"] for c in cores if c["utilisation"] is not None]
+    return [
+        f"**all {len(cores)}**",
+        "",
+        fmt_count(sum_(lambda c: c["busy_cycles_per_inference"])),
+        (fmt_pct(sum(util) / len(util)) + " (mean)") if util else "n/a",
+        fmt_count(sum_(lambda c: c["spikes_per_inference"])),
+        fmt_count(sum_(lambda c: c["ops_per_inference"].get("synop"))),
+        fmt_count(sum_(lambda c: c["ops_per_inference"].get("message_in"))),
+        fmt_si(sum_(lambda c: c["energy_dynamic_per_inference_j"]), "J"),
+    ]
+
+
+def _cores_section(summary: dict) -> list[str]:
     cores = summary["per_core"]
-    L.append("## Cores")
-    L.append("")
     top = sorted(cores, key=lambda c: (-(c["busy_cycles_per_inference"] or 0), c["core"]))[:10]
-    L.append(f"{len(cores)} physical core(s) hold neurons; the {len(top)} busiest by busy cycles:")
-    L.append("")
-    rows = []
-    for c in top:
-        o = c["ops_per_inference"]
-        rows.append(
-            [
-                c["core"],
-                f"({c['tile'][0]}, {c['tile'][1]})",
-                fmt_count(c["busy_cycles_per_inference"]),
-                fmt_pct(c["utilisation"]),
-                fmt_count(c["spikes_per_inference"]),
-                fmt_count(o.get("synop")),
-                fmt_count(o.get("message_in")),
-                fmt_si(c["energy_dynamic_per_inference_j"], "J"),
-            ]
-        )
+    rows = [_core_row(c) for c in top]
     if cores:
-        sum_ = lambda f: sum(f(c) or 0 for c in cores)
-        util = [c["utilisation"] for c in cores if c["utilisation"] is not None]
-        rows.append(
-            [
-                f"**all {len(cores)}**",
-                "",
-                fmt_count(sum_(lambda c: c["busy_cycles_per_inference"])),
-                (fmt_pct(sum(util) / len(util)) + " (mean)") if util else "n/a",
-                fmt_count(sum_(lambda c: c["spikes_per_inference"])),
-                fmt_count(sum_(lambda c: c["ops_per_inference"].get("synop"))),
-                fmt_count(sum_(lambda c: c["ops_per_inference"].get("message_in"))),
-                fmt_si(sum_(lambda c: c["energy_dynamic_per_inference_j"]), "J"),
-            ]
-        )
-    L.append(
-        _table(
-            ["core", "tile (x, y)", "busy cycles", "utilisation", "spikes", "synops", "messages in", "dynamic energy"],
-            rows,
-        )
-    )
-    L.append("")
-    L.append(
+        rows.append(_cores_total_row(cores))
+    header = ["core", "tile (x, y)", "busy cycles", "utilisation", "spikes", "synops", "messages in", "dynamic energy"]
+    return [
+        "## Cores",
+        "",
+        f"{len(cores)} physical core(s) hold neurons; the {len(top)} busiest by busy cycles:",
+        "",
+        _table(header, rows),
+        "",
         "Per inference. Utilisation = busy cycles / latency cycles. A core's dynamic energy "
         "counts its own operations only (router hops, local deliveries and barriers are "
-        "booked to the network-on-chip)."
-    )
-    L.append("")
+        "booked to the network-on-chip).",
+        "",
+    ]
 
-    # ---- populations
+
+def _populations_section(summary: dict) -> list[str]:
     pops = summary.get("per_population_spikes_per_inference") or {}
-    if pops:
-        L.append("## Spikes per population")
-        L.append("")
-        L.append(_table(["population", "spikes / inference"], [[k, fmt_count(v)] for k, v in pops.items()]))
-        L.append("")
+    if not pops:
+        return []
+    rows = [[k, fmt_count(v)] for k, v in pops.items()]
+    return ["## Spikes per population", "", _table(["population", "spikes / inference"], rows), ""]
 
-    # ---- network on chip
-    links = summary.get("per_link")
-    traffic = summary.get("tile_traffic") or []
-    L.append("## Network on chip")
-    L.append("")
-    if traffic:
-        top_t = sorted(traffic, key=lambda t: -t["messages"])[:10]
-        L.append(
-            f"Messages per inference between tiles ({len(traffic)} tile pair(s) with traffic; "
-            f"top {len(top_t)}; a tile to itself is delivery between cores of one tile):"
-        )
-        L.append("")
-        L.append(
-            _table(
-                ["from tile", "to tile", "messages / inference"],
-                [
-                    [f"({t['src'][0]}, {t['src'][1]})", f"({t['dst'][0]}, {t['dst'][1]})", fmt_count(t["messages"])]
-                    for t in top_t
-                ],
-            )
-        )
-        L.append("")
-    else:
-        L.append("No messages between tiles.")
-        L.append("")
-    if links:
-        top_l = sorted(links, key=lambda l: -l["messages_per_inference"])[:10]
-        L.append(
-            f"Busiest directed links ({len(links)} with traffic; utilisation = messages / "
-            f"(bandwidth x latency cycles)):"
-        )
-        L.append("")
-        L.append(
-            _table(
-                ["link", "messages / inference", "utilisation"],
-                [
-                    [
-                        f"({l['src'][0]}, {l['src'][1]}) -{l['direction']}-> ({l['dst'][0]}, {l['dst'][1]})",
-                        fmt_count(l["messages_per_inference"]),
-                        fmt_pct(l["utilisation"], 2),
-                    ]
-                    for l in top_l
-                ],
-            )
-        )
-        L.append("")
 
-    # ---- conservation
+def _tile_traffic_lines(traffic: list[dict]) -> list[str]:
+    if not traffic:
+        return ["No messages between tiles.", ""]
+    top_t = sorted(traffic, key=lambda t: -t["messages"])[:10]
+    rows = [
+        [f"({t['src'][0]}, {t['src'][1]})", f"({t['dst'][0]}, {t['dst'][1]})", fmt_count(t["messages"])] for t in top_t
+    ]
+    return [
+        f"Messages per inference between tiles ({len(traffic)} tile pair(s) with traffic; "
+        f"top {len(top_t)}; a tile to itself is delivery between cores of one tile):",
+        "",
+        _table(["from tile", "to tile", "messages / inference"], rows),
+        "",
+    ]
+
+
+def _link_lines(links: list[dict] | None) -> list[str]:
+    if not links:
+        return []
+    top_l = sorted(links, key=lambda l: -l["messages_per_inference"])[:10]
+    rows = [
+        [
+            f"({l['src'][0]}, {l['src'][1]}) -{l['direction']}-> ({l['dst'][0]}, {l['dst'][1]})",
+            fmt_count(l["messages_per_inference"]),
+            fmt_pct(l["utilisation"], 2),
+        ]
+        for l in top_l
+    ]
+    return [
+        f"Busiest directed links ({len(links)} with traffic; utilisation = messages / (bandwidth x latency cycles)):",
+        "",
+        _table(["link", "messages / inference", "utilisation"], rows),
+        "",
+    ]
+
+
+def _noc_section(summary: dict) -> list[str]:
+    return [
+        "## Network on chip",
+        "",
+        *_tile_traffic_lines(summary.get("tile_traffic") or []),
+        *_link_lines(summary.get("per_link")),
+    ]
+
+
+def _conservation_section(summary: dict) -> list[str]:
     cons = summary["conservation"]
-    L.append("## Conservation checks")
-    L.append("")
     crows = [
         [
             "messages sent = messages received (every sample)",
@@ -281,32 +278,48 @@ def render_markdown(summary: dict, figures: dict[str, str]) -> str:
             ", ".join(f"{k} {v:,}" for k, v in cons["core_op_totals"].items()) or "no core counters",
         ],
     ]
-    L.append(_table(["check", "result", "details"], crows, "lll"))
-    L.append("")
+    return ["## Conservation checks", "", _table(["check", "result", "details"], crows, "lll"), ""]
 
-    # ---- critical path
+
+def _critical_path_section(summary: dict) -> list[str]:
     cp = summary.get("critical_path")
-    if cp:
-        L.append("## Critical path")
-        L.append("")
-        L.append(
-            "The slowest frame of the recorded sample, phase by phase: the core that finished "
-            "last and the busiest link."
-        )
-        L.append("")
-        L.append("```")
-        L.extend(cp["text"].splitlines())
-        L.append("```")
-        L.append("")
+    if not cp:
+        return []
+    return [
+        "## Critical path",
+        "",
+        "The slowest frame of the recorded sample, phase by phase: the core that finished last and the busiest link.",
+        "",
+        "```",
+        *cp["text"].splitlines(),
+        "```",
+        "",
+    ]
 
-    # ---- figures
-    if figures:
-        L.append("## Figures")
-        L.append("")
-        for key, path in figures.items():
-            caption = FIGURE_CAPTIONS.get(key, key)
-            L.append(f"### {caption}")
-            L.append("")
-            L.append(f"![{caption}]({path})")
-            L.append("")
-    return "\n".join(L).rstrip() + "\n"
+
+def _figures_section(figures: dict[str, str]) -> list[str]:
+    if not figures:
+        return []
+    lines = ["## Figures", ""]
+    for key, path in figures.items():
+        caption = FIGURE_CAPTIONS.get(key, key)
+        lines += [f"### {caption}", "", f"![{caption}]({path})", ""]
+    return lines
+
+
+def render_markdown(summary: dict, figures: dict[str, str]) -> str:
+    """A Markdown report of a summary; ``figures`` maps a figure key (``energy``, ``cores``,
+    ``raster``, ``latency`` or any other) to an image path relative to the report."""
+    lines = [
+        *_title_section(summary),
+        *_parameters_section(summary),
+        *_per_inference_section(summary),
+        *_energy_section(summary),
+        *_cores_section(summary),
+        *_populations_section(summary),
+        *_noc_section(summary),
+        *_conservation_section(summary),
+        *_critical_path_section(summary),
+        *_figures_section(figures),
+    ]
+    return "\n".join(lines).rstrip() + "\n"

@@ -42,11 +42,12 @@ def describe_hardware(hw: HardwareSpec) -> str:
         f"({fmt_si(f / r.service_cycles, 'msg/s', smallest=1.0)}), buffer {r.buffer_depth_msgs} msgs; contention "
         + ("modelled (FIFO links, back-pressure)" if r.contention else "not modelled (contention-free latency)"),
     ]
-    if hw.n_chips > 1:
+    chip_service = ch.service_cycles  # None only without chip-to-chip links (one chip)
+    if hw.n_chips > 1 and chip_service is not None:
         lines.append(
             f"  chip-to-chip links: {ch.link_latency_cycles} cycles / {ns(ch.link_latency_cycles):g} ns, "
             f"{ch.link_energy_pj:g} pJ per message, {ch.link_bandwidth_msgs_per_cycle:g} msg/cycle -> "
-            f"{ch.service_cycles} cycles per message ({fmt_si(f / ch.service_cycles, 'msg/s', smallest=1.0)})"
+            f"{chip_service} cycles per message ({fmt_si(f / chip_service, 'msg/s', smallest=1.0)})"
         )
     b = hw.barrier
     energy = f"{b.energy_pj:g} pJ" + (f" + {b.per_tile_energy_pj:g} pJ per tile" if b.per_tile_energy_pj else "")

@@ -15,8 +15,6 @@ With ``stop_on_output=K`` the inference ends K frames after the frame of the fir
 
 from __future__ import annotations
 
-import heapq
-
 import numpy as np
 
 from neurosim.sim.async_global import StepState, count_updates, frame_start, integrate_and_check
@@ -43,22 +41,17 @@ class Quiescence:
             if not self.done.triggered:
                 self.done.succeed()
 
-
-def _wake(core) -> None:
-    if core.wakeup is not None and not core.wakeup.triggered:
-        core.wakeup.succeed()
+    def went_busy(self):
+        self.busy += 1
 
 
 def route_now(env, chip):
     """Send the messages just emitted: each destination core's batch joins its arrival heap
     (no SimPy event per message: a core looks at its heap whenever it is free)."""
-    if not chip._outbox:
+    if not chip.has_outbox:
         return
     for dst, src, syn, arrival in chip.route_outbox():
-        core = chip.cores[dst]
-        chip.seq += 1
-        heapq.heappush(core.future, (int(arrival[0]), chip.seq, Deliver(src, syn, arrival)))
-        _wake(core)
+        chip.cores[dst].schedule(int(arrival[0]), chip.next_seq(), Deliver(src, syn, arrival))
 
 
 def core_process(env, core, chip, ss: StepState, quiet: Quiescence):
@@ -70,7 +63,7 @@ def core_process(env, core, chip, ss: StepState, quiet: Quiescence):
     issues = 0
     while True:
         if core.mail:  # a new frame: leak pass, then the stimulus
-            (_, inputs), core.mail = core.mail[0], core.mail[1:]
+            _, inputs = core.take_mail()
             issues = 0
             busy = int(chip.lif_per_core[core.cid]) * chip.hw.core.latency_neuron_update_idle_cycles
             ctr.busy_cycles[core.cid] += busy
@@ -80,11 +73,8 @@ def core_process(env, core, chip, ss: StepState, quiet: Quiescence):
                 yield from _send(env, core, chip, inputs, env.now)
             continue
         if core.future and core.future[0][0] <= env.now:  # everything arrived: one batch
-            batches = []
-            while core.future and core.future[0][0] <= env.now:
-                batches.append(heapq.heappop(core.future)[2])
             t0 = env.now
-            end, busy = core.deliver(_merge(batches), t0)
+            end, busy = core.deliver(_merge(core.arrived(t0)), t0)
             ctr.busy_cycles[core.cid] += busy
             if end > t0:
                 yield env.timeout(end - t0)
@@ -94,20 +84,19 @@ def core_process(env, core, chip, ss: StepState, quiet: Quiescence):
         if ready.size and issues < cap:  # issue: send up to `width` ready spikes
             issues += 1
             chosen = select(ready, width, policy, priority=ss.priority, sequence=ss.sequence, rng=rng)
-            ss.ready[chosen] = False
-            ss.spiked_frame[chosen] = True
+            ss.sent(chosen)
             yield from _send(env, core, chip, chosen, env.now)
             continue
-        ss.ready[ready] = False  # dropped at the step cap
-        core.wakeup = env.event()
+        ss.drop(ready)  # dropped at the step cap
+        wakeup = core.arm_wakeup(env)
         if core.future:  # wait for the next arrival (or an earlier one)
-            yield env.any_of([core.wakeup, env.timeout(core.future[0][0] - env.now)])
-            core.wakeup = None
+            yield env.any_of([wakeup, env.timeout(core.future[0][0] - env.now)])
+            core.clear_wakeup()
             continue
         quiet.went_idle()
-        yield core.wakeup
-        core.wakeup = None
-        quiet.busy += 1
+        yield wakeup
+        core.clear_wakeup()
+        quiet.went_busy()
 
 
 def _merge(batches: list[Deliver]) -> Deliver:
@@ -140,7 +129,7 @@ def async_core_controller(env, chip, stimulus):
     ss = StepState(chip.net.n_neurons)
     quiet = Quiescence(env, chip)
     for core in chip.cores.values():
-        core.mail, core.future, core.wakeup = [], [], None
+        core.reset_queues()
         env.process(core_process(env, core, chip, ss, quiet))
     barrier_cycles = chip.hw.barrier.latency(chip.tiles_in_use)
     stop_k, stop_frame = chip.options["stop_on_output"], None
@@ -152,11 +141,10 @@ def async_core_controller(env, chip, stimulus):
         inputs = np.flatnonzero(stimulus[frame]) + chip.input_offset
         in_core = chip.mapping.core_of[inputs]
         for cid, core in chip.cores.items():
-            core.mail.append((_FRAME_START, inputs[in_core == cid]))
-            _wake(core)
+            core.post(_FRAME_START, inputs[in_core == cid])
         yield quiet.done
         count_updates(chip, ss)
-        chip.counters_barrier += 1
+        chip.count_barrier()
         if barrier_cycles:
             yield env.timeout(barrier_cycles)
         yield from chip.end_of_frame(env, t_frame)

@@ -41,6 +41,29 @@ class StepState:
         self.frame_active = np.zeros(n, bool)  # received a non-zero current this frame
         self.spiked_frame = np.zeros(n, bool)  # sent a spike this frame
 
+    def crossed(self, ids: np.ndarray, v: np.ndarray) -> None:
+        """Neurons ``ids`` crossed threshold with membrane ``v``: ready (in crossing order) and
+        refractory."""
+        self.priority[ids] = v
+        self.sequence[ids] = self.counter + np.arange(ids.size)
+        self.counter += ids.size
+        self.refractory[ids] = True
+        self.ready[ids] = True
+
+    def sent(self, ids: np.ndarray) -> None:
+        """Neurons ``ids`` were chosen by the scheduler: no longer ready, spiked this frame."""
+        self.ready[ids] = False
+        self.spiked_frame[ids] = True
+
+    def drop(self, ids: np.ndarray | slice) -> None:
+        """Neurons ``ids`` are no longer ready (dropped at a step cap or a stop)."""
+        self.ready[ids] = False
+
+    def new_frame(self) -> None:
+        """Clear the per-frame flags."""
+        for flags in (self.refractory, self.ready, self.frame_active, self.spiked_frame):
+            flags[:] = False
+
 
 def integrate_and_check(chip, ss: StepState, idx=None, pp=None) -> np.ndarray:
     """Integrate the accumulated current of neurons ``idx`` (all when None; ``pp`` their
@@ -59,11 +82,7 @@ def integrate_and_check(chip, ss: StepState, idx=None, pp=None) -> np.ndarray:
     local = np.flatnonzero(s)
     ids = local + (idx.start or 0) if isinstance(idx, slice) else idx[local]
     if ids.size:
-        ss.priority[ids] = v[local]
-        ss.sequence[ids] = ss.counter + np.arange(ids.size)
-        ss.counter += ids.size
-        ss.refractory[ids] = True
-        ss.ready[ids] = True
+        ss.crossed(ids, v[local])
     return ids
 
 
@@ -72,8 +91,7 @@ def frame_start(chip, ss: StepState) -> None:
     last frame's recurrent current into this frame's)."""
     st = chip.state
     st.v[:] = neuron.frame_start(st.v, chip.net.params)
-    for flags in (ss.refractory, ss.ready, ss.frame_active, ss.spiked_frame):
-        flags[:] = False
+    ss.new_frame()
 
 
 def count_updates(chip, ss: StepState) -> None:
@@ -111,15 +129,14 @@ def async_global_controller(env, chip, stimulus):
             step += 1
             steps_total += 1
             chosen = select(np.flatnonzero(ss.ready), F, policy, priority=ss.priority, sequence=ss.sequence, rng=rng)
-            ss.ready[chosen] = False
-            ss.spiked_frame[chosen] = True
+            ss.sent(chosen)
             yield from chip.run_emission(env, chosen)
             integrate_and_check(chip, ss)
             if stop_k is not None and stop_at is None and chip.first_output is not None:
                 stop_at = steps_total + stop_k
-        ss.ready[:] = False  # dropped at the cap (or at the stop)
+        ss.drop(slice(None))  # dropped at the cap (or at the stop)
         count_updates(chip, ss)
-        chip.counters_barrier += 1
+        chip.count_barrier()
         if barrier_cycles:
             yield env.timeout(barrier_cycles)
         yield from chip.end_of_frame(env, t_frame)

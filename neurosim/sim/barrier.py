@@ -53,7 +53,7 @@ def sync_controller(env: simpy.Environment, chip, stimulus):
         t_frame = env.now
         for group in chip.phase_order:
             yield from chip.run_phase(env, group, stimulus[frame])
-            chip.counters_barrier += 1
+            chip.count_barrier()
             if barrier_cycles:
                 yield env.timeout(barrier_cycles)
         yield from chip.end_of_frame(env, t_frame)

@@ -58,8 +58,31 @@ class Chip:
         self.fast_noc = not hw.router.contention and not self.multicast
         self.noc_keep_state = False
 
+    def configure(
+        self,
+        *,
+        mode: str = "sync",
+        scope: str = "global",
+        policy: str = "fifo",
+        group_size: int = 8,
+        max_steps: int | None = None,
+        stop_on_output: int | None = None,
+        seed: int = 0,
+    ) -> None:
+        """The execution options of the following samples (see :func:`neurosim.sim.engine.simulate`);
+        ``max_steps`` defaults to the number of LIF neurons."""
+        self.options = {
+            "mode": mode,
+            "scope": scope,
+            "policy": policy,
+            "group_size": int(group_size),
+            "max_steps": int(self.is_lif.sum()) if max_steps is None else int(max_steps),
+            "stop_on_output": stop_on_output,
+            "seed": int(seed),
+        }
+
     # ---- per sample ---------------------------------------------------------------------------
-    def reset(self):
+    def reset(self) -> None:
         st = self.state
         st.v[:] = 0
         st.acc[:] = 0
@@ -115,6 +138,25 @@ class Chip:
         self.copies_sent += n
         self._outbox.append((np.full(n, cid, np.int64), src, d.indices[pos], d.data[pos], sent, groups))
         return int(sent.max()), ops
+
+    @property
+    def has_outbox(self) -> bool:
+        """Whether messages were emitted since the last :meth:`route_outbox`."""
+        return bool(self._outbox)
+
+    def next_seq(self) -> int:
+        """A fresh sequence number (orders arrivals of equal cycle)."""
+        self.seq += 1
+        return self.seq
+
+    def count_barrier(self) -> None:
+        """One more barrier in the current sample."""
+        self.counters_barrier += 1
+
+    def record_core_end(self, cid: int, end: int) -> None:
+        """Core ``cid`` is busy until ``end`` in the current phase (kept only for a recorded sample)."""
+        if self.phases is not None:
+            self.core_end[cid] = max(end, self.core_end.get(cid, end))
 
     def _next_groups(self, k: int) -> np.ndarray:
         self._group_counter += k

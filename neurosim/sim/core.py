@@ -21,6 +21,7 @@ order, and a neuron's messages become ready when its update completes.
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass
 
 import numpy as np
@@ -93,10 +94,54 @@ class Core:
         self.lat_out = c.latency_spike_out_cycles
         self.lat_in, self.lat_synop = c.latency_message_in_cycles, c.latency_synop_cycles
         self.inbox: simpy.Store | None = None
+        # per-core scheduling (async, core scope): frame-start mail, arrival heap, wake-up event
+        self.mail: list[tuple[str, np.ndarray]] = []
+        self.future: list[tuple[int, int, Deliver]] = []
+        self.wakeup: simpy.Event | None = None
 
     def send_cycles(self, n_msgs: int) -> int:
         """Busy cycles of the output port for ``n_msgs`` messages (``issue_width`` lanes)."""
         return -(-n_msgs // self.chip.hw.core.issue_width) * self.lat_out
+
+    # ---- per-core scheduling (async, core scope) ---------------------------------------------
+    def reset_queues(self) -> None:
+        """Empty mail and arrival heap, no wake-up pending (a fresh sample)."""
+        self.mail, self.future, self.wakeup = [], [], None
+
+    def post(self, kind: str, payload: np.ndarray) -> None:
+        """Mail for the core (a new frame and its stimulus spikes); wakes it."""
+        self.mail.append((kind, payload))
+        self.wake()
+
+    def take_mail(self) -> tuple[str, np.ndarray]:
+        """The oldest mail, removed."""
+        item, self.mail = self.mail[0], self.mail[1:]
+        return item
+
+    def schedule(self, arrival: int, seq: int, batch: Deliver) -> None:
+        """A batch of messages joins the arrival heap (first arrival ``arrival``); wakes the core."""
+        heapq.heappush(self.future, (arrival, seq, batch))
+        self.wake()
+
+    def arrived(self, now: int) -> list[Deliver]:
+        """The batches whose first message has arrived by ``now``, removed from the heap in order."""
+        batches = []
+        while self.future and self.future[0][0] <= now:
+            batches.append(heapq.heappop(self.future)[2])
+        return batches
+
+    def arm_wakeup(self, env: simpy.Environment) -> simpy.Event:
+        """A fresh wake-up event for the core to wait on."""
+        self.wakeup = env.event()
+        return self.wakeup
+
+    def clear_wakeup(self) -> None:
+        self.wakeup = None
+
+    def wake(self) -> None:
+        """Trigger the pending wake-up event, if any."""
+        if self.wakeup is not None and not self.wakeup.triggered:
+            self.wakeup.succeed()
 
     # ---- SimPy process ---------------------------------------------------------------------
     def start(self, env: simpy.Environment, serve: bool = True):
@@ -116,8 +161,7 @@ class Core:
             else:
                 end, busy = self.deliver(item, t0)
             ctr.busy_cycles[self.cid] += busy
-            if self.chip.phases is not None:  # only a recorded sample keeps phase timing
-                self.chip.core_end[self.cid] = max(end, self.chip.core_end.get(self.cid, end))
+            self.chip.record_core_end(self.cid, end)  # only a recorded sample keeps phase timing
             if end > t0:
                 yield env.timeout(end - t0)
             self.chip.phase.item_done()

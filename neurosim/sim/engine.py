@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 import numpy as np
 import scipy.sparse as sp
+import simpy
 
 from neurosim.describe.cost import CORE_OPS
 from neurosim.describe.hardware import HardwareSpec
@@ -59,6 +60,46 @@ def simulate(
     checked for every sample (messages sent = received = routed, synops = sum over delivered
     spikes of their fan-out); a violation raises :class:`SimulationError`."""
 
+    _check_arguments(net, inputs, mode, scope, policy, group_size, max_steps, stop_on_output)
+    t_wall = time.perf_counter()
+    chip = Chip(hw, net, mapping)
+    chip.configure(
+        mode=mode,
+        scope=scope,
+        policy=policy,
+        group_size=group_size,
+        max_steps=max_steps,
+        stop_on_output=stop_on_output,
+        seed=seed,
+    )
+    totals = _RunTotals(chip)
+    iterator = range(inputs.shape[0])
+    if progress is not None:
+        iterator = progress(iterator)
+    for i in iterator:
+        totals.add(i, inputs[i], int(labels[i]), record=raster_sample == i)
+    return totals.result(
+        name=name,
+        mode=mode,
+        dataset=dataset,
+        frames=int(inputs.shape[1]),
+        options={**chip.options, **(options or {})},
+        t_wall=t_wall,
+    )
+
+
+def _check_arguments(
+    net: Network,
+    inputs: np.ndarray,
+    mode: str,
+    scope: str,
+    policy: str,
+    group_size: int,
+    max_steps: int | None,
+    stop_on_output: int | None,
+) -> None:
+    """Raise :class:`SimulationError` for an unknown mode, scope or policy, a bad limit or a
+    stimulus of the wrong shape."""
     if mode not in MODES:
         raise SimulationError(f"execution mode {mode!r} is not available; choose from {MODES}")
     if scope not in SCOPES:
@@ -79,80 +120,96 @@ def simulate(
         raise SimulationError(
             f"stimulus has shape {inputs.shape}; network {net.name!r} expects (samples, frames, {n_in})"
         )
-    t_wall = time.perf_counter()
-    chip = Chip(hw, net, mapping)
-    n_lif = int(chip.is_lif.sum())
-    chip.options = {
-        "mode": mode,
-        "scope": scope,
-        "policy": policy,
-        "group_size": int(group_size),
-        "max_steps": n_lif if max_steps is None else int(max_steps),
-        "stop_on_output": stop_on_output,
-        "seed": int(seed),
-    }
-    records, raster, phases = [], None, None
-    run_pairs = sp.csr_array((chip.mesh.n_tiles, chip.mesh.n_tiles), dtype=np.int64)
-    links = None
-    pop_spikes = np.zeros(len(net.populations), np.int64)
-    iterator = range(inputs.shape[0])
-    if progress is not None:
-        iterator = progress(iterator)
-    for i in iterator:
-        before = {op: chip.counters.ops[op].sum() for op in CORE_OPS}
-        env = chip.run_sample(inputs[i], index=i, record_phases=raster_sample == i)
-        ops = {op: int(chip.counters.ops[op].sum() - before[op]) for op in CORE_OPS}
-        ops.update(chip.noc_ops())
-        ops["barrier"] = chip.counters_barrier
+
+
+class _RunTotals:
+    """The samples of one run on one chip: their records, and what the run sums over them (tile
+    pairs, per-link counters, spikes per population) or keeps of the recorded one (raster, phases)."""
+
+    def __init__(self, chip: Chip):
+        self.chip = chip
+        n = chip.mesh.n_tiles
+        self.records: list[SampleRecord] = []
+        self.raster: Raster | None = None
+        self.phases: list[dict] | None = None
+        self.tile_pairs = sp.csr_array((n, n), dtype=np.int64)
+        self.links: dict | None = None
+        self.pop_spikes = np.zeros(len(chip.net.populations), np.int64)
+
+    def add(self, i: int, stimulus: np.ndarray, label: int, record: bool) -> None:
+        """Simulate sample ``i``, check conservation, add it to the totals and keep its record
+        (``record``: also its raster and phase timing)."""
+        chip = self.chip
+        env, ops = _run_sample(chip, stimulus, i, record)
         log = SpikeLog(chip)
-        pop_spikes += log.per_group
-        run_pairs = run_pairs + chip.tile_pairs
-        links = _add_links(links, chip.mesh.link_stats())
+        self.pop_spikes += log.per_group
+        self.tile_pairs = self.tile_pairs + chip.tile_pairs
+        self.links = _add_links(self.links, chip.mesh.link_stats())
         _check_conservation(i, ops, chip.copies_sent, int(chip.synops_of[log.ids].sum()), int(chip.tile_pairs.sum()))
-        out = log.output_counts()
-        n_input = int(log.per_group[chip.input_group])
-        rec = SampleRecord(
-            index=i,
-            label=int(labels[i]),
-            prediction=int(np.argmax(out)),
-            cycles=int(env.now),
-            ops=ops,
-            spikes=int(log.per_group.sum()) - n_input,
-            input_spikes=n_input,
-            messages_sent=chip.copies_sent,
-            messages_received=ops["message_in"],
-            first_output_cycle=chip.first_output,
-            output_counts=out,
+        self.records.append(_sample_record(chip, log, i, label, int(env.now), ops))
+        if record:
+            self.raster = _raster(i, chip)
+            self.phases = _with_barriers(chip.phases, chip.hw.barrier.latency(chip.tiles_in_use))
+
+    def result(self, *, name: str, mode: str, dataset: str, frames: int, options: dict, t_wall: float) -> RunResult:
+        """The run's result (``t_wall``: when the run started, ``time.perf_counter``)."""
+        chip, hw, net = self.chip, self.chip.hw, self.chip.net
+        return RunResult(
+            name=name,
+            mode=mode,
+            hardware=hw,
+            network=net,
+            mapping=chip.mapping,
+            dataset=dataset,
+            frames=frames,
+            samples=self.records,
+            core=chip.counters.snapshot(),
+            tile_pairs=self.tile_pairs,
+            raster=self.raster,
+            links=self.links,
+            phases=self.phases,
+            static_w=hw.static_power_w(chip.mapping.used_cores),
+            barrier_tiles=chip.tiles_in_use,
+            spikes_per_population={p.name: int(self.pop_spikes[k]) for k, p in enumerate(net.populations)},
+            options=options,
+            wall_s=time.perf_counter() - t_wall,
         )
-        rec.decision_cycle = log.decision_cycle(int(labels[i]))
-        rec.extra["output_events"] = log.output_events()
-        if rec.decision_cycle is not None:
-            rec.extra.update(log.until(rec.decision_cycle))
-        if chip.steps_per_frame:
-            rec.extra["steps"] = int(sum(chip.steps_per_frame))
-        records.append(rec)
-        if raster_sample is not None and i == raster_sample:
-            raster = _raster(i, chip)
-            phases = _with_barriers(chip.phases, chip.hw.barrier.latency(chip.tiles_in_use))
-    return RunResult(
-        name=name,
-        mode=mode,
-        hardware=hw,
-        network=net,
-        mapping=mapping,
-        dataset=dataset,
-        frames=int(inputs.shape[1]),
-        samples=records,
-        core=chip.counters.snapshot(),
-        tile_pairs=run_pairs,
-        raster=raster,
-        links=links,
-        phases=phases,
-        static_w=hw.static_power_w(mapping.used_cores),
-        barrier_tiles=chip.tiles_in_use,
-        spikes_per_population={p.name: int(pop_spikes[k]) for k, p in enumerate(net.populations)},
-        options={**chip.options, **(options or {})},
-        wall_s=time.perf_counter() - t_wall,
+
+
+def _run_sample(chip: Chip, stimulus: np.ndarray, i: int, record: bool) -> tuple[simpy.Environment, dict[str, int]]:
+    """Simulate one sample; returns its environment and its operation counts."""
+    before = {op: chip.counters.ops[op].sum() for op in CORE_OPS}
+    env = chip.run_sample(stimulus, index=i, record_phases=record)
+    ops = {op: int(chip.counters.ops[op].sum() - before[op]) for op in CORE_OPS}
+    ops.update(chip.noc_ops())
+    ops["barrier"] = chip.counters_barrier
+    return env, ops
+
+
+def _sample_record(chip: Chip, log: SpikeLog, i: int, label: int, cycles: int, ops: dict[str, int]) -> SampleRecord:
+    """The record of the sample just simulated: counts, readout and decision."""
+    out = log.output_counts()
+    n_input = int(log.per_group[chip.input_group])
+    decision = log.decision_cycle(label)
+    extra: dict = {"output_events": log.output_events()}
+    if decision is not None:
+        extra.update(log.until(decision))
+    if chip.steps_per_frame:
+        extra["steps"] = int(sum(chip.steps_per_frame))
+    return SampleRecord(
+        index=i,
+        label=label,
+        prediction=int(np.argmax(out)),
+        cycles=cycles,
+        ops=ops,
+        spikes=int(log.per_group.sum()) - n_input,
+        input_spikes=n_input,
+        messages_sent=chip.copies_sent,
+        messages_received=ops["message_in"],
+        first_output_cycle=chip.first_output,
+        decision_cycle=decision,
+        output_counts=out,
+        extra=extra,
     )
 
 

@@ -13,7 +13,11 @@ core's issue width for a per-core scheduler).
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import numpy as np
+
+_T = TypeVar("_T")
 
 POLICIES = ("fifo", "random", "momentum")
 
@@ -32,11 +36,18 @@ def select(
     if ready.size <= k:
         return ready
     if policy == "momentum":
-        order = np.argsort(-priority[ready], kind="stable")
+        order = np.argsort(-_needed(priority, "priority", policy)[ready], kind="stable")
     elif policy == "fifo":
-        order = np.lexsort((ready, sequence[ready]))
+        order = np.lexsort((ready, _needed(sequence, "sequence", policy)[ready]))
     elif policy == "random":
-        order = rng.permutation(ready.size)
+        order = _needed(rng, "rng", policy).permutation(ready.size)
     else:
         raise ValueError(f"unknown scheduling policy {policy!r}; choose from {POLICIES}")
     return np.sort(ready[order[:k]])
+
+
+def _needed(value: _T | None, name: str, policy: str) -> _T:
+    """``value``, which policy ``policy`` needs (a ``ValueError`` when it is missing)."""
+    if value is None:
+        raise ValueError(f"scheduling policy {policy!r} needs {name}=")
+    return value

@@ -44,6 +44,6 @@ def __getattr__(name):
     mod = _LAZY.get(name)
     if mod is None:
         raise AttributeError(f"module 'neurosim.train' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{mod}", __name__), name)
+    value = getattr(importlib.import_module(f"neurosim.train.{mod}"), name)
     globals()[name] = value
     return value

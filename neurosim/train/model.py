@@ -155,11 +155,24 @@ def _layer_sizes(weights) -> list[int]:
     return sizes
 
 
+def _bernoulli_mask(shape, p: float, device, generator) -> torch.Tensor:
+    """Boolean mask, True with probability ``p`` (one ``torch.rand`` draw)."""
+    return torch.rand(shape, device=device, generator=generator) < p
+
+
 def _dropout_mask(shape, p: float, device, generator) -> torch.Tensor | None:
     """Boolean mask, True with probability ``p`` (None when ``p`` is 0)."""
     if p <= 0:
         return None
-    return torch.rand(shape, device=device, generator=generator) < p
+    return _bernoulli_mask(shape, p, device, generator)
+
+
+def _input_current(weights, x: torch.Tensor, input_dropout: float, generator) -> torch.Tensor:
+    """The first layer's currents of all frames in one matmul, ``(B, T, n1)`` (the bulk of the
+    work), after removing each input spike with probability ``input_dropout``."""
+    if input_dropout > 0:
+        x = x * (~_bernoulli_mask(x.shape, input_dropout, x.device, generator)).to(torch.float32)
+    return torch.nn.functional.linear(x, weights[0])
 
 
 def forward_layered(
@@ -187,18 +200,15 @@ def forward_layered(
     L = len(weights)
     v = [torch.zeros(B, n, dtype=dt, device=dev) for n in sizes[1:]]
     counts = torch.zeros(B, sizes[-1], dtype=dt, device=dev)
-    rec = [] if record else None
+    rec: list[torch.Tensor] = []
     n_spikes = torch.zeros((), dtype=torch.int64, device=dev)
-    if input_dropout > 0:
-        x = x * (~_dropout_mask(x.shape, input_dropout, dev, generator)).to(dt)
-    # the first layer's currents of all frames in one matmul (the bulk of the work)
-    cur_in = torch.nn.functional.linear(x, weights[0]).unbind(1)
+    cur_in = _input_current(weights, x, input_dropout, generator).unbind(1)
     for t in range(T):
-        h = None
+        h: torch.Tensor | None = None  # the previous layer's spikes (None for the first layer)
         frame = []
         for l in range(L):
             v[l] = v[l] * beta
-            cur = cur_in[t] if l == 0 else torch.nn.functional.linear(h, weights[l])
+            cur = cur_in[t] if h is None else torch.nn.functional.linear(h, weights[l])
             drop = _dropout_mask((B, sizes[l + 1]), refractory_dropout, dev, generator) if l < L - 1 else None
             if drop is None:
                 v[l] = v[l] + cur
@@ -212,7 +222,7 @@ def forward_layered(
             if record:
                 frame.append(fired)
             h = s
-        counts = counts + h
+        counts = counts + s  # the output layer's spikes
         if record:
             rec.append(torch.cat(frame, dim=1).to(torch.uint8))
     spikes = torch.stack(rec, dim=1) if record else None
@@ -272,7 +282,7 @@ def forward_unlayered(
         raise ValueError(f"backward must be 'replay' or 'steps', got {backward!r}")
     if ghost is None:
         ghost = torch.is_grad_enabled()
-    kw = dict(
+    opts = _UnlayeredOptions(
         group_size=int(group_size),
         scheduler=scheduler,
         max_steps=max_steps,
@@ -281,11 +291,118 @@ def forward_unlayered(
         record=record,
         input_dropout=input_dropout,
         refractory_dropout=refractory_dropout,
+        ghost=ghost,
     )
     if backward == "steps":
-        return _unlayered_steps(weights, x, params, ghost=ghost, **kw)
+        return _unlayered_steps(weights, x, params, opts)
     needs_grad = torch.is_grad_enabled() and any(w.requires_grad for w in weights)
-    return _unlayered_replay(weights, x, params, ghost=ghost, needs_grad=needs_grad, **kw)
+    return _unlayered_replay(weights, x, params, opts, needs_grad=needs_grad)
+
+
+@dataclass(frozen=True)
+class _UnlayeredOptions:
+    """The options of an unlayered forward, shared by both gradient strategies (see
+    :func:`forward_unlayered`; ``ghost`` is resolved, ``group_size`` an int)."""
+
+    group_size: int
+    scheduler: str
+    max_steps: int | None
+    stop_after_output: int | None
+    generator: torch.Generator | None
+    record: bool
+    input_dropout: float
+    refractory_dropout: float
+    ghost: bool
+
+
+@dataclass(frozen=True)
+class _Net:
+    """Shapes and neuron constants of one unlayered forward (global numbering, see the module doc)."""
+
+    sizes: list[int]  # [n_in, h_1, ..., n_out]
+    B: int  # batch
+    T: int  # frames
+    device: torch.device
+    N: int  # neurons (the input channels are not neurons)
+    n1: int  # neurons of the first layer
+    n_out: int  # output neurons
+    out0: int  # global index of the first output neuron
+    offs: list[int]  # layer l holds the neurons offs[l]:offs[l + 1]
+    F: int  # group size, at most N
+    cap: int  # send steps per frame
+    beta: torch.Tensor  # float32 scalar
+    thr: float
+    slope: float
+    hidden: torch.Tensor  # (N,) bool: True for the hidden neurons
+
+    @property
+    def L(self) -> int:
+        """Number of layers (weight matrices)."""
+        return len(self.sizes) - 1
+
+
+def _unlayered_net(weights, x: torch.Tensor, params: LIFParams, opts: _UnlayeredOptions) -> _Net:
+    sizes = _layer_sizes(weights)
+    B, T, _ = x.shape
+    dev = x.device
+    N, n_out = sum(sizes[1:]), sizes[-1]
+    hidden = torch.zeros(N, dtype=torch.bool, device=dev)
+    hidden[: N - n_out] = True
+    return _Net(
+        sizes=sizes,
+        B=B,
+        T=T,
+        device=dev,
+        N=N,
+        n1=sizes[1],
+        n_out=n_out,
+        out0=N - n_out,
+        offs=np.concatenate([[0], np.cumsum(sizes[1:])]).tolist(),
+        F=min(opts.group_size, N),
+        cap=N if opts.max_steps is None else int(opts.max_steps),
+        beta=torch.tensor(params.beta32, dtype=torch.float32, device=dev),
+        thr=params.threshold32,
+        slope=params.slope,
+        hidden=hidden,
+    )
+
+
+def _pad_current(cur: torch.Tensor, net: _Net) -> torch.Tensor:
+    """The first layer's current ``(B, n1)`` widened to all neurons (zeros for the other layers)."""
+    if net.N > net.n1:
+        cur = torch.cat([cur, cur.new_zeros(net.B, net.N - net.n1)], dim=1)
+    return cur
+
+
+class _Stopper:
+    """``stop_after_output=k`` (see the module doc): the steps counted per sample, the step at
+    which each sample sent its first output spike (-1: none yet), and which samples still run."""
+
+    def __init__(self, k: int, B: int, device: torch.device) -> None:
+        self.k = k
+        self.alive = torch.ones(B, dtype=torch.bool, device=device)
+        self.sample_step = torch.zeros(B, dtype=torch.int64, device=device)
+        self.first_out = torch.full((B,), -1, dtype=torch.int64, device=device)
+
+    def count(self, stepped: torch.Tensor) -> None:
+        """Count one step for the samples where ``stepped`` (bool per sample) is True."""
+        self.sample_step = self.sample_step + stepped.to(torch.int64)
+
+    def output_sent(self, got: torch.Tensor) -> None:
+        """The samples that sent an output spike in this step (``got``, bool per sample)."""
+        got = got & (self.first_out < 0)
+        self.first_out = torch.where(got, self.sample_step, self.first_out)
+
+    def update(self) -> None:
+        """End the samples that are ``k`` steps past their first output spike."""
+        done = (self.first_out >= 0) & (self.sample_step >= self.first_out + self.k)
+        self.alive = self.alive & ~done
+
+
+def _stopper(opts: _UnlayeredOptions, net: _Net) -> _Stopper | None:
+    if opts.stop_after_output is None:
+        return None
+    return _Stopper(int(opts.stop_after_output), net.B, net.device)
 
 
 class _Gate(torch.autograd.Function):
@@ -328,353 +445,466 @@ def _pick(score: torch.Tensor, ready: torch.Tensor, F: int) -> torch.Tensor:
 
 
 def _unlayered_replay(
-    weights,
-    x,
-    params,
-    *,
-    group_size,
-    scheduler,
-    max_steps,
-    stop_after_output,
-    generator,
-    record,
-    input_dropout,
-    refractory_dropout,
-    ghost,
-    needs_grad,
+    weights, x: torch.Tensor, params: LIFParams, opts: _UnlayeredOptions, *, needs_grad: bool
 ) -> ForwardResult:
     """The schedule without autograd (float 0/1 masks, in-place updates), then, when gradients
     are needed, a replay of the recorded schedule with autograd, frame by frame and layer by
     layer (see :func:`forward_unlayered`)."""
-    sizes = _layer_sizes(weights)
-    B, T, _ = x.shape
-    dev, dt = x.device, torch.float32
-    L = len(weights)
-    N, n1, n_out = sum(sizes[1:]), sizes[1], sizes[-1]
-    offs = np.concatenate([[0], np.cumsum(sizes[1:])]).tolist()
-    out0 = N - n_out
-    F = min(group_size, N)
-    cap = N if max_steps is None else int(max_steps)
-    beta = torch.tensor(params.beta32, dtype=dt, device=dev)
-    thr, slope = params.threshold32, params.slope
-    hidden = torch.zeros(N, dtype=torch.bool, device=dev)
-    hidden[:out0] = True
-    # momentum keys (float64, exact): the float32 bits of the priority read as an integer (its
-    # order is the float order for positive floats; made order-preserving and positive when the
-    # threshold is not positive), times N+1, plus N-index: distinct, highest priority first and
-    # ties to the lower index; non-ready entries get key 0, below every ready key.
-    if N >= 2**20:
-        raise ValueError(f"{N} neurons: the exact momentum keys support fewer than 2**20")
-    tie = (N - torch.arange(N, device=dev)).to(torch.float64)  # N .. 1
-    n_plus_1 = torch.tensor(float(N + 1), dtype=torch.float64, device=dev)
-    positive_thr = thr > 0  # then every priority is > 0
-
-    if input_dropout > 0:
-        x = x * (~_dropout_mask(x.shape, input_dropout, dev, generator)).to(dt)
-    cur_in = torch.nn.functional.linear(x, weights[0])  # (B, T, n1): one matmul
-    wd = [w.detach() for w in weights]
-
-    # ---- 1. the schedule, without autograd -------------------------------------------------
-    frames = []  # per frame: (cross, sent, blocked, alive, K) -- cross = step+1, sent = step
-    rec_spikes, rec_steps = [], []
-    n_spikes = 0
-    dropped = 0
-    counts_d = torch.zeros(B, n_out, dtype=dt, device=dev)
-    stopping = stop_after_output is not None
+    net = _unlayered_net(weights, x, params, opts)
+    schedule = _Schedule(weights, net, opts)
+    cur_in = _input_current(weights, x, opts.input_dropout, opts.generator)  # (B, T, n1)
     with torch.no_grad():
-        cur_in_d = cur_in.detach()
-        v = torch.zeros(B, N, dtype=dt, device=dev)
-        if stopping:
-            k_stop = int(stop_after_output)
-            alive = torch.ones(B, dtype=torch.bool, device=dev)
-            sample_step = torch.zeros(B, dtype=torch.int64, device=dev)
-            first_out = torch.full((B,), -1, dtype=torch.int64, device=dev)
-        for t in range(T):
-            v = v * beta
-            if refractory_dropout > 0:
-                blocked = _mask(_dropout_mask((B, N), refractory_dropout, dev, generator) & hidden)
-                nref = 1.0 - blocked  # 1 = may integrate/fire
-            else:
-                blocked = None
-                nref = torch.ones(B, N, dtype=dt, device=dev)
-            alive_t = alive.clone() if stopping else None
-            cur = cur_in_d[:, t]
-            if stopping:
-                cur = cur * _mask(alive).unsqueeze(1)
-            if N > n1:
-                cur = torch.cat([cur, cur.new_zeros(B, N - n1)], dim=1)
-            # step 0
-            v = torch.addcmul(v, cur, nref)  # v + I, non-refractory only
-            new = _ge(v, thr) * nref
-            prio = v * new
-            v.mul_(1.0 - new)  # hard reset to 0
-            nref.sub_(new)
-            ready = new
-            cross = new.clone()  # step + 1 at crossing
-            sent = torch.zeros(B, N, dtype=dt, device=dev)  # step at sending
-            steps_frame = torch.zeros(B, dtype=torch.int32, device=dev) if record else None
-            if stopping:
-                sample_step += alive.to(torch.int64)
-            step = 0
-            while step < cap:
-                n_ready = ready.sum(dim=1)
-                most = int(n_ready.max()) if B else 0
-                if most == 0:
-                    break
-                step += 1
-                if most > F:
-                    if scheduler == "momentum":
-                        bits = prio.view(torch.int32)
-                        if not positive_thr:
-                            bits = torch.where(bits < 0, bits ^ 0x7FFFFFFF, bits).to(torch.float64) + 2.0**31
-                        score = torch.addcmul(tie, bits.to(torch.float64), n_plus_1)
-                    else:
-                        score = torch.rand(B, N, device=dev, generator=generator).to(torch.float64) + 1.0
-                    picked = _pick(score, ready, F)
-                    ready = ready - picked
-                else:
-                    picked, ready = ready, torch.zeros_like(ready)
-                sent.add_(picked, alpha=step)
-                if record or stopping:
-                    had = n_ready > 0
-                if record:
-                    steps_frame += had.to(torch.int32)
-                if stopping:
-                    sample_step += had.to(torch.int64)
-                    got = (picked[:, out0:].sum(dim=1) > 0) & (first_out < 0)
-                    first_out = torch.where(got, sample_step, first_out)
-                if out0 > 0:
-                    parts = [v.new_zeros(B, n1)]
-                    for l in range(1, L):
-                        parts.append(torch.nn.functional.linear(picked[:, offs[l - 1] : offs[l]], wd[l]))
-                    cur = torch.cat(parts, dim=1)
-                    v = torch.addcmul(v, cur, nref)
-                    new = _ge(v, thr) * nref
-                    prio.addcmul_(v, new)  # prio was 0 for these
-                    v.mul_(1.0 - new)
-                    nref.sub_(new)
-                    ready = ready + new
-                    cross.add_(new, alpha=step + 1)
-                if stopping:
-                    done = (first_out >= 0) & (sample_step >= first_out + k_stop)
-                    alive &= ~done
-                    ready = ready * _mask(alive).unsqueeze(1)
-            dropped += int(ready.sum())
-            if stopping:
-                done = (first_out >= 0) & (sample_step >= first_out + k_stop)
-                alive &= ~done
-            was_sent = sent > 0
-            n_spikes += int(was_sent.sum())
-            counts_d += _mask(was_sent[:, out0:])
-            frames.append((cross, sent, blocked, alive_t, step))
-            if record:
-                rec_spikes.append(was_sent.to(torch.uint8))
-                rec_steps.append(steps_frame)
-    spikes = torch.stack(rec_spikes, dim=1) if record else None
-    steps = torch.stack(rec_steps, dim=1) if record else None
-    if not needs_grad:
-        return ForwardResult(counts=counts_d, spikes=spikes, steps=steps, n_spikes=n_spikes, dropped=dropped)
-
-    # ---- 2. replay the recorded schedule with autograd, frame by frame, layer by layer --------
-    # Membrane of a neuron of layer l >= 2 at its crossing step c: the leaked start value plus
-    # the currents of send steps 1..c (all steps when it stays silent). Masks are float 0/1.
-    counts = torch.zeros(B, n_out, dtype=dt, device=dev)
-    v0 = [torch.zeros(B, n, dtype=dt, device=dev) for n in sizes[1:]]
-    cur_in_t = cur_in.unbind(1)  # views whose backward is one stack
-    for t in range(T):
-        cross, sent, blocked, alive_t, K = frames[t]
-        g_prev = None
-        s_prev = None
-        for l in range(L):
-            a, b = offs[l], offs[l + 1]
-            cl = cross[:, a:b]
-            crossed = _ge(cl, 0.5)
-            base = v0[l] * beta
-            if l == 0:
-                cur = cur_in_t[t]
-                if alive_t is not None:
-                    cur = cur * _mask(alive_t).unsqueeze(1)
-            elif K > 0:
-                # source spikes by send step: S[b, k, i] = s_prev[b, i] if i was sent at step k
-                ss = sent[:, offs[l - 1] : a].long().unsqueeze(1)  # 1..K, 0 = not sent
-                S = torch.zeros(B, K + 1, a - offs[l - 1], dtype=dt, device=dev)
-                S = torch.scatter(S, 1, ss, s_prev.unsqueeze(1))[:, 1:]
-                C = torch.cumsum(torch.nn.functional.linear(S, weights[l]), dim=1)  # (B, K, n)
-                # index of the last integrated step: crossing step (>= 1 here), or K if silent
-                upto = (crossed * (cl - 1.0 - K) + K).long() - 1
-                cur = torch.gather(C, 1, upto.unsqueeze(1)).squeeze(1)
-            else:
-                cur = None
-            if blocked is not None:
-                bl = blocked[:, a:b]
-                v_at = base if cur is None else base + cur * (1.0 - bl)
-                silent = 1.0 - crossed - bl
-            else:
-                v_at = base if cur is None else base + cur
-                silent = 1.0 - crossed
-            sm = _ge(sent[:, a:b], 0.5)
-            s_l = _Gate.apply(v_at, sm, sm, thr, slope)
-            v_end = v_at
-            if ghost:
-                if g_prev is not None:
-                    v_end = v_end + silent * torch.nn.functional.linear(g_prev, weights[l])
-                g_prev = _Gate.apply(v_end, torch.zeros_like(silent), silent, thr, slope)
-            v0[l] = v_end * (1.0 - crossed)
-            s_prev = s_l
-        counts = counts + s_prev
-        if ghost:
-            counts = counts + g_prev
-    return ForwardResult(counts=counts, spikes=spikes, steps=steps, n_spikes=n_spikes, dropped=dropped)
+        schedule.run(cur_in.detach())
+    spikes, steps = schedule.recorded()
+    counts = _Replay(weights, net, opts.ghost).run(cur_in, schedule.frames) if needs_grad else schedule.counts
+    return ForwardResult(
+        counts=counts, spikes=spikes, steps=steps, n_spikes=schedule.n_spikes, dropped=schedule.dropped
+    )
 
 
-def _unlayered_steps(
-    weights,
-    x,
-    params,
-    *,
-    group_size,
-    scheduler,
-    max_steps,
-    stop_after_output,
-    generator,
-    record,
-    input_dropout,
-    refractory_dropout,
-    ghost,
-) -> ForwardResult:
-    """Unlayered forward with autograd through every send step (the straightforward version,
-    kept as the reference for :func:`_unlayered_replay`'s gradients)."""
-    sizes = _layer_sizes(weights)
-    B, T, _ = x.shape
-    dev, dt = x.device, torch.float32
-    N, n1, n_out = sum(sizes[1:]), sizes[1], sizes[-1]
-    out0 = N - n_out
-    F = min(int(group_size), N)
-    cap = N if max_steps is None else int(max_steps)
-    if cap < 0:
-        raise ValueError(f"max_steps must be >= 0, got {max_steps}")
-    if ghost is None:
-        ghost = torch.is_grad_enabled()
-    beta = torch.tensor(params.beta32, dtype=dt, device=dev)
-    thr, slope = params.threshold32, params.slope
-    zero = torch.zeros((), dtype=dt, device=dev)
-    G = _block_matrix(weights, sizes)  # (N, N): [target, source]
-    hidden = torch.zeros(N, dtype=torch.bool, device=dev)
-    hidden[:out0] = True
+@dataclass
+class _FrameRecord:
+    """One scheduled frame, as the replay needs it: ``cross`` (per neuron: step + 1 at crossing,
+    0 when it did not cross), ``sent`` (step at sending, 0 when not sent), ``blocked`` (the
+    refractory-dropout mask, or None), ``alive`` (the samples running at the frame start, or
+    None without ``stop_after_output``) and ``K`` (the number of send steps)."""
 
-    if input_dropout > 0:
-        x = x * (~_dropout_mask(x.shape, input_dropout, dev, generator)).to(dt)
-    cur_in = torch.nn.functional.linear(x, weights[0]).unbind(1)  # T x (B, n1), one matmul
-    v = torch.zeros(B, N, dtype=dt, device=dev)
-    counts = torch.zeros(B, n_out, dtype=dt, device=dev)
-    rec_spikes = [] if record else None
-    rec_steps = [] if record else None
-    n_spikes = torch.zeros((), dtype=torch.int64, device=dev)
-    dropped = torch.zeros((), dtype=torch.int64, device=dev)
-    stopping = stop_after_output is not None
-    if stopping:
-        k_stop = int(stop_after_output)
-        alive = torch.ones(B, dtype=torch.bool, device=dev)
-        sample_step = torch.zeros(B, dtype=torch.int64, device=dev)
-        first_out = torch.full((B,), -1, dtype=torch.int64, device=dev)
+    cross: torch.Tensor
+    sent: torch.Tensor
+    blocked: torch.Tensor | None
+    alive: torch.Tensor | None
+    K: int
 
-    def cross(v, refr, ready, prio, pend):
-        new = (v >= thr) & ~refr
-        s = spike_fn(v, thr, slope)
-        pend = torch.where(new, s, pend)
-        prio = torch.where(new, v.detach(), prio)
-        v = torch.where(new, zero, v)
-        return v, refr | new, ready | new, prio, pend
 
-    for t in range(T):
-        # (a) leak, refractory flags clear (refractory dropout: hidden neurons sit out the frame)
-        v = v * beta
-        refr = torch.zeros(B, N, dtype=torch.bool, device=dev)
-        if refractory_dropout > 0:
-            refr = _dropout_mask((B, N), refractory_dropout, dev, generator) & hidden
-        ready = torch.zeros(B, N, dtype=torch.bool, device=dev)
-        prio = torch.zeros(B, N, dtype=dt, device=dev)
-        pend = torch.zeros(B, N, dtype=dt, device=dev)
-        sent_frame = torch.zeros(B, N, dtype=torch.bool, device=dev) if record else None
-        steps_frame = torch.zeros(B, dtype=torch.int32, device=dev) if record else None
-        # (b) step 0: the frame's input reaches layer 1 in one add
-        cur = cur_in[t]
-        if stopping:
-            cur = torch.where(alive.unsqueeze(1), cur, zero)
-        if N > n1:
-            cur = torch.cat([cur, cur.new_zeros(B, N - n1)], dim=1)
-        v = torch.where(refr, v, v + cur)
-        v, refr, ready, prio, pend = cross(v, refr, ready, prio, pend)
-        if stopping:
-            sample_step = sample_step + alive.to(torch.int64)
-        # (c) send steps
+@dataclass
+class _ScheduleFrame:
+    """The schedule's state within a frame (float 0/1 masks, ``(B, N)``)."""
+
+    nref: torch.Tensor  # 1 = may integrate/fire (not refractory)
+    prio: torch.Tensor  # membrane at crossing (0 for the neurons that did not cross)
+    ready: torch.Tensor
+    cross: torch.Tensor  # step + 1 at crossing
+    sent: torch.Tensor  # step at sending
+    steps: torch.Tensor | None  # (B,) int32 send steps per sample, when recording
+
+
+class _Schedule:
+    """The unlayered schedule without autograd (float 0/1 masks, in-place updates): the spikes,
+    counts and statistics of the forward, and a :class:`_FrameRecord` per frame for the replay.
+
+    Momentum keys (float64, exact): the float32 bits of the priority read as an integer (its
+    order is the float order for positive floats; made order-preserving and positive when the
+    threshold is not positive), times N+1, plus N-index: distinct, highest priority first and
+    ties to the lower index; non-ready entries get key 0, below every ready key."""
+
+    def __init__(self, weights, net: _Net, opts: _UnlayeredOptions) -> None:
+        N, dev = net.N, net.device
+        if N >= 2**20:
+            raise ValueError(f"{N} neurons: the exact momentum keys support fewer than 2**20")
+        self.net, self.opts = net, opts
+        self.wd = [w.detach() for w in weights]
+        self.tie = (N - torch.arange(N, device=dev)).to(torch.float64)  # N .. 1
+        self.n_plus_1 = torch.tensor(float(N + 1), dtype=torch.float64, device=dev)
+        self.positive_thr = net.thr > 0  # then every priority is > 0
+        self.v = torch.zeros(net.B, N, dtype=torch.float32, device=dev)
+        self.stop = _stopper(opts, net)
+        self.frames: list[_FrameRecord] = []
+        self.rec_spikes: list[torch.Tensor] = []
+        self.rec_steps: list[torch.Tensor] = []
+        self.n_spikes = 0
+        self.dropped = 0
+        self.counts = torch.zeros(net.B, net.n_out, dtype=torch.float32, device=dev)
+
+    def run(self, cur_in: torch.Tensor) -> None:
+        """Schedule every frame; ``cur_in``: the first layer's currents ``(B, T, n1)``."""
+        for t in range(self.net.T):
+            self._frame(cur_in[:, t])
+
+    def recorded(self) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """``(spikes, steps)`` as in :class:`ForwardResult` (None, None unless recording)."""
+        if not self.opts.record:
+            return None, None
+        return torch.stack(self.rec_spikes, dim=1), torch.stack(self.rec_steps, dim=1)
+
+    def _frame(self, cur: torch.Tensor) -> None:
+        net, stop = self.net, self.stop
+        self.v = self.v * net.beta
+        blocked, nref = self._refractory()
+        alive = stop.alive.clone() if stop is not None else None
+        if stop is not None:
+            cur = cur * _mask(stop.alive).unsqueeze(1)
+        fr = self._step0(_pad_current(cur, net), nref)
+        if stop is not None:
+            stop.count(stop.alive)
+        K = self._send_steps(fr)
+        self._end_frame(fr, _FrameRecord(fr.cross, fr.sent, blocked, alive, K))
+
+    def _refractory(self) -> tuple[torch.Tensor | None, torch.Tensor]:
+        """``(blocked, nref)`` at the frame start: the refractory-dropout mask (None without
+        it) and the 0/1 mask of the neurons that may integrate/fire."""
+        net = self.net
+        if self.opts.refractory_dropout > 0:
+            drop = _bernoulli_mask((net.B, net.N), self.opts.refractory_dropout, net.device, self.opts.generator)
+            blocked = _mask(drop & net.hidden)
+            return blocked, 1.0 - blocked
+        return None, torch.ones(net.B, net.N, dtype=torch.float32, device=net.device)
+
+    def _integrate(
+        self, cur: torch.Tensor, nref: torch.Tensor, prio: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``v + I`` for the non-refractory neurons, then every non-refractory neuron with
+        ``v >= thr`` crosses: its priority is ``v`` (added to ``prio``, which is 0 there, or a
+        new ``prio`` when None), it is reset to 0 and refractory. Returns ``(new, prio)``,
+        ``new`` the 0/1 mask of the neurons that crossed."""
+        self.v = torch.addcmul(self.v, cur, nref)  # v + I, non-refractory only
+        new = _ge(self.v, self.net.thr) * nref
+        if prio is None:
+            prio = self.v * new
+        else:
+            prio.addcmul_(self.v, new)  # prio was 0 for these
+        self.v.mul_(1.0 - new)  # hard reset to 0
+        nref.sub_(new)
+        return new, prio
+
+    def _step0(self, cur: torch.Tensor, nref: torch.Tensor) -> _ScheduleFrame:
+        """Step 0: the frame's input current reaches the first layer at once."""
+        net = self.net
+        new, prio = self._integrate(cur, nref, None)
+        return _ScheduleFrame(
+            nref=nref,
+            prio=prio,
+            ready=new,
+            cross=new.clone(),
+            sent=torch.zeros(net.B, net.N, dtype=torch.float32, device=net.device),
+            steps=torch.zeros(net.B, dtype=torch.int32, device=net.device) if self.opts.record else None,
+        )
+
+    def _send_steps(self, fr: _ScheduleFrame) -> int:
+        """The send steps of a frame (until nothing is ready or the cap); returns their number."""
+        net, stop = self.net, self.stop
         step = 0
-        while step < cap:
-            n_ready = ready.sum(dim=1)
-            if not bool((n_ready > 0).any()):
+        while step < net.cap:
+            n_ready = fr.ready.sum(dim=1)
+            most = int(n_ready.max()) if net.B else 0
+            if most == 0:
                 break
             step += 1
-            if bool((n_ready > F).any()):
-                if scheduler == "momentum":
-                    key = torch.where(ready, prio, torch.tensor(-math.inf, dtype=dt, device=dev))
-                    order = torch.sort(key, dim=1, descending=True, stable=True).indices[:, :F]
-                else:
-                    key = torch.rand(B, N, device=dev, generator=generator)
-                    key = torch.where(ready, key, torch.tensor(-1.0, dtype=key.dtype, device=dev))
-                    order = torch.topk(key, F, dim=1).indices
-                picked = torch.zeros(B, N, dtype=torch.bool, device=dev)
-                picked.scatter_(1, order, True)
-                picked &= ready
-            else:
-                picked = ready
-            had = n_ready > 0
-            sent = pend * picked.to(dt)
-            ready = ready & ~picked
-            n_spikes = n_spikes + picked.sum()
-            out_sent = sent[:, out0:]
-            counts = counts + out_sent
-            if record:
-                sent_frame |= picked
-                steps_frame += had.to(torch.int32)
-            if stopping:
-                sample_step = sample_step + had.to(torch.int64)
-                got = picked[:, out0:].any(dim=1) & (first_out < 0)
-                first_out = torch.where(got, sample_step, first_out)
-            if out0 > 0:
-                cur = torch.nn.functional.linear(sent, G)
-                v = torch.where(refr, v, v + cur)
-                v, refr, ready, prio, pend = cross(v, refr, ready, prio, pend)
-            if stopping:
-                done = (first_out >= 0) & (sample_step >= first_out + k_stop)
-                alive = alive & ~done
-                ready = ready & alive.unsqueeze(1)
-        dropped = dropped + ready.sum()
-        if stopping:
-            done = (first_out >= 0) & (sample_step >= first_out + k_stop)
-            alive = alive & ~done
-        # ghost pass: surrogate gradient for neurons silent this frame (forward value 0)
-        if ghost:
-            silent = ~refr  # never crossed this frame (and not dropped out)
-            g_prev = None
-            parts = []
-            off = 0
-            for l, w in enumerate(weights):
-                n = sizes[l + 1]
-                vl = v[:, off : off + n]
-                if g_prev is not None:
-                    rl = refr[:, off : off + n]
-                    vl = torch.where(rl, vl, vl + torch.nn.functional.linear(g_prev, w))
-                g_prev = spike_fn(vl, thr, slope) * silent[:, off : off + n].to(dt)
-                parts.append(vl)
-                off += n
-            v = torch.cat(parts, dim=1)
-            counts = counts + g_prev
-        if record:
-            rec_spikes.append(sent_frame.to(torch.uint8))
-            rec_steps.append(steps_frame)
-    spikes = torch.stack(rec_spikes, dim=1) if record else None
-    steps = torch.stack(rec_steps, dim=1) if record else None
-    return ForwardResult(counts=counts, spikes=spikes, steps=steps, n_spikes=int(n_spikes), dropped=int(dropped))
+            picked = self._pick_group(fr, most)
+            fr.sent.add_(picked, alpha=step)
+            self._count_step(fr, n_ready, picked)
+            if net.out0 > 0:
+                new, _ = self._integrate(self._sent_current(picked), fr.nref, fr.prio)
+                fr.ready = fr.ready + new
+                fr.cross.add_(new, alpha=step + 1)
+            if stop is not None:
+                stop.update()
+                fr.ready = fr.ready * _mask(stop.alive).unsqueeze(1)
+        return step
+
+    def _pick_group(self, fr: _ScheduleFrame, most: int) -> torch.Tensor:
+        """The 0/1 mask of the neurons sent in this step (removed from ``fr.ready``); ``most``:
+        the largest number of ready neurons of a sample."""
+        if most > self.net.F:
+            picked = _pick(self._score(fr.prio), fr.ready, self.net.F)
+            fr.ready = fr.ready - picked
+        else:
+            picked, fr.ready = fr.ready, torch.zeros_like(fr.ready)
+        return picked
+
+    def _score(self, prio: torch.Tensor) -> torch.Tensor:
+        """The scheduler's float64 keys (positive; the largest are sent first)."""
+        if self.opts.scheduler == "momentum":
+            bits = prio.view(torch.int32)
+            if not self.positive_thr:
+                bits = torch.where(bits < 0, bits ^ 0x7FFFFFFF, bits).to(torch.float64) + 2.0**31
+            return torch.addcmul(self.tie, bits.to(torch.float64), self.n_plus_1)
+        net = self.net
+        return torch.rand(net.B, net.N, device=net.device, generator=self.opts.generator).to(torch.float64) + 1.0
+
+    def _count_step(self, fr: _ScheduleFrame, n_ready: torch.Tensor, picked: torch.Tensor) -> None:
+        """Count the step for the samples that sent a spike in it (recorded steps, stopping)."""
+        if fr.steps is None and self.stop is None:
+            return
+        had = n_ready > 0
+        if fr.steps is not None:
+            fr.steps += had.to(torch.int32)
+        if self.stop is not None:
+            self.stop.count(had)
+            self.stop.output_sent(picked[:, self.net.out0 :].sum(dim=1) > 0)
+
+    def _sent_current(self, picked: torch.Tensor) -> torch.Tensor:
+        """The currents of the spikes sent in a step, summed per target, ``(B, N)`` (the first
+        layer receives none)."""
+        net = self.net
+        parts = [self.v.new_zeros(net.B, net.n1)]
+        for l in range(1, net.L):
+            parts.append(torch.nn.functional.linear(picked[:, net.offs[l - 1] : net.offs[l]], self.wd[l]))
+        return torch.cat(parts, dim=1)
+
+    def _end_frame(self, fr: _ScheduleFrame, record: _FrameRecord) -> None:
+        self.dropped += int(fr.ready.sum())
+        if self.stop is not None:
+            self.stop.update()
+        was_sent = fr.sent > 0
+        self.n_spikes += int(was_sent.sum())
+        self.counts += _mask(was_sent[:, self.net.out0 :])
+        self.frames.append(record)
+        if fr.steps is not None:  # recording
+            self.rec_spikes.append(was_sent.to(torch.uint8))
+            self.rec_steps.append(fr.steps)
+
+
+def _membrane_at_crossing(
+    base: torch.Tensor, cur: torch.Tensor | None, crossed: torch.Tensor, blocked: torch.Tensor | None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(v_at, silent)`` of a layer in the replay: the membrane at crossing (the leaked start
+    value ``base`` plus the integrated current ``cur``, None for none) and the 0/1 mask of the
+    neurons that neither crossed nor were dropped out (``blocked``)."""
+    if blocked is not None:
+        v_at = base if cur is None else base + cur * (1.0 - blocked)
+        silent = 1.0 - crossed - blocked
+    else:
+        v_at = base if cur is None else base + cur
+        silent = 1.0 - crossed
+    return v_at, silent
+
+
+class _Replay:
+    """The recorded schedule replayed with autograd, frame by frame and layer by layer. The
+    membrane of a neuron of layer l >= 2 at its crossing step c is the leaked start value plus
+    the currents of send steps 1..c (all steps when it stays silent). Masks are float 0/1."""
+
+    def __init__(self, weights, net: _Net, ghost: bool) -> None:
+        self.weights, self.net, self.ghost = weights, net, ghost
+        self.v0 = [torch.zeros(net.B, n, dtype=torch.float32, device=net.device) for n in net.sizes[1:]]
+
+    def run(self, cur_in: torch.Tensor, frames: list[_FrameRecord]) -> torch.Tensor:
+        """The output counts with their gradient graph; ``cur_in``: ``(B, T, n1)``."""
+        counts = torch.zeros(self.net.B, self.net.n_out, dtype=torch.float32, device=self.net.device)
+        cur_in_t = cur_in.unbind(1)  # views whose backward is one stack
+        for t, fr in enumerate(frames):
+            s, g = self._layer(0, fr, cur_in_t[t], None, None)
+            for l in range(1, self.net.L):
+                s, g = self._layer(l, fr, cur_in_t[t], s, g)
+            counts = counts + s
+            if g is not None:  # the ghost pass
+                counts = counts + g
+        return counts
+
+    def _layer(
+        self,
+        l: int,
+        fr: _FrameRecord,
+        cur_in: torch.Tensor,
+        s_prev: torch.Tensor | None,
+        g_prev: torch.Tensor | None,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Layer ``l`` of a frame: ``(sent spikes, ghost spikes or None)`` from the previous
+        layer's (None for the first layer, fed by ``cur_in``); carries the membrane over."""
+        net = self.net
+        a, b = net.offs[l], net.offs[l + 1]
+        cl = fr.cross[:, a:b]
+        crossed = _ge(cl, 0.5)
+        base = self.v0[l] * net.beta
+        if s_prev is None:
+            cur: torch.Tensor | None = cur_in if fr.alive is None else cur_in * _mask(fr.alive).unsqueeze(1)
+        else:
+            cur = self._current(l, fr, cl, crossed, s_prev)
+        blocked = None if fr.blocked is None else fr.blocked[:, a:b]
+        v_at, silent = _membrane_at_crossing(base, cur, crossed, blocked)
+        sm = _ge(fr.sent[:, a:b], 0.5)
+        s_l = _Gate.apply(v_at, sm, sm, net.thr, net.slope)
+        v_end = v_at
+        if self.ghost:
+            if g_prev is not None:
+                v_end = v_end + silent * torch.nn.functional.linear(g_prev, self.weights[l])
+            g_prev = _Gate.apply(v_end, torch.zeros_like(silent), silent, net.thr, net.slope)
+        self.v0[l] = v_end * (1.0 - crossed)
+        return s_l, g_prev
+
+    def _current(
+        self, l: int, fr: _FrameRecord, cl: torch.Tensor, crossed: torch.Tensor, s_prev: torch.Tensor
+    ) -> torch.Tensor | None:
+        """The current layer ``l`` >= 1 integrated up to its crossing step (all send steps when
+        silent), from the previous layer's sent spikes ``s_prev``; None without send steps."""
+        K = fr.K
+        if K == 0:
+            return None
+        net = self.net
+        src, a = net.offs[l - 1], net.offs[l]
+        # source spikes by send step: S[b, k, i] = s_prev[b, i] if i was sent at step k
+        ss = fr.sent[:, src:a].long().unsqueeze(1)  # 1..K, 0 = not sent
+        S = torch.zeros(net.B, K + 1, a - src, dtype=torch.float32, device=net.device)
+        S = torch.scatter(S, 1, ss, s_prev.unsqueeze(1))[:, 1:]
+        C = torch.cumsum(torch.nn.functional.linear(S, self.weights[l]), dim=1)  # (B, K, n)
+        # index of the last integrated step: crossing step (>= 1 here), or K if silent
+        upto = (crossed * (cl - 1.0 - K) + K).long() - 1
+        return torch.gather(C, 1, upto.unsqueeze(1)).squeeze(1)
+
+
+def _unlayered_steps(weights, x: torch.Tensor, params: LIFParams, opts: _UnlayeredOptions) -> ForwardResult:
+    """Unlayered forward with autograd through every send step (the straightforward version,
+    kept as the reference for :func:`_unlayered_replay`'s gradients)."""
+    net = _unlayered_net(weights, x, params, opts)
+    fwd = _StepwiseForward(weights, net, opts)
+    for cur in _input_current(weights, x, opts.input_dropout, opts.generator).unbind(1):  # T x (B, n1)
+        fwd.frame(cur)
+    spikes, steps = fwd.recorded()
+    return ForwardResult(
+        counts=fwd.counts, spikes=spikes, steps=steps, n_spikes=int(fwd.n_spikes), dropped=int(fwd.dropped)
+    )
+
+
+@dataclass
+class _StepFrame:
+    """The step-by-step forward's state within a frame (bool masks and float32, ``(B, N)``)."""
+
+    refr: torch.Tensor  # refractory: crossed in this frame, or dropped out
+    ready: torch.Tensor
+    prio: torch.Tensor  # membrane at crossing
+    pend: torch.Tensor  # surrogate spike at crossing, sent later
+    sent: torch.Tensor | None  # sent in this frame, when recording
+    steps: torch.Tensor | None  # (B,) int32 send steps per sample, when recording
+
+
+class _StepwiseForward:
+    """The unlayered forward with autograd through every send step: the membranes, output
+    counts and statistics carried over the frames."""
+
+    def __init__(self, weights, net: _Net, opts: _UnlayeredOptions) -> None:
+        dev = net.device
+        self.weights, self.net, self.opts = weights, net, opts
+        self.zero = torch.zeros((), dtype=torch.float32, device=dev)
+        self.G = _block_matrix(weights, net.sizes)  # (N, N): [target, source]
+        self.v = torch.zeros(net.B, net.N, dtype=torch.float32, device=dev)
+        self.counts = torch.zeros(net.B, net.n_out, dtype=torch.float32, device=dev)
+        self.rec_spikes: list[torch.Tensor] = []
+        self.rec_steps: list[torch.Tensor] = []
+        self.n_spikes = torch.zeros((), dtype=torch.int64, device=dev)
+        self.dropped = torch.zeros((), dtype=torch.int64, device=dev)
+        self.stop = _stopper(opts, net)
+
+    def recorded(self) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """``(spikes, steps)`` as in :class:`ForwardResult` (None, None unless recording)."""
+        if not self.opts.record:
+            return None, None
+        return torch.stack(self.rec_spikes, dim=1), torch.stack(self.rec_steps, dim=1)
+
+    def frame(self, cur: torch.Tensor) -> None:
+        """One frame; ``cur``: its current into the first layer ``(B, n1)``."""
+        net, stop = self.net, self.stop
+        # (a) leak, refractory flags clear (refractory dropout: hidden neurons sit out the frame)
+        self.v = self.v * net.beta
+        fr = self._new_frame()
+        # (b) step 0: the frame's input reaches layer 1 in one add
+        if stop is not None:
+            cur = torch.where(stop.alive.unsqueeze(1), cur, self.zero)
+        self.v = torch.where(fr.refr, self.v, self.v + _pad_current(cur, net))
+        self._cross(fr)
+        if stop is not None:
+            stop.count(stop.alive)
+        # (c) send steps
+        for _ in range(net.cap):
+            if not self._send_step(fr):
+                break
+        self.dropped = self.dropped + fr.ready.sum()
+        if stop is not None:
+            stop.update()
+        if self.opts.ghost:
+            self._ghost(fr)
+        if fr.sent is not None and fr.steps is not None:  # recording
+            self.rec_spikes.append(fr.sent.to(torch.uint8))
+            self.rec_steps.append(fr.steps)
+
+    def _new_frame(self) -> _StepFrame:
+        net, opts = self.net, self.opts
+        B, N, dev = net.B, net.N, net.device
+        if opts.refractory_dropout > 0:
+            refr = _bernoulli_mask((B, N), opts.refractory_dropout, dev, opts.generator) & net.hidden
+        else:
+            refr = torch.zeros(B, N, dtype=torch.bool, device=dev)
+        return _StepFrame(
+            refr=refr,
+            ready=torch.zeros(B, N, dtype=torch.bool, device=dev),
+            prio=torch.zeros(B, N, dtype=torch.float32, device=dev),
+            pend=torch.zeros(B, N, dtype=torch.float32, device=dev),
+            sent=torch.zeros(B, N, dtype=torch.bool, device=dev) if opts.record else None,
+            steps=torch.zeros(B, dtype=torch.int32, device=dev) if opts.record else None,
+        )
+
+    def _cross(self, fr: _StepFrame) -> None:
+        """Every non-refractory neuron with ``v >= thr`` crosses: it becomes ready with priority
+        ``v`` and its surrogate spike pending, is reset to 0 and is refractory."""
+        net, v = self.net, self.v
+        new = (v >= net.thr) & ~fr.refr
+        s = spike_fn(v, net.thr, net.slope)
+        fr.pend = torch.where(new, s, fr.pend)
+        fr.prio = torch.where(new, v.detach(), fr.prio)
+        self.v = torch.where(new, self.zero, v)
+        fr.refr = fr.refr | new
+        fr.ready = fr.ready | new
+
+    def _send_step(self, fr: _StepFrame) -> bool:
+        """One send step; False (and nothing done) when no neuron is ready."""
+        net, stop = self.net, self.stop
+        n_ready = fr.ready.sum(dim=1)
+        if not bool((n_ready > 0).any()):
+            return False
+        picked = self._choose(fr, n_ready)
+        had = n_ready > 0
+        sent = fr.pend * picked.to(torch.float32)
+        fr.ready = fr.ready & ~picked
+        self.n_spikes = self.n_spikes + picked.sum()
+        self.counts = self.counts + sent[:, net.out0 :]
+        if fr.sent is not None:
+            fr.sent |= picked
+        if fr.steps is not None:
+            fr.steps += had.to(torch.int32)
+        if stop is not None:
+            stop.count(had)
+            stop.output_sent(picked[:, net.out0 :].any(dim=1))
+        if net.out0 > 0:
+            self.v = torch.where(fr.refr, self.v, self.v + torch.nn.functional.linear(sent, self.G))
+            self._cross(fr)
+        if stop is not None:
+            stop.update()
+            fr.ready = fr.ready & stop.alive.unsqueeze(1)
+        return True
+
+    def _choose(self, fr: _StepFrame, n_ready: torch.Tensor) -> torch.Tensor:
+        """The bool mask of the (at most F per sample) ready neurons sent in this step."""
+        net = self.net
+        if not bool((n_ready > net.F).any()):
+            return fr.ready
+        B, N, dev = net.B, net.N, net.device
+        if self.opts.scheduler == "momentum":
+            key = torch.where(fr.ready, fr.prio, torch.tensor(-math.inf, dtype=torch.float32, device=dev))
+            order = torch.sort(key, dim=1, descending=True, stable=True).indices[:, : net.F]
+        else:
+            key = torch.rand(B, N, device=dev, generator=self.opts.generator)
+            key = torch.where(fr.ready, key, torch.tensor(-1.0, dtype=key.dtype, device=dev))
+            order = torch.topk(key, net.F, dim=1).indices
+        picked = torch.zeros(B, N, dtype=torch.bool, device=dev)
+        picked.scatter_(1, order, True)
+        picked &= fr.ready
+        return picked
+
+    def _ghost(self, fr: _StepFrame) -> None:
+        """Ghost pass: surrogate gradient for neurons silent this frame (forward value 0)."""
+        net = self.net
+        silent = ~fr.refr  # never crossed this frame (and not dropped out)
+        g_prev: torch.Tensor | None = None
+        parts = []
+        for l, w in enumerate(self.weights):
+            a, b = net.offs[l], net.offs[l + 1]
+            vl = self.v[:, a:b]
+            if g_prev is not None:
+                vl = torch.where(fr.refr[:, a:b], vl, vl + torch.nn.functional.linear(g_prev, w))
+            g = spike_fn(vl, net.thr, net.slope) * silent[:, a:b].to(torch.float32)
+            parts.append(vl)
+            g_prev = g
+        self.v = torch.cat(parts, dim=1)
+        self.counts = self.counts + g  # the output layer's ghost spikes (0 in the forward)
 
 
 def forward(weights, x, params: LIFParams = LIFParams(), *, mode: str = "layered", **kw) -> ForwardResult:

@@ -204,12 +204,12 @@ def evaluate(
         preds.append(r.prediction.cpu().numpy())
         counts.append(r.counts.cpu().numpy())
         n_spikes += r.n_spikes
-        if record:
+        if record and r.spikes is not None:  # recording forwards always return spikes
             spikes.append(r.spikes.cpu().numpy())
             if r.steps is not None:
                 steps.append(r.steps.cpu().numpy())
     pred = np.concatenate(preds) if preds else np.zeros(0, np.int64)
-    out = {
+    out: dict[str, Any] = {
         "accuracy": float(np.mean(pred == data.labels)) if len(pred) else float("nan"),
         "predictions": pred,
         "counts": np.concatenate(counts) if counts else np.zeros((0, 0), np.float32),
@@ -235,52 +235,95 @@ def train(
     set_determinism(cfg.seed)
     if cfg.threads is not None:
         torch.set_num_threads(cfg.threads)
+    train_data, test_data = _datasets(cfg, train_data, test_data)
+    sizes = [train_data.n_channels, *cfg.hidden, train_data.n_classes]
+    fit = _Fit(cfg, sizes, train_data, device)
+    t0 = time.perf_counter()
+    history = fit.run()
+    train_time = time.perf_counter() - t0
+    fit.close()
+    return _quantised_result(cfg, fit.model, sizes, test_data, history, train_time, device)
+
+
+def _datasets(
+    cfg: TrainConfig, train_data: SpikeDataset | None, test_data: SpikeDataset | None
+) -> tuple[SpikeDataset, SpikeDataset]:
+    """The given datasets, or the configured dataset's splits; the training split must not be empty."""
     train_data = train_data if train_data is not None else _load(cfg, "train")
     test_data = test_data if test_data is not None else _load(cfg, "test")
     if len(train_data) == 0:
         raise TrainError(f"dataset {cfg.dataset!r}: the training split is empty")
-    sizes = [train_data.n_channels, *cfg.hidden, train_data.n_classes]
-    params = LIFParams(beta=cfg.beta, threshold=cfg.threshold, slope=cfg.slope)
-    init_gen = make_generator(torch.device("cpu"), cfg.seed)
-    model = SpikingMLP(sizes, params, gain=cfg.init_gain, generator=init_gen).to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    n_batches = math.ceil(len(train_data) / cfg.batch_size)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, cfg.epochs * n_batches))
-    shuffle_gen = np.random.default_rng([cfg.seed, 1])
-    fwd_gen = make_generator(device, cfg.seed + 2)
-    labels_all = torch.from_numpy(train_data.labels)
-    history: list[dict[str, float]] = []
+    return train_data, test_data
 
-    bar = None
-    if cfg.progress:
-        bar = tqdm(total=cfg.epochs * n_batches, desc=f"train {cfg.mode}", unit="batch", dynamic_ncols=True)
-    t0 = time.perf_counter()
-    for epoch in range(cfg.epochs):
-        model.train()
+
+class _Fit:
+    """The optimisation of one training run: the model, the optimiser and its learning-rate
+    schedule, the shuffling and forward generators, and the progress bar."""
+
+    def __init__(self, cfg: TrainConfig, sizes: list[int], data: SpikeDataset, device: torch.device) -> None:
+        self.cfg, self.data, self.device = cfg, data, device
+        params = LIFParams(beta=cfg.beta, threshold=cfg.threshold, slope=cfg.slope)
+        init_gen = make_generator(torch.device("cpu"), cfg.seed)
+        self.model = SpikingMLP(sizes, params, gain=cfg.init_gain, generator=init_gen).to(device)
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
+        n_batches = math.ceil(len(data) / cfg.batch_size)
+        self.sched = torch.optim.lr_scheduler.CosineAnnealingLR(self.opt, T_max=max(1, cfg.epochs * n_batches))
+        self.shuffle_gen = np.random.default_rng([cfg.seed, 1])
+        self.fwd_gen = make_generator(device, cfg.seed + 2)
+        self.labels = torch.from_numpy(data.labels)
+        self.bar = None
+        if cfg.progress:
+            self.bar = tqdm(total=cfg.epochs * n_batches, desc=f"train {cfg.mode}", unit="batch", dynamic_ncols=True)
+
+    def run(self) -> list[dict[str, float]]:
+        """Every epoch; returns the history (loss and training accuracy per epoch)."""
+        return [self._epoch(epoch) for epoch in range(self.cfg.epochs)]
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+    def _epoch(self, epoch: int) -> dict[str, float]:
+        cfg = self.cfg
+        self.model.train()
         quant = epoch >= cfg.epochs - cfg.qat_epochs
         tot_loss = tot_correct = tot_n = 0.0
-        for idx in _batches(len(train_data), cfg.batch_size, shuffle_gen.permutation(len(train_data))):
-            x = torch.from_numpy(train_data.inputs[idx]).to(device=device, dtype=torch.float32)
-            y = labels_all[idx].to(device)
-            ws = [fake_quant(w) if quant else w for w in model.weights]
-            r = run_forward(ws, x, cfg, generator=fwd_gen, train=True)
-            loss = count_loss(r.counts, y, cfg.loss_scale)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
+        for idx in _batches(len(self.data), cfg.batch_size, self.shuffle_gen.permutation(len(self.data))):
+            loss, correct = self._step(idx, quant)
             n = len(idx)
-            tot_loss += float(loss.detach()) * n
-            tot_correct += float((r.prediction == y).sum())
+            tot_loss += loss * n
+            tot_correct += correct
             tot_n += n
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(epoch=epoch + 1, loss=f"{tot_loss / tot_n:.3f}", acc=f"{tot_correct / tot_n:.3f}")
-        history.append({"epoch": epoch + 1, "loss": tot_loss / tot_n, "train_accuracy": tot_correct / tot_n})
-    train_time = time.perf_counter() - t0
-    if bar is not None:
-        bar.close()
+            if self.bar is not None:
+                self.bar.update(1)
+                self.bar.set_postfix(epoch=epoch + 1, loss=f"{tot_loss / tot_n:.3f}", acc=f"{tot_correct / tot_n:.3f}")
+        return {"epoch": epoch + 1, "loss": tot_loss / tot_n, "train_accuracy": tot_correct / tot_n}
 
+    def _step(self, idx: np.ndarray, quant: bool) -> tuple[float, float]:
+        """One optimiser step on the samples ``idx`` (fake-quantised weights when ``quant``);
+        returns the batch's mean loss and number of correct predictions."""
+        x = torch.from_numpy(self.data.inputs[idx]).to(device=self.device, dtype=torch.float32)
+        y = self.labels[idx].to(self.device)
+        ws = [fake_quant(w) if quant else w for w in self.model.weights]
+        r = run_forward(ws, x, self.cfg, generator=self.fwd_gen, train=True)
+        loss = count_loss(r.counts, y, self.cfg.loss_scale)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        self.sched.step()
+        return float(loss.detach()), float((r.prediction == y).sum())
+
+
+def _quantised_result(
+    cfg: TrainConfig,
+    model: SpikingMLP,
+    sizes: list[int],
+    test_data: SpikeDataset,
+    history: list[dict[str, float]],
+    train_time: float,
+    device: torch.device,
+) -> TrainResult:
+    """Quantise the trained weights, measure the test accuracy before and after, and build the result."""
     float_w = [w.detach().cpu().numpy().astype(np.float32) for w in model.weights]
     qs = [quantize(w) for w in float_w]
     q_w, scales = [q for q, _ in qs], [s for _, s in qs]
@@ -315,8 +358,20 @@ def build_metadata(
     device,
     history,
 ) -> dict[str, Any]:
-    n_neurons = sum(sizes[1:])
-    encoding = {k: v for k, v in test_data.params.items() if k != "split"}
+    """The metadata exported with a trained model: provenance and forward, neuron model, data and
+    test results, training."""
+    return {
+        **_forward_metadata(cfg, sum(sizes[1:])),
+        **_neuron_metadata(cfg),
+        **_evaluation_metadata(cfg, test_data, ev, acc_float),
+        **_training_metadata(cfg, sizes, scales, history),
+        "train_time_s": round(float(train_time), 2),
+        "device": str(device),
+        "threads": int(torch.get_num_threads()),
+    }
+
+
+def _forward_metadata(cfg: TrainConfig, n_neurons: int) -> dict[str, Any]:
     unl = cfg.mode == "unlayered"
     return {
         "trainer": "neurosim.train",
@@ -328,6 +383,11 @@ def build_metadata(
         "group_size": cfg.group_size if unl else 0,
         "max_steps": int(cfg.max_steps if cfg.max_steps is not None else n_neurons),
         "stop_after_output": -1 if cfg.stop_after_output is None else int(cfg.stop_after_output),
+    }
+
+
+def _neuron_metadata(cfg: TrainConfig) -> dict[str, Any]:
+    return {
         "dt": float(cfg.dt),
         "beta": float(np.float32(cfg.beta)),
         "threshold": float(cfg.threshold),
@@ -336,8 +396,13 @@ def build_metadata(
         "v_reset": 0.0,
         "bias": False,
         "refractory": "one spike per neuron per frame",
+    }
+
+
+def _evaluation_metadata(cfg: TrainConfig, test_data: SpikeDataset, ev: dict, acc_float: float) -> dict[str, Any]:
+    return {
         "dataset": test_data.name,
-        "encoding": encoding,
+        "encoding": {k: v for k, v in test_data.params.items() if k != "split"},
         "frames": int(test_data.n_frames),
         "data_seed": int(cfg.data_seed),
         "test_accuracy": float(ev["accuracy"]),
@@ -345,6 +410,11 @@ def build_metadata(
         "test_spikes_per_sample": float(ev["spikes_per_sample"]),
         "n_test": int(len(test_data)),
         "eval_seed": int(cfg.seed),
+    }
+
+
+def _training_metadata(cfg: TrainConfig, sizes, scales, history) -> dict[str, Any]:
+    return {
         "seed": int(cfg.seed),
         "epochs": int(cfg.epochs),
         "lr": float(cfg.lr),
@@ -361,7 +431,4 @@ def build_metadata(
         "weight_bits": 8,
         "weight_scales": [float(s) for s in scales],
         "final_train_loss": float(history[-1]["loss"]) if history else float("nan"),
-        "train_time_s": round(float(train_time), 2),
-        "device": str(device),
-        "threads": int(torch.get_num_threads()),
     }

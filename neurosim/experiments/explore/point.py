@@ -17,6 +17,10 @@ import numpy as np
 
 from neurosim.analysis.profiling import profile_rates
 from neurosim.analysis.summary import summarize
+from neurosim.data.dataset import SpikeDataset
+from neurosim.describe.hardware import HardwareSpec
+from neurosim.describe.mapping import Mapping
+from neurosim.describe.network import Network
 from neurosim.errors import MappingError
 from neurosim.experiments.explore.spec import simulate_options
 from neurosim.experiments.runner import dataset_for, prepare
@@ -25,6 +29,7 @@ from neurosim.io.nir_read import load_network
 from neurosim.mapping.quality import mapping_quality
 from neurosim.mapping.registry import accepted_options, map_network
 from neurosim.plain import plain
+from neurosim.sim.counters import RunResult
 from neurosim.sim.engine import simulate
 
 #: the metric columns of a point record, in table order
@@ -98,7 +103,26 @@ def run_point(job: dict[str, Any]) -> dict[str, Any]:
 
 
 def _run(job: dict, rec: dict) -> None:
+    """Simulate the point of ``job`` and fill in ``rec``: metrics, simulation wall time, mapping."""
+    p = job["params"]
+    hw, net, data, base = _setup(job)
+    mapping, rates = _point_mapping(p, hw, net, data, base)
+    res = _simulate(job, hw, net, mapping, data)
+    rec["metrics"] = _metrics(summarize(res), mapping_quality(net, hw, mapping, rates))
+    rec["sim_wall_s"] = res.wall_s
+    rec["mapping"] = {
+        "strategy": mapping.strategy,
+        "placement": mapping.placement,
+        "core_of": rle(mapping.core_of),
+        "network": net.name,
+        "hardware": hw.name,
+        "n_neurons": int(net.n_neurons),
+    }
 
+
+def _setup(job: dict) -> tuple[HardwareSpec, Network, SpikeDataset, Mapping | None]:
+    """Hardware (with the point's overrides), network, test data and the default mapping (None
+    when the default ``sequential`` mapping does not fit)."""
     p = job["params"]
     try:
         setup = prepare(
@@ -110,12 +134,19 @@ def _run(job: dict, rec: dict) -> None:
             dataset=p["dataset"],
             data_path=job.get("data_path"),
         )
-        hw, net, data, base = setup.hardware, setup.network, setup.data, setup.mapping
+        return setup.hardware, setup.network, setup.data, setup.mapping
     except MappingError:  # sequential does not fit; the point's own strategy still may
         hw = load_hardware(job["hardware_path"], p["overrides"] or None)
         net = load_network(job["model_path"], dt=p["dt"])
         data = dataset_for(net, samples=p["samples"], dataset=p["dataset"], data_path=job.get("data_path"))
-        base = None
+        return hw, net, data, None
+
+
+def _point_mapping(
+    p: dict, hw: HardwareSpec, net: Network, data: SpikeDataset, base: Mapping | None
+) -> tuple[Mapping, np.ndarray | None]:
+    """The point's mapping (``base`` when it is the default one) and the spike rates it was made
+    with (profiled on the first test samples when the sweep asks for it)."""
     strategy, placement = p["strategy"], p["placement"]
     options = {**p["strategy_options"], **p["placement_options"]}
     accepted = accepted_options(strategy, placement)
@@ -129,10 +160,16 @@ def _run(job: dict, rec: dict) -> None:
     mapping = base
     if mapping is None or (strategy, placement) != ("sequential", "row-major") or options:
         mapping = map_network(net, hw, strategy, placement, **options)
+    return mapping, rates
+
+
+def _simulate(job: dict, hw: HardwareSpec, net: Network, mapping: Mapping, data: SpikeDataset) -> RunResult:
+    """Simulate the test data in the point's mode (its options, seeded from the sweep)."""
+    p = job["params"]
     mode_options = dict(p["mode_options"])
     if "seed" in simulate_options():
         mode_options.setdefault("seed", p["seed"])
-    res = simulate(
+    return simulate(
         hw,
         net,
         mapping,
@@ -145,9 +182,11 @@ def _run(job: dict, rec: dict) -> None:
         options={"explore_point": job["key"], "samples": len(data)},
         **mode_options,
     )
-    s = summarize(res)
-    q = mapping_quality(net, hw, mapping, rates)
-    rec["metrics"] = plain(
+
+
+def _metrics(s: dict, q: dict) -> dict:
+    """The metric columns (``METRICS``) from a run's summary ``s`` and its mapping's quality ``q``."""
+    return plain(
         json=True,
         obj={
             "accuracy": s["accuracy"],
@@ -170,12 +209,3 @@ def _run(job: dict, rec: dict) -> None:
             "tiles_used": q["tiles_used"],
         },
     )
-    rec["sim_wall_s"] = res.wall_s
-    rec["mapping"] = {
-        "strategy": mapping.strategy,
-        "placement": mapping.placement,
-        "core_of": rle(mapping.core_of),
-        "network": net.name,
-        "hardware": hw.name,
-        "n_neurons": int(net.n_neurons),
-    }

@@ -61,7 +61,8 @@ from neurosim.describe.hardware import HardwareSpec, in_schema
 from neurosim.errors import ConfigError
 from neurosim.mapping.registry import registry
 from neurosim.paths import is_bare_name, shipped_path
-from neurosim.sim.engine import MODES, simulate
+from neurosim.sim.engine import simulate
+from neurosim.sim.modes import MODES
 from neurosim.yamlfile import Located, load_yaml, validate
 
 FORMAT = "neurosim-explore/1"
@@ -235,7 +236,7 @@ def load_spec(path: str | Path) -> LoadedSpec:
     keys = tuple(spec.overrides)
     data_path = str(base / spec.data_path) if spec.data_path else None
     grid = [dict(zip(keys, combo)) for combo in itertools.product(*(spec.overrides[k] for k in keys))]
-    points = []
+    points: list[Point] = []
     for model, hw, ov, st, pl, mo in itertools.product(
         spec.models, spec.hardware, grid, spec.strategies, spec.placements, spec.modes
     ):

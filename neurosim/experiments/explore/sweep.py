@@ -265,15 +265,39 @@ def run_sweep(
     _need_pandas()
     loaded = spec if isinstance(spec, LoadedSpec) else load_spec(spec)
     out = Path(out) if out is not None else Path("reports") / "explore" / loaded.spec.name
+    workers = _check_workers(workers, dask)
+    _prepare_out(loaded, out)
+    records, pending = _split_recorded(loaded, out, retry_failed)
+    skipped = len(records)
+    bar = _Progress(loaded, out, records, skipped, progress)
+    try:
+        if pending:
+            _dispatch(pending, dask, workers, bar.done)
+    finally:
+        bar.close()
+    return finish(loaded, out, records, computed=len(pending), skipped=skipped, plot=plot)
+
+
+def _check_workers(workers: int | None, dask: str | None) -> int:
+    """The number of workers (default: the CPUs available; at least 1 on Dask)."""
     workers = default_workers() if workers is None else int(workers)
     if workers < 0:
         raise NeurosimError(f"--workers must be >= 0, got {workers}")
     if dask is not None and workers == 0:
         workers = 1
+    return workers
+
+
+def _prepare_out(loaded: LoadedSpec, out: Path) -> None:
+    """The output folder with its ``points/`` folder and a copy of the spec."""
     (out / "points").mkdir(parents=True, exist_ok=True)
     if loaded.path.resolve() != (out / "spec.yaml").resolve():
         shutil.copyfile(loaded.path, out / "spec.yaml")
 
+
+def _split_recorded(loaded: LoadedSpec, out: Path, retry_failed: bool) -> tuple[dict[str, dict], list[Point]]:
+    """The records already under ``out`` (by key) and the points still to run (failed ones too
+    with ``retry_failed``), in spec order."""
     records: dict[str, dict] = {}
     pending: list[Point] = []
     for p in loaded.points:
@@ -282,50 +306,60 @@ def run_sweep(
             records[p.key] = rec
         else:
             pending.append(p)
-    skipped = len(records)
+    return records, pending
 
-    bar = tqdm(
-        total=len(loaded.points),
-        initial=skipped,
-        desc=f"explore {loaded.spec.name}",
-        unit="pt",
-        file=sys.stderr,
-        disable=not progress,
-        dynamic_ncols=True,
-    )
-    state = {"failed": sum(r.get("status") != "ok" for r in records.values()), "best": None}
-    for r in records.values():
-        e = _edp(r)
-        if e is not None and (state["best"] is None or e < state["best"]):
-            state["best"] = e
 
-    def postfix():
-        best = "-" if state["best"] is None else f"{state['best']:.3g} Js"
-        bar.set_postfix_str(f"failed={state['failed']} best EDP={best}", refresh=False)
+def _dispatch(pending: list[Point], dask: str | None, workers: int, done: Callable[[dict], None]) -> None:
+    """Run the points on Dask, in this process or on the local pool."""
+    if dask is not None:
+        _run_dask(pending, dask, workers, done)
+    elif workers == 0 or (workers == 1 and len(pending) == 1):
+        _run_inline(pending, done)
+    else:
+        _run_pool(pending, workers, done)
 
-    def done(rec: dict) -> None:
-        write_record(out, rec)
-        records[rec["key"]] = rec
-        if rec.get("status") != "ok":
-            state["failed"] += 1
+
+class _Progress:
+    """The sweep's progress bar (points done, failures, best EDP so far); :meth:`done` writes a
+    finished point's record and adds it to ``records``."""
+
+    def __init__(self, loaded: LoadedSpec, out: Path, records: dict[str, dict], skipped: int, progress: bool):
+        self.out, self.records = out, records
+        self.bar = tqdm(
+            total=len(loaded.points),
+            initial=skipped,
+            desc=f"explore {loaded.spec.name}",
+            unit="pt",
+            file=sys.stderr,
+            disable=not progress,
+            dynamic_ncols=True,
+        )
+        self.failed = sum(r.get("status") != "ok" for r in records.values())
+        self.best: float | None = None
+        for r in records.values():
+            self._note_edp(r)
+        self._postfix()
+
+    def _note_edp(self, rec: dict) -> None:
         e = _edp(rec)
-        if e is not None and (state["best"] is None or e < state["best"]):
-            state["best"] = e
-        postfix()
-        bar.update(1)
+        if e is not None and (self.best is None or e < self.best):
+            self.best = e
 
-    postfix()
-    try:
-        if pending:
-            if dask is not None:
-                _run_dask(pending, dask, workers, done)
-            elif workers == 0 or (workers == 1 and len(pending) == 1):
-                _run_inline(pending, done)
-            else:
-                _run_pool(pending, workers, done)
-    finally:
-        bar.close()
-    return finish(loaded, out, records, computed=len(pending), skipped=skipped, plot=plot)
+    def _postfix(self) -> None:
+        best = "-" if self.best is None else f"{self.best:.3g} Js"
+        self.bar.set_postfix_str(f"failed={self.failed} best EDP={best}", refresh=False)
+
+    def done(self, rec: dict) -> None:
+        write_record(self.out, rec)
+        self.records[rec["key"]] = rec
+        if rec.get("status") != "ok":
+            self.failed += 1
+        self._note_edp(rec)
+        self._postfix()
+        self.bar.update(1)
+
+    def close(self) -> None:
+        self.bar.close()
 
 
 # ---- outputs -------------------------------------------------------------------------------------

@@ -96,6 +96,64 @@ def link_values(
     return np.asarray(link_stats[metric], float)
 
 
+def _link_norm(values: np.ndarray, exists: np.ndarray, metric: str) -> Normalize:
+    """Colour scale from 0 to the largest value (utilisation: to at least 1)."""
+    vmax = float(values[exists].max(initial=0.0)) or 1.0
+    if metric == "utilisation":
+        vmax = max(vmax, 1.0) if vmax > 1 else 1.0
+    return Normalize(0.0, vmax)
+
+
+def _draw_link_tiles(ax, hw, values: np.ndarray, exists: np.ndarray, norm: Normalize, cmap):
+    """Per tile, the largest value among the links leaving it (for meshes too big for arrows)."""
+    W, H = grid_size(hw)
+    per_tile = np.where(exists, values, 0.0).reshape(W * H, 4).max(axis=1).reshape(H, W)
+    _mesh_frame(ax, hw, fill=False)
+    return ax.imshow(
+        per_tile,
+        cmap=cmap,
+        norm=norm,
+        origin="upper",
+        extent=(-0.5, W - 0.5, H - 0.5, -0.5),
+        interpolation="nearest",
+        zorder=0,
+    )
+
+
+def _draw_link_arrows(ax, hw, values: np.ndarray, exists: np.ndarray, norm: Normalize, cmap):
+    """An arrow per existing link, coloured by its value (links with value 0 in light grey);
+    returns the mappable for the colour bar."""
+    W, H = grid_size(hw)
+    _mesh_frame(ax, hw)
+    link = np.flatnonzero(exists)
+    tile, d = link // 4, link % 4
+    x0, y0 = (tile % W).astype(float), (tile // W).astype(float)
+    start = np.stack([x0, y0], 1) + _SIDE[d] + 0.2 * _STEP[d]
+    vec = 0.6 * _STEP[d]
+    v = values[link]
+    zero = v == 0
+    width = 0.006 * 8 / max(max(W, H), 8)
+    arrows = dict(angles="xy", scale_units="xy", scale=1)
+    if zero.any():
+        ax.quiver(
+            start[zero, 0], start[zero, 1], vec[zero, 0], vec[zero, 1], color="0.75", width=width, zorder=2, **arrows
+        )
+    if (~zero).any():
+        return ax.quiver(
+            start[~zero, 0],
+            start[~zero, 1],
+            vec[~zero, 0],
+            vec[~zero, 1],
+            v[~zero],
+            cmap=cmap,
+            norm=norm,
+            width=width * 1.6,
+            zorder=4,
+            **arrows,
+        )
+    return mpl.cm.ScalarMappable(norm=norm, cmap=cmap)
+
+
 def plot_link_metric(
     hw,
     link_stats: Mapping[str, np.ndarray],
@@ -114,71 +172,18 @@ def plot_link_metric(
     if values.size != n_links:
         raise ValueError(f"expected {n_links} link values for a {W}x{H} mesh, got {values.size}")
     exists = np.asarray(link_stats.get("exists", _exists(W, H)), bool)
-    vmax = float(values[exists].max(initial=0.0)) or 1.0
-    if metric == "utilisation":
-        vmax = max(vmax, 1.0) if vmax > 1 else 1.0
-    norm = Normalize(0.0, vmax)
+    norm = _link_norm(values, exists, metric)
     cmap = mpl.colormaps["viridis"]
     if int(exists.sum()) > MAX_ARROWS:
-        per_tile = np.where(exists, values, 0.0).reshape(W * H, 4).max(axis=1).reshape(H, W)
-        _mesh_frame(ax, hw, fill=False)
-        im = ax.imshow(
-            per_tile,
-            cmap=cmap,
-            norm=norm,
-            origin="upper",
-            extent=(-0.5, W - 0.5, H - 0.5, -0.5),
-            interpolation="nearest",
-            zorder=0,
-        )
+        im = _draw_link_tiles(ax, hw, values, exists, norm, cmap)
         layout = "per tile: largest over the links leaving it"
     else:
-        _mesh_frame(ax, hw)
-        link = np.flatnonzero(exists)
-        tile, d = link // 4, link % 4
-        x0, y0 = (tile % W).astype(float), (tile // W).astype(float)
-        start = np.stack([x0, y0], 1) + _SIDE[d] + 0.2 * _STEP[d]
-        vec = 0.6 * _STEP[d]
-        v = values[link]
-        zero = v == 0
-        scale = max(W, H)
-        width = 0.006 * 8 / max(scale, 8)
-        if zero.any():
-            ax.quiver(
-                start[zero, 0],
-                start[zero, 1],
-                vec[zero, 0],
-                vec[zero, 1],
-                color="0.75",
-                angles="xy",
-                scale_units="xy",
-                scale=1,
-                width=width,
-                zorder=2,
-            )
-        im = None
-        if (~zero).any():
-            im = ax.quiver(
-                start[~zero, 0],
-                start[~zero, 1],
-                vec[~zero, 0],
-                vec[~zero, 1],
-                v[~zero],
-                cmap=cmap,
-                norm=norm,
-                angles="xy",
-                scale_units="xy",
-                scale=1,
-                width=width * 1.6,
-                zorder=4,
-            )
-        if im is None:
-            im = mpl.cm.ScalarMappable(norm=norm, cmap=cmap)
+        im = _draw_link_arrows(ax, hw, values, exists, norm, cmap)
         layout = "per directed link"
     cb = fig.colorbar(im, ax=ax, shrink=0.85)
     cb.set_label(_UNITS[metric])
     total = float(values[exists].sum())
-    ax.set_title(title or f"{metric} {layout}; total {total:.4g}" + ("" if metric == "utilisation" else ""), fontsize=9)
+    ax.set_title(title or f"{metric} {layout}; total {total:.4g}", fontsize=9)
     return fig
 
 

@@ -106,41 +106,43 @@ def _core_values(data: Any, metric: str) -> tuple[dict[int, float | None], str]:
     return {int(e["core"]): get(e) for e in per_core}, unit
 
 
-def plot_core_heatmap(data: Any, hw, metric: str = "synop", ax=None, per_tile: bool = False) -> Figure:
-    """The mesh of tiles as a heatmap of a per-core metric per inference (``metric``: an
-    operation of ``CORE_OPS``, ``spikes``, ``busy_cycles``, ``utilisation`` or ``energy``).
-
-    ``data`` is a summary dict or a RunResult. With several cores per tile each tile is drawn
-    as a small sub-grid of its cores (core ``k`` of a tile at row ``k // cols``, column
-    ``k % cols``), unless ``per_tile`` sums them (utilisation: averages). Cores that hold no
-    neurons are grey. x grows east, y grows south (tile (0, 0) top left), as in the NoC model."""
-    fig, ax = figure_axes(ax, (6.0, 5.0))
-    values, unit = _core_values(data, metric)
-    W, H = getattr(hw, "grid_width", hw.mesh.width), getattr(hw, "grid_height", hw.mesh.height)
-    cpt = hw.mesh.cores_per_tile
+def _subgrid(cpt: int, per_tile: bool) -> tuple[int, int]:
+    """Columns and rows of the sub-grid a tile's cores are drawn in (1 x 1 when drawn per tile)."""
     if per_tile or cpt == 1:
-        sc, sr = 1, 1
-    else:
-        sc = math.ceil(math.sqrt(cpt))
-        sr = math.ceil(cpt / sc)
-    grid = np.full((H * sr, W * sc), np.nan)
-    if per_tile and cpt > 1:
-        acc: dict[tuple[int, int], list[float]] = {}
-        for c, v in values.items():
-            if v is not None:
-                acc.setdefault(hw.tile_xy(c), []).append(v)
-        for (x, y), vs in acc.items():
-            grid[y, x] = (sum(vs) / len(vs)) if metric == "utilisation" else sum(vs)
-        layout = "per tile (" + ("mean" if metric == "utilisation" else "sum") + f" of its {cpt} cores)"
-    else:
-        for c, v in values.items():
-            if v is None:
-                continue
-            x, y = hw.tile_xy(c)
-            k = c % cpt
-            grid[y * sr + k // sc, x * sc + k % sc] = v
-        layout = "per core" if cpt == 1 else f"per core; each tile a {sr}x{sc} grid of its {cpt} cores"
+        return 1, 1
+    sc = math.ceil(math.sqrt(cpt))
+    return sc, math.ceil(cpt / sc)
 
+
+def _tile_grid(values: dict[int, float | None], hw, metric: str, shape: tuple[int, int]) -> np.ndarray:
+    """A (H, W) grid of each tile's cores summed (utilisation: averaged); NaN where none is used."""
+    grid = np.full(shape, np.nan)
+    acc: dict[tuple[int, int], list[float]] = {}
+    for c, v in values.items():
+        if v is not None:
+            acc.setdefault(hw.tile_xy(c), []).append(v)
+    for (x, y), vs in acc.items():
+        grid[y, x] = (sum(vs) / len(vs)) if metric == "utilisation" else sum(vs)
+    return grid
+
+
+def _core_grid(values: dict[int, float | None], hw, shape: tuple[int, int], sc: int, sr: int) -> np.ndarray:
+    """A (H * sr, W * sc) grid with core ``k`` of a tile at row ``k // sc``, column ``k % sc`` of
+    its tile's sub-grid; NaN where no core is used."""
+    grid = np.full(shape, np.nan)
+    cpt = hw.mesh.cores_per_tile
+    for c, v in values.items():
+        if v is None:
+            continue
+        x, y = hw.tile_xy(c)
+        k = c % cpt
+        grid[y * sr + k // sc, x * sc + k % sc] = v
+    return grid
+
+
+def _draw_core_grid(fig, ax, grid: np.ndarray, metric: str, unit: str, W: int, H: int) -> None:
+    """The grid as an image (energy in one SI unit, utilisation on a 0..1 scale, unused cores
+    grey) with its colour bar and white tile boundaries."""
     finite = grid[np.isfinite(grid)]
     factor, prefix = 1.0, ""
     if metric == "energy":
@@ -163,29 +165,55 @@ def plot_core_heatmap(data: Any, hw, metric: str = "synop", ax=None, per_tile: b
     )
     cb = fig.colorbar(im, ax=ax, shrink=0.85)
     cb.set_label(unit)
-    # tile boundaries
     for x in range(W + 1):
         ax.axvline(x - 0.5, color="white", lw=2)
     for y in range(H + 1):
         ax.axhline(y - 0.5, color="white", lw=2)
-    # core labels on small meshes
-    if not per_tile and cpt > 1 and hw.n_cores <= 64:
-        for c in range(hw.n_cores):
-            x, y = hw.tile_xy(c)
-            k = c % cpt
-            cx = x - 0.5 + (k % sc + 0.5) / sc
-            cy = y - 0.5 + (k // sc + 0.5) / sr
-            used = values.get(c) is not None
-            ax.text(
-                cx,
-                cy,
-                str(c),
-                ha="center",
-                va="center",
-                fontsize=7,
-                color="white" if used else "0.4",
-                path_effects=[patheffects.withStroke(linewidth=1.5, foreground="black")] if used else None,
-            )
+
+
+def _label_cores(ax, hw, values: dict[int, float | None], sc: int, sr: int) -> None:
+    """Each core's number at its place in its tile's sub-grid (white on used cores, grey else)."""
+    cpt = hw.mesh.cores_per_tile
+    for c in range(hw.n_cores):
+        x, y = hw.tile_xy(c)
+        k = c % cpt
+        cx = x - 0.5 + (k % sc + 0.5) / sc
+        cy = y - 0.5 + (k // sc + 0.5) / sr
+        used = values.get(c) is not None
+        ax.text(
+            cx,
+            cy,
+            str(c),
+            ha="center",
+            va="center",
+            fontsize=7,
+            color="white" if used else "0.4",
+            path_effects=[patheffects.withStroke(linewidth=1.5, foreground="black")] if used else None,
+        )
+
+
+def plot_core_heatmap(data: Any, hw, metric: str = "synop", ax=None, per_tile: bool = False) -> Figure:
+    """The mesh of tiles as a heatmap of a per-core metric per inference (``metric``: an
+    operation of ``CORE_OPS``, ``spikes``, ``busy_cycles``, ``utilisation`` or ``energy``).
+
+    ``data`` is a summary dict or a RunResult. With several cores per tile each tile is drawn
+    as a small sub-grid of its cores (core ``k`` of a tile at row ``k // cols``, column
+    ``k % cols``), unless ``per_tile`` sums them (utilisation: averages). Cores that hold no
+    neurons are grey. x grows east, y grows south (tile (0, 0) top left), as in the NoC model."""
+    fig, ax = figure_axes(ax, (6.0, 5.0))
+    values, unit = _core_values(data, metric)
+    W, H = getattr(hw, "grid_width", hw.mesh.width), getattr(hw, "grid_height", hw.mesh.height)
+    cpt = hw.mesh.cores_per_tile
+    sc, sr = _subgrid(cpt, per_tile)
+    if per_tile and cpt > 1:
+        grid = _tile_grid(values, hw, metric, (H * sr, W * sc))
+        layout = "per tile (" + ("mean" if metric == "utilisation" else "sum") + f" of its {cpt} cores)"
+    else:
+        grid = _core_grid(values, hw, (H * sr, W * sc), sc, sr)
+        layout = "per core" if cpt == 1 else f"per core; each tile a {sr}x{sc} grid of its {cpt} cores"
+    _draw_core_grid(fig, ax, grid, metric, unit, W, H)
+    if not per_tile and cpt > 1 and hw.n_cores <= 64:  # core labels on small meshes
+        _label_cores(ax, hw, values, sc, sr)
     ax.set_xticks(range(W))
     ax.set_yticks(range(H))
     ax.set_xlabel("x (tile)")
