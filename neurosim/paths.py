@@ -28,7 +28,7 @@ def shipped_names(kind: str) -> list[str]:
     return sorted(q.stem for q in folder.glob(f"*{suffix}"))
 
 
-def display_path(path) -> str:
+def display_path(path) -> str | None:
     """A path as reports show it: relative to the working directory when it lies below it."""
     if path is None:
         return None

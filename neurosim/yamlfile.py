@@ -6,6 +6,7 @@ Shared by the hardware and the mapping descriptions.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -115,7 +116,7 @@ def load_yaml(path: str | Path) -> Located:
     return Located(data, lines, file)
 
 
-def _reason(err: dict) -> str:
+def _reason(err: Mapping[str, Any]) -> str:
     msg = err["msg"]
     if err["type"] == "extra_forbidden":
         return "unknown key (check the spelling; see hw_configs/README.md for the schema)"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from neurosim.analysis.summary import per_inference_means
 from neurosim.cli.args import add_async_arguments, async_options, parse_overrides, progress_bar
 from neurosim.errors import NeurosimError
 from neurosim.experiments.runner import prepare
@@ -81,14 +82,11 @@ def cmd_run(a) -> int:
     if a.save_mapping:
         save_mapping(setup.mapping, setup.network, setup.hardware, a.save_mapping)
     path = write_report(res, out)
-    s = res.samples
-    n = len(s)
-    energy = sum(res.energy(x)["total"] for x in s) / n
-    latency = sum(x.cycles for x in s) / n * res.hardware.cycle_s
+    m = per_inference_means(res)
     print(
-        f"{name}: {n} samples, accuracy {res.accuracy:.4f}, energy/inference {energy * 1e6:.3f} uJ, "
-        f"latency/inference {latency * 1e6:.2f} us, spikes/inference {sum(x.spikes for x in s) / n:.1f}, "
-        f"synops/inference {sum(x.synops for x in s) / n:.0f} (wall {res.wall_s:.1f} s)"
+        f"{name}: {len(res.samples)} samples, accuracy {res.accuracy:.4f}, energy/inference {m['energy_uj']:.3f} uJ, "
+        f"latency/inference {m['latency_us']:.2f} us, spikes/inference {m['spikes']:.1f}, "
+        f"synops/inference {m['synops']:.0f} (wall {res.wall_s:.1f} s)"
     )
     print(f"report: {path / 'report.md'}")
     return 0

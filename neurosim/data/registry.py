@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import importlib
 
-from neurosim.data import digits
 from neurosim.data.dataset import SPLITS, DatasetError, SpikeDataset, check_limit
 
 #: names accepted by :func:`load_dataset`, in the order they are listed in error messages
 DATASETS = ("digits", "temporal", "nmnist", "shd", "dvsgesture")
 EVENT_DATASETS = ("nmnist", "shd", "dvsgesture")
+#: the module of ``neurosim.data`` that reads each dataset (imported on first use)
+_MODULES = {"digits": "digits", "temporal": "temporal", "nmnist": "events", "shd": "events", "dvsgesture": "events"}
 
 
 def _import(module: str, name: str, hint: str = ""):
@@ -47,22 +48,15 @@ def load_dataset(
     """
     key = str(name).lower()
     limit = check_limit(limit)
-    if key == "digits":
-        kw = {} if frames is None else {"frames": frames}
-        return digits.load(split, seed=seed, limit=limit, **kw)
-    if key == "temporal":
-        temporal = _import("temporal", key)
-        kw = {} if frames is None else {"frames": frames}
-        return temporal.load(split, seed=seed, limit=limit, **kw)
+    if key not in _MODULES:
+        raise DatasetError(f"unknown dataset {name!r}; known datasets: {', '.join(DATASETS)}")
+    module = _import(_MODULES[key], key, hint=" (pip install -e .[data])" if key in EVENT_DATASETS else "")
+    kw: dict = {} if frames is None else {"frames": frames}
     if key in EVENT_DATASETS:
-        events = _import("events", key, hint=" (pip install -e .[data])")
-        kw = {}
-        if frames is not None:
-            kw["frames"] = frames
         if path is not None:
             kw["path"] = path
-        return events.load(key, split, limit=limit, **kw)
-    raise DatasetError(f"unknown dataset {name!r}; known datasets: {', '.join(DATASETS)}")
+        return module.load(key, split, limit=limit, **kw)
+    return module.load(split, seed=seed, limit=limit, **kw)
 
 
 __all__ = ["SpikeDataset", "DatasetError", "load_dataset", "DATASETS", "SPLITS"]

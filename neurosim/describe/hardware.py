@@ -16,7 +16,7 @@ and ``tile_xy`` need no knowledge of chips; a hop between two tiles of different
 from __future__ import annotations
 
 import math
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator, model_validator
@@ -200,8 +200,9 @@ class HardwareSpec(_Frozen):
     def cycle_s(self) -> float:
         return 1e-6 / self.core.clock_mhz
 
-    def tile_xy(self, core: int) -> tuple[int, int]:
-        """Global mesh position (x, y) of a physical core (numbered tile-major, row-major tiles)."""
+    def tile_xy(self, core: int | np.ndarray) -> tuple[Any, Any]:
+        """Global mesh position (x, y) of a physical core, or of an array of cores (numbered
+        tile-major, row-major tiles)."""
         tile = core // self.mesh.cores_per_tile
         return tile % self.grid_width, tile // self.grid_width
 
@@ -229,6 +230,7 @@ class HardwareSpec(_Frozen):
             if used_tiles is not None:
                 tiles = self._ids(used_tiles, self.n_tiles, "tile")
             else:
+                assert cores is not None  # one of the two is given on this branch
                 tiles = np.unique(cores // self.mesh.cores_per_tile)
             n_cores = cores.size if cores is not None else tiles.size * self.mesh.cores_per_tile
             n_tiles = tiles.size
@@ -263,7 +265,7 @@ class HardwareSpec(_Frozen):
             return 0, 0.0
         return min(cuts, key=lambda c: (c[1], c[0]))
 
-    def peak_figures(self) -> dict[str, float]:
+    def peak_figures(self) -> dict[str, float | int | None]:
         """Derived peak figures: synaptic operations per second (per core and in all), energy per
         synaptic operation, neurons and synapses in all, the bisection bandwidth of the global mesh
         (messages per cycle and per second, each direction) and a link's throughput."""
@@ -271,7 +273,7 @@ class HardwareSpec(_Frozen):
         f = c.clock_mhz * 1e6
         per_core = f / max(c.latency_synop_cycles, 1)
         links, bisection = self.bisection_links()
-        return {
+        figures: dict[str, float | int | None] = {
             "synops_per_s_per_core": per_core,
             "synops_per_s": per_core * self.n_cores,
             "energy_per_synop_pj": c.energy_synop_pj,
@@ -282,6 +284,7 @@ class HardwareSpec(_Frozen):
             "bisection_msgs_per_cycle": bisection,
             "bisection_msgs_per_s": bisection * f,
         }
+        return figures
 
 
 def in_schema(model: type[BaseModel], dotted: str) -> bool:
@@ -292,7 +295,8 @@ def in_schema(model: type[BaseModel], dotted: str) -> bool:
         if field is None or field.exclude:
             return False
         if i < len(keys) - 1:
-            model = field.annotation
-            if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            section = field.annotation
+            if not (isinstance(section, type) and issubclass(section, BaseModel)):
                 return False
+            model = section
     return True

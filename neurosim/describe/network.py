@@ -47,6 +47,13 @@ class Population:
     def size(self) -> int:
         return int(np.prod(self.shape)) if self.shape else 1
 
+    @property
+    def neurons(self) -> NeuronParams:
+        """The neuron parameters of a population that has neurons (every one but the input)."""
+        if self.params is None:
+            raise NetworkError(f"population {self.name!r} is the input: it has no neuron parameters")
+        return self.params
+
 
 @dataclass(frozen=True, eq=False)
 class Projection:

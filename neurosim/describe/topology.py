@@ -31,4 +31,5 @@ def hop_parts(hw: HardwareSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def hop_matrix(hw: HardwareSpec) -> np.ndarray:
     """Mesh hops (all kinds, XY routing) between every pair of physical cores; 0 within a tile."""
-    return sum(hop_parts(hw)).astype(np.int64)
+    ew, ns, chip = hop_parts(hw)
+    return (ew + ns + chip).astype(np.int64)

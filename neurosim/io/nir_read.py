@@ -231,8 +231,8 @@ def _linear_order(nodes: dict, g: nx.DiGraph) -> list[str]:
     try:
         return list(nx.topological_sort(lin))
     except nx.NetworkXUnfeasible:
-        cycle = [u for u, _ in nx.find_cycle(lin)]
-        cycle = " -> ".join(cycle + cycle[:1])
+        nodes_on_cycle = [u for u, _ in nx.find_cycle(lin)]
+        cycle = " -> ".join(nodes_on_cycle + nodes_on_cycle[:1])
         raise NetworkError(f"cycle through linear nodes only ({cycle}); a cycle needs a neuron node") from None
 
 
@@ -318,8 +318,8 @@ def _biases(nodes: dict, g: nx.DiGraph, lin_order: list[str], shapes: Shapes) ->
         if n not in shapes.maps:
             continue  # unreachable from any population: cannot happen after _ends' checks
         m = shapes.maps[n]
-        ins = [carried[p] for p in g.predecessors(n) if carried.get(p) is not None]
-        b = None if not ins else sum(ins)
+        ins = _carried_into(n, g, carried)
+        b = _total(ins) if ins else None
         if b is not None and m.matrix is not None:
             b = m.matrix.T @ b
         if m.bias is not None:
@@ -328,9 +328,22 @@ def _biases(nodes: dict, g: nx.DiGraph, lin_order: list[str], shapes: Shapes) ->
     out = {}
     for t in nodes:
         if node_type(nodes[t]) in NEURON_TYPES:
-            ins = [carried[p] for p in g.predecessors(t) if carried.get(p) is not None]
+            ins = _carried_into(t, g, carried)
             if ins:
-                out[t] = sum(ins)
+                out[t] = _total(ins)
+    return out
+
+
+def _carried_into(node: str, g: nx.DiGraph, carried: dict[str, np.ndarray | None]) -> list[np.ndarray]:
+    """The biases carried into ``node`` by its predecessors, in edge order."""
+    return [b for p in g.predecessors(node) if (b := carried.get(p)) is not None]
+
+
+def _total(parts: list[np.ndarray]) -> np.ndarray:
+    """``0 + parts[0] + parts[1] + ...``, a new array: what ``sum(parts)`` gives, typed."""
+    out = 0 + parts[0]
+    for x in parts[1:]:
+        out = out + x
     return out
 
 

@@ -53,13 +53,13 @@ def network_to_nir(net: Network) -> nir.NIRGraph:
     incoming = {pr.target for pr in net.projections}
     extra = [
         Projection(net.input, t, sp.csr_array((inp.size, net.by_name[t].size), dtype=DTYPE))
-        for t in sorted(has_bias - incoming, key=net.index.get)
+        for t in sorted(has_bias - incoming, key=net.index.__getitem__)
     ]  # carries a bias with no input
     for pr in (*net.projections, *extra):
         tgt = net.by_name[pr.target]
         bias = np.zeros(tgt.size, DTYPE)
         if pr.target in has_bias:
-            bias = tgt.params.bias.astype(DTYPE)
+            bias = tgt.neurons.bias.astype(DTYPE)
             has_bias.discard(pr.target)
         meta = {RECURRENT_KEY: True} if net.is_recurrent(pr) else {}
         aff = _unique(f"{pr.source}_to_{pr.target}", taken)
@@ -78,7 +78,7 @@ def save_network(net: Network, path) -> None:
 
 
 def _neuron_node(pop: Population, dt: float) -> nir.NIRNode:
-    p = pop.params
+    p = pop.neurons
     sub = np.asarray(p.subtract, bool)
     if sub.any() and not sub.all():
         raise NetworkError(f"population {pop.name!r} mixes hard and subtractive reset; a NIR node has one reset mode")

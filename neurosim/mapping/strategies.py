@@ -136,7 +136,8 @@ def sequential(net: Network, hw: HardwareSpec, neurons_per_core: int | None = No
     csc = (net.weights + net.recurrent_weights).tocsc()
     core_of = np.empty(net.n_neurons, np.int64)
     seen = np.zeros(net.n_neurons, bool)  # source axons already on the current core
-    core, n_in, n_ax, n_syn, touched = -1, cap_n, 0, 0, []
+    touched: list[int] = []
+    core, n_in, n_ax, n_syn = -1, cap_n, 0, 0
     for pop in net.populations:
         start = True
         for j in range(net.span(pop.name).start, net.span(pop.name).stop):

@@ -30,7 +30,7 @@ def forward_sync(net: Network, stimulus: np.ndarray) -> np.ndarray:
                 continue
             sl = net.span(pop.name)
             cur = np.asarray(w[:, sl].T @ s.astype(DTYPE), DTYPE) + rec[sl]
-            s[sl], v[sl] = step_sync(v[sl], cur, pop.params)
+            s[sl], v[sl] = step_sync(v[sl], cur, pop.neurons)
         spikes[f] = s
         prev = s
     return spikes
