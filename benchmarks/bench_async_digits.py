@@ -14,7 +14,6 @@ import time
 
 from neurosim.experiments.runner import prepare
 from neurosim.paths import DEFAULT_HW, MODELS_DIR
-from neurosim.sim.engine import simulate
 
 
 def main(argv=None):
@@ -32,12 +31,7 @@ def main(argv=None):
     )
     for mode, scope in (("async", "core"), ("async", "global"), ("sync", "global")):
         t0 = time.perf_counter()
-        res = simulate(
-            setup.hardware,
-            setup.network,
-            setup.mapping,
-            setup.data.inputs,
-            setup.data.labels,
+        res = setup.simulate(
             mode=mode,
             scope=scope,
             policy=a.policy,

@@ -11,7 +11,6 @@ from neurosim.experiments.runner import prepare
 from neurosim.io.mapping_file import save_mapping
 from neurosim.paths import DEFAULT_HW, DEFAULT_MODEL, display_path
 from neurosim.report.writer import write_report
-from neurosim.sim.engine import simulate
 from neurosim.sim.modes import MODES
 
 
@@ -67,14 +66,8 @@ def cmd_run(a) -> int:
     )
     name = a.name or f"{Path(a.model).stem}-{setup.hardware.name}-{a.mode}"
     out = Path(a.out) if a.out else Path("reports") / name
-    res = simulate(
-        setup.hardware,
-        setup.network,
-        setup.mapping,
-        setup.data.inputs,
-        setup.data.labels,
+    res = setup.simulate(
         name=name,
-        dataset=setup.data.name,
         progress=progress_bar(not a.quiet),
         options={"samples": len(setup.data), "model": display_path(a.model)},
         **async_options(setup.network, a),

@@ -21,14 +21,23 @@ from neurosim.io.hardware_file import load_hardware
 from neurosim.io.mapping_file import load_mapping
 from neurosim.io.nir_read import load_network
 from neurosim.mapping.registry import map_network
+from neurosim.sim.counters import RunResult
+from neurosim.sim.engine import simulate
 
 
 @dataclass
 class Setup:
+    """The three inputs of a run and its stimulus, ready to simulate."""
+
     hardware: HardwareSpec
     network: Network
     mapping: Mapping
     data: SpikeDataset
+
+    def simulate(self, **options: Any) -> RunResult:
+        """:func:`neurosim.sim.engine.simulate` of the whole stimulus (``dataset`` defaults to its name)."""
+        options.setdefault("dataset", self.data.name)
+        return simulate(self.hardware, self.network, self.mapping, self.data.inputs, self.data.labels, **options)
 
 
 def dataset_for(

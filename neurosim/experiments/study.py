@@ -23,7 +23,6 @@ from neurosim.analysis.summary import per_inference_means
 from neurosim.experiments.runner import prepare
 from neurosim.paths import MODELS_DIR
 from neurosim.sim.counters import RunResult
-from neurosim.sim.engine import simulate
 from neurosim.sim.scheduler import POLICIES
 
 DEFAULT_MODELS = ("digits_layered.nir", "digits_unlayered_random.nir", "digits_unlayered_momentum.nir")
@@ -120,19 +119,13 @@ def run_study(
             training = f"unlayered-{meta.get('scheduler')}"
         runs = [("sync", "-")] + [("async", p) for p in POLICIES]
         for mode, policy in runs:
-            res = simulate(
-                setup.hardware,
-                setup.network,
-                setup.mapping,
-                setup.data.inputs,
-                setup.data.labels,
+            res = setup.simulate(
                 mode=mode,
                 scope=scope,
                 policy=policy if mode == "async" else "fifo",
                 group_size=group_size,
                 seed=seed,
                 name=f"{path.stem}-{mode}-{policy}",
-                dataset=setup.data.name,
                 raster_sample=None,
                 progress=progress,
             )

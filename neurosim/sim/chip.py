@@ -10,6 +10,7 @@ import simpy
 from neurosim.describe.hardware import HardwareSpec
 from neurosim.describe.mapping import Mapping, check_mapping
 from neurosim.describe.network import Network
+from neurosim.errors import SimulationError
 from neurosim.sim.barrier import Phase
 from neurosim.sim.core import Core, Deliver, Evaluate, State
 from neurosim.sim.counters import CoreCounters
@@ -188,10 +189,12 @@ class Chip:
 
     def flush(self):
         """Route the phase's messages and hand each destination core its batch."""
+        if self.phase is None:
+            raise SimulationError("messages flushed outside a phase")
         batches = list(self.route_outbox())
         self.phase.add_items(len(batches))
         for dst, src, syn, arrival in batches:
-            self.cores[dst].inbox.put(Deliver(src, syn, arrival))
+            self.cores[dst].enqueue(Deliver(src, syn, arrival))
 
     def run_phase(self, env: simpy.Environment, group: int, frame_input: np.ndarray):
         """Sync mode: every core holding ``group`` evaluates it (an input group emits the frame's
@@ -227,7 +230,7 @@ class Chip:
             self.core_end = {}
             links0 = {k: self.mesh.counters[k].copy() for k in ("busy_cycles", "stall_cycles")}
         for core, item in items:
-            core.inbox.put(item)
+            core.enqueue(item)
         yield self.phase.all_evaluated
         self.flush()
         self.phase.finish_if_idle()

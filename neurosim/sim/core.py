@@ -29,6 +29,7 @@ import scipy.sparse as sp
 import simpy
 
 from neurosim import neuron
+from neurosim.errors import SimulationError
 from neurosim.neuron import DTYPE
 from neurosim.sim.maxplus import finish_times
 
@@ -148,12 +149,18 @@ class Core:
         """A fresh event queue; ``serve`` starts the work-item loop (sync and global async)."""
         self.inbox = simpy.Store(env)
         if serve:
-            env.process(self.run(env))
+            env.process(self.run(env, self.inbox))
 
-    def run(self, env):
+    def enqueue(self, item: Evaluate | Deliver) -> None:
+        """A work item for the core's loop (an evaluation, or a batch of messages)."""
+        if self.inbox is None:
+            raise SimulationError(f"core {self.cid}: work item before start()")
+        self.inbox.put(item)
+
+    def run(self, env, inbox: simpy.Store):
         ctr = self.chip.counters
         while True:
-            item = yield self.inbox.get()
+            item = yield inbox.get()
             t0 = env.now
             if isinstance(item, Evaluate):
                 end, busy = self.evaluate(item, t0)

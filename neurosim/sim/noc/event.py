@@ -59,7 +59,7 @@ def _run_python(n_links, B, busy, link, lat, svc, par, order, send, kid_ptr, kid
     stall = [0] * n_links
     events = [(send[i], REQUEST, order[i], i) for i in range(n) if par[i] < 0]
     heapq.heapify(events)
-    queues = [[] for _ in range(n_links)]
+    queues: list[list] = [[] for _ in range(n_links)]
     occ, blocked, work, stack = [0] * n_links, [NOT_BLOCKED] * n_links, [False] * n_links, [0] * n_links
     event_loop(
         link,
