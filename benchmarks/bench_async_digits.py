@@ -14,6 +14,7 @@ import time
 
 from neurosim.experiments.runner import prepare
 from neurosim.paths import DEFAULT_HW, MODELS_DIR
+from neurosim.sim.scheduler import POLICIES
 
 
 def main(argv=None):
@@ -21,7 +22,7 @@ def main(argv=None):
     ap.add_argument("--model", default=str(MODELS_DIR / "digits_unlayered_momentum.nir"))
     ap.add_argument("--hw", default=str(DEFAULT_HW))
     ap.add_argument("--samples", type=int, default=360)
-    ap.add_argument("--policy", default="momentum", choices=["fifo", "random", "momentum"])
+    ap.add_argument("--policy", default="momentum", choices=list(POLICIES))
     a = ap.parse_args(argv)
     setup = prepare(a.model, a.hw, samples=a.samples)
     print(

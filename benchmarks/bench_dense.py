@@ -22,6 +22,7 @@ from neurosim.mapping.registry import map_network
 from neurosim.neuron import NeuronParams
 from neurosim.paths import DEFAULT_HW
 from neurosim.sim.engine import simulate
+from neurosim.sim.scheduler import POLICIES
 
 SIZES = (1024, 1024, 1024, 512, 10)
 GAIN = 1.0  # weight scale: about 14% of synapses active per frame, as in the SANA-FE measurement
@@ -50,7 +51,7 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--mode", choices=["sync", "async"], default="sync")
     ap.add_argument("--scope", choices=["global", "core"], default="core", help="async scheduler scope")
-    ap.add_argument("--policy", choices=["fifo", "random", "momentum"], default="fifo")
+    ap.add_argument("--policy", choices=list(POLICIES), default="fifo")
     ap.add_argument(
         "--noc",
         choices=["free", "contention", "both"],
