@@ -1,22 +1,16 @@
 """Pieces shared by the commands: the one-line error, the exit code for bad input, ``--set``
-parsing, the progress bar, the loading of any input file, and the async execution arguments."""
+parsing, the progress bar, and the async execution arguments."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 import yaml
 from tqdm import tqdm
 
 from neurosim.errors import NeurosimError
-from neurosim.io.hardware_file import load_hardware
-from neurosim.io.mapping_file import load_mapping
-from neurosim.io.nir_read import load_network
-from neurosim.paths import DEFAULT_HW, DEFAULT_MODEL
 from neurosim.sim.scheduler import POLICIES
-from neurosim.yamlfile import load_yaml
 
 EXIT_USAGE = 2
 
@@ -54,27 +48,6 @@ def progress_bar(enabled: bool):
         return None
 
     return lambda it: tqdm(it, desc="samples", unit="sample", file=sys.stderr, leave=False, disable=None)
-
-
-def file_kind(path: Path) -> str:
-    """``model`` (NIR), ``mapping`` (a YAML file of format neurosim-mapping) or ``hardware``."""
-    if path.suffix.lower() in (".nir", ".h5", ".hdf5"):
-        return "model"
-    fmt = str(load_yaml(path).data.get("format", ""))
-    if fmt.startswith("neurosim-mapping"):
-        return "mapping"
-    return "hardware"
-
-
-def load_any(path: Path, a) -> tuple[str, object]:
-    """Load a model, hardware or mapping file (a mapping against ``--model`` and ``--hw``)."""
-    kind = file_kind(path)
-    if kind == "model":
-        return kind, load_network(path, dt=getattr(a, "dt", None))
-    if kind == "hardware":
-        return kind, load_hardware(path)
-    net = load_network(a.model or DEFAULT_MODEL, dt=getattr(a, "dt", None))
-    return kind, load_mapping(path, net, load_hardware(a.hw or DEFAULT_HW))
 
 
 def async_options(net, a) -> dict:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from neurosim.cli.commands import COMMANDS
 from neurosim.experiments.explore.sweep import run_sweep
 
 
@@ -29,7 +30,7 @@ def cmd_explore(a) -> int:
 def register(sub) -> None:
     e = sub.add_parser(
         "explore",
-        help="sweep hardware parameters and mappings; table and Pareto plot",
+        help=COMMANDS["explore"][1],
         description="Run every point of a sweep spec (see examples/explore_small.yaml) and "
         "write reports/explore/<name>/: points/*.json, table.csv, table.parquet, "
         "pareto.png, front/*.yaml. Finished points are not run again.",

@@ -15,6 +15,7 @@ Hooked into the main parser by ``register(subparsers)``.
 from __future__ import annotations
 
 from neurosim.cli.args import parse_overrides
+from neurosim.cli.commands import COMMANDS
 from neurosim.errors import NeurosimError
 from neurosim.io.hardware_file import load_hardware, resolve_hardware_path
 from neurosim.report.text import describe_hardware
@@ -35,7 +36,7 @@ def register(subparsers) -> None:
     """Add ``hw`` (with ``describe``) to the main parser's subparsers."""
     hw = subparsers.add_parser(
         "hw",
-        help="inspect hardware descriptions",
+        help=COMMANDS["hw"][1],
         description="Commands about hardware descriptions (hw_configs/*.yaml).",
     )
     hw.set_defaults(func=_hw_missing_subcommand)

@@ -6,28 +6,36 @@ Bad input (a malformed file, a wrong value, a mapping over capacity) prints one 
 
 from __future__ import annotations
 
+import importlib
 import sys
+from collections.abc import Iterable
 
 from neurosim import __version__
-from neurosim.cli import explore, hw, info, run, study, train, validate
 from neurosim.cli.args import EXIT_USAGE, Parser, fail
+from neurosim.cli.commands import COMMANDS
 from neurosim.errors import NeurosimError
 
-#: the commands, in the order ``neurosim --help`` lists them
-COMMANDS = (run, validate, info, train, study, hw, explore)
 
-
-def build_parser() -> Parser:
+def build_parser(defined: Iterable[str] | None = None) -> Parser:
+    """The parser. The commands in ``defined`` (default: all) get their arguments from their
+    module's ``register``; the others are listed by name and help only, so that parsing one
+    command imports only that command's module. ``train`` imports no torch until it runs."""
+    names = set(COMMANDS if defined is None else defined)
     p = Parser(prog="neurosim", description="Simulate spiking neural networks on neuromorphic hardware.")
     p.add_argument("--version", action="version", version=f"neurosim {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
-    for command in COMMANDS:  # `train` imports no torch until it runs
-        command.register(sub)
+    for name, (module, summary) in COMMANDS.items():
+        if name in names:
+            importlib.import_module(module).register(sub)
+        else:
+            sub.add_parser(name, help=summary)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = next((x for x in argv if not x.startswith("-")), None)
+    parser = build_parser([command] if command in COMMANDS else [])
     try:
         a = parser.parse_args(argv)
         if not getattr(a, "command", None):

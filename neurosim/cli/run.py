@@ -6,6 +6,7 @@ from pathlib import Path
 
 from neurosim.analysis.summary import per_inference_means
 from neurosim.cli.args import add_async_arguments, async_options, parse_overrides, progress_bar
+from neurosim.cli.commands import COMMANDS
 from neurosim.errors import NeurosimError
 from neurosim.experiments.runner import prepare
 from neurosim.io.mapping_file import save_mapping
@@ -18,7 +19,7 @@ def register(sub) -> None:
     """Add ``run`` to the main parser's subparsers."""
     r = sub.add_parser(
         "run",
-        help="simulate a model on a chip and write a report",
+        help=COMMANDS["run"][1],
         description="Simulate a NIR model on a hardware description over its test data "
         "and write reports/<run-name>/ (summary.json, samples.csv, report.md, figures).",
     )

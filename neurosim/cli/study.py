@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from neurosim.cli.args import progress_bar
+from neurosim.cli.commands import COMMANDS
 from neurosim.errors import NeurosimError
 from neurosim.experiments.study import VERDICTS, findings, run_study, write_study
 from neurosim.paths import DEFAULT_HW
@@ -22,9 +23,7 @@ def cmd_study(a) -> int:
 
 
 def register(sub) -> None:
-    s = sub.add_parser(
-        "study", help="layered vs unlayered models under sync and async execution", description=__doc__.splitlines()[0]
-    )
+    s = sub.add_parser("study", help=COMMANDS["study"][1], description=__doc__.splitlines()[0])
     s.add_argument("--models", nargs="+", help="NIR models (default: the shipped digits models)")
     s.add_argument("--hw", default=str(DEFAULT_HW), help="hardware YAML (default: %(default)s)")
     s.add_argument("--samples", type=int, help="test samples per run (default: the whole test split)")

@@ -15,6 +15,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from neurosim.cli.commands import COMMANDS
 from neurosim.errors import NeurosimError
 
 
@@ -38,7 +39,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     """Add the ``train`` subcommand; sets ``func=run`` on the parsed namespace."""
     p = subparsers.add_parser(
         "train",
-        help="train a spiking MLP (layered BPTT or unlayered backprop) and export it to NIR",
+        help=COMMANDS["train"][1],
         description="Train a bias-free LIF MLP with layered BPTT or unlayered backprop (the "
         "asynchronous schedule in the loop, Koopman et al. TMLR 2025), quantise the "
         "weights to 8 bits on a power-of-two grid, measure the test accuracy and write "

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from neurosim.cli.args import load_any
+from neurosim.cli.commands import COMMANDS
+from neurosim.cli.files import load_any
 
 
 def register(sub) -> None:
     """Add ``validate`` to the main parser's subparsers."""
     v = sub.add_parser(
         "validate",
-        help="check hardware, mapping or model files",
+        help=COMMANDS["validate"][1],
         description="Load and check each file: hardware YAML, mapping YAML (against "
         "--model and --hw) or NIR model. Prints one line per file.",
     )

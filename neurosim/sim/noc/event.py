@@ -14,17 +14,20 @@ magnitude faster; results are identical (tested).
 from __future__ import annotations
 
 import heapq
+import importlib.util
+from typing import Any
 
 import numpy as np
 
-try:
-    import numba
-    from numba import types
-    from numba.typed import List
-
-    AVAILABLE = True
-except ImportError:  # pragma: no cover - the Python loop is used instead
-    AVAILABLE = False
+#: whether numba is installed; it is imported on the first compiled call only (an import costs
+#: about half a second and 50 MB, and most runs never meet back-pressure)
+AVAILABLE = importlib.util.find_spec("numba") is not None
+# set by _compile(): numba's typed list, the queue item type and the compiled loop and driver,
+# module globals because the compiled driver refers to them
+List: Any = None
+_QITEM: Any = None
+_event_loop_compiled: Any = None
+_run_compiled: Any = None
 
 # event kinds, in the order events of one cycle are handled: a buffer place of link x is freed,
 # traversal x requests its link, link x is free again
@@ -48,7 +51,7 @@ def event_sim(link, lat, svc, parent, order, send, free_at, n_links: int, buffer
     per_traversal = (link, lat, svc, parent, order, send, kid_ptr, kids, kids_n)
     if compiled and AVAILABLE:
         arrays = [np.ascontiguousarray(a, np.int64) for a in per_traversal]
-        return _run_compiled(np.int64(n_links), np.int64(buffer_depth), busy, *arrays)
+        return _compile()(np.int64(n_links), np.int64(buffer_depth), busy, *arrays)
     return _run_python(n_links, buffer_depth, busy.tolist(), *[np.asarray(a).tolist() for a in per_traversal])
 
 
@@ -146,44 +149,53 @@ def event_loop(
                     heapq.heappush(events, (arrive, REQUEST, order[c], c))
 
 
-if AVAILABLE:
-    _QITEM = types.UniTuple(types.int64, 3)
-    _event_loop_compiled = numba.njit(cache=True)(event_loop)
+def _run_arrays(n_links, B, busy, link, lat, svc, par, order, send, kid_ptr, kids, pending):
+    """The driver of :func:`event_loop` over arrays and typed lists (compiled by :func:`_compile`)."""
+    n = link.size
+    entry = np.zeros(n, np.int64)
+    stall = np.zeros(n_links, np.int64)
+    queues = List()
+    for _ in range(n_links):
+        queues.append(List.empty_list(_QITEM))
+    events = [(np.int64(0), np.int64(0), np.int64(0), np.int64(0)) for _ in range(0)]
+    for i in range(n):
+        if par[i] < 0:
+            events.append((send[i], REQUEST, order[i], np.int64(i)))
+    heapq.heapify(events)
+    occ, blocked = np.zeros(n_links, np.int64), np.full(n_links, NOT_BLOCKED, np.int64)
+    work, stack = np.zeros(n_links, np.bool_), np.zeros(n_links, np.int64)
+    _event_loop_compiled(
+        link,
+        lat,
+        svc,
+        par,
+        order,
+        kid_ptr,
+        kids,
+        pending,
+        B,
+        busy,
+        occ,
+        blocked,
+        stall,
+        queues,
+        events,
+        work,
+        stack,
+        entry,
+    )
+    return entry, stall
 
-    @numba.njit(cache=True)
-    def _run_compiled(n_links, B, busy, link, lat, svc, par, order, send, kid_ptr, kids, pending):
-        """:func:`event_loop` compiled, over arrays and typed lists."""
-        n = link.size
-        entry = np.zeros(n, np.int64)
-        stall = np.zeros(n_links, np.int64)
-        queues = List()
-        for _ in range(n_links):
-            queues.append(List.empty_list(_QITEM))
-        events = [(np.int64(0), np.int64(0), np.int64(0), np.int64(0)) for _ in range(0)]
-        for i in range(n):
-            if par[i] < 0:
-                events.append((send[i], REQUEST, order[i], np.int64(i)))
-        heapq.heapify(events)
-        occ, blocked = np.zeros(n_links, np.int64), np.full(n_links, NOT_BLOCKED, np.int64)
-        work, stack = np.zeros(n_links, np.bool_), np.zeros(n_links, np.int64)
-        _event_loop_compiled(
-            link,
-            lat,
-            svc,
-            par,
-            order,
-            kid_ptr,
-            kids,
-            pending,
-            B,
-            busy,
-            occ,
-            blocked,
-            stall,
-            queues,
-            events,
-            work,
-            stack,
-            entry,
-        )
-        return entry, stall
+
+def _compile():
+    """Import numba and compile the loop and its driver, once (numba caches them on disk)."""
+    global List, _QITEM, _event_loop_compiled, _run_compiled
+    if _run_compiled is None:
+        import numba  # noqa: PLC0415 - optional extra
+        from numba import types  # noqa: PLC0415 - optional extra
+        from numba.typed import List as TypedList  # noqa: PLC0415 - optional extra
+
+        List, _QITEM = TypedList, types.UniTuple(types.int64, 3)
+        _event_loop_compiled = numba.njit(cache=True)(event_loop)
+        _run_compiled = numba.njit(cache=True)(_run_arrays)
+    return _run_compiled
