@@ -194,7 +194,7 @@ class Chip:
         batches = list(self.route_outbox())
         self.phase.add_items(len(batches))
         for dst, src, syn, arrival in batches:
-            self.cores[dst].enqueue(Deliver(src, syn, arrival))
+            self.cores[dst].enqueue(Deliver(src, syn, arrival), self.phase)
 
     def run_phase(self, env: simpy.Environment, group: int, frame_input: np.ndarray):
         """Sync mode: every core holding ``group`` evaluates it (an input group emits the frame's
@@ -224,17 +224,19 @@ class Chip:
         yield from self._run_items(env, items)
 
     def _run_items(self, env, items, label: str = "step"):
-        self.phase = Phase(env, len(items))
+        """One phase: the evaluations ``items`` run, then their messages are routed and
+        delivered; returns when the sealed phase has no work left (see :class:`Phase`)."""
+        phase = self.phase = Phase(env, len(items))
         start = env.now
         if self.phases is not None:
             self.core_end = {}
             links0 = {k: self.mesh.counters[k].copy() for k in ("busy_cycles", "stall_cycles")}
         for core, item in items:
-            core.enqueue(item)
-        yield self.phase.all_evaluated
+            core.enqueue(item, phase)
+        yield phase.all_evaluated
         self.flush()
-        self.phase.finish_if_idle()
-        yield self.phase.done
+        phase.seal()  # every delivery of the phase is registered: now it may end
+        yield phase.done
         if self.phases is not None:  # for the critical path of the recorded sample
             self.phases.append(
                 {

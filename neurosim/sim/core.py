@@ -31,6 +31,7 @@ import simpy
 from neurosim import neuron
 from neurosim.errors import SimulationError
 from neurosim.neuron import DTYPE
+from neurosim.sim.barrier import Phase
 from neurosim.sim.maxplus import finish_times
 
 
@@ -151,27 +152,28 @@ class Core:
         if serve:
             env.process(self.run(env, self.inbox))
 
-    def enqueue(self, item: Evaluate | Deliver) -> None:
-        """A work item for the core's loop (an evaluation, or a batch of messages)."""
+    def enqueue(self, item: Evaluate | Deliver, phase: Phase) -> None:
+        """A work item for the core's loop (an evaluation, or a batch of messages), registered
+        with ``phase``, the phase it belongs to and reports to."""
         if self.inbox is None:
             raise SimulationError(f"core {self.cid}: work item before start()")
-        self.inbox.put(item)
+        self.inbox.put((item, phase))
 
     def run(self, env, inbox: simpy.Store):
         ctr = self.chip.counters
         while True:
-            item = yield inbox.get()
+            item, phase = yield inbox.get()
             t0 = env.now
             if isinstance(item, Evaluate):
                 end, busy = self.evaluate(item, t0)
-                self.chip.phase.evaluated()
+                phase.evaluated()
             else:
                 end, busy = self.deliver(item, t0)
             ctr.busy_cycles[self.cid] += busy
             self.chip.record_core_end(self.cid, end)  # only a recorded sample keeps phase timing
             if end > t0:
                 yield env.timeout(end - t0)
-            self.chip.phase.item_done()
+            phase.item_done()
 
     # ---- work ------------------------------------------------------------------------------
     def evaluate(self, item: Evaluate, t0: int) -> tuple[int, int]:
