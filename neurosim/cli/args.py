@@ -6,11 +6,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-import yaml
 from tqdm import tqdm
 
 from neurosim.errors import NeurosimError
 from neurosim.sim.scheduler import POLICIES
+from neurosim.yamlfile import parse_value
 
 EXIT_USAGE = 2
 
@@ -29,17 +29,37 @@ def fail(msg: str) -> int:
 
 
 def parse_overrides(items: list[str] | None) -> dict:
-    """``--set KEY=VALUE`` items as ``{key: value}``, each value read as YAML."""
+    """``--set KEY=VALUE`` items as ``{key: value}``, each value read as YAML with the limits of
+    hardware files (no Python tags, bounded aliases and depth); errors name the argument."""
     out = {}
     for item in items or []:
         key, sep, value = item.partition("=")
+        shown = item if len(item) <= 80 else item[:70] + "..."
         if not sep or not key.strip():
-            raise NeurosimError(f"--set {item!r}: expected KEY=VALUE, e.g. core.max_neurons=64")
-        try:
-            out[key.strip()] = yaml.safe_load(value)
-        except yaml.YAMLError as exc:
-            raise NeurosimError(f"--set {item!r}: value is not valid YAML ({' '.join(str(exc).split())})") from None
+            raise NeurosimError(f"--set {shown!r}: expected KEY=VALUE, e.g. core.max_neurons=64")
+        out[key.strip()] = parse_value(value, f"--set {shown!r}")
     return out
+
+
+def _int_at_least(low: int, what: str):
+    """An argparse type: a whole number >= ``low`` (``what`` names it in the error)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = low - 1
+        if value < low:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+        return value
+
+    return parse
+
+
+#: argparse type of ``--seed`` and the step counts: a whole number >= 0
+non_negative_int = _int_at_least(0, "a non-negative integer")
+#: argparse type of a count that must be at least 1
+positive_int = _int_at_least(1, "a positive integer")
 
 
 def progress_bar(enabled: bool):
@@ -86,14 +106,16 @@ def add_async_arguments(p) -> None:
     )
     g.add_argument(
         "--group-size",
-        type=int,
+        type=positive_int,
         metavar="F",
         help="spikes sent per step by the global scheduler (default: the model's, else 8)",
     )
-    g.add_argument("--max-steps", type=int, help="step cap per frame (default: the model's, else the neuron count)")
+    g.add_argument(
+        "--max-steps", type=positive_int, help="step cap per frame (default: the model's, else the neuron count)"
+    )
     g.add_argument(
         "--stop-on-output",
-        type=int,
+        type=non_negative_int,
         metavar="K",
         help="end an inference K steps (core scope: frames) after its first output spike",
     )

@@ -7,6 +7,11 @@ Static power is :meth:`HardwareSpec.static_power_w` (every unit, or with ``chip.
 the units a run uses: pass ``static_w=hw.static_power_w(used_cores, used_tiles)``). A barrier
 costs ``barrier.energy_pj + barrier.per_tile_energy_pj * tiles`` (``barrier_tiles``, default
 every tile of the hardware).
+
+Every part stays finite for any legal hardware: energies per operation are at most 1e9 pJ and
+static powers at most 1e6 mW per unit (``neurosim.describe.hardware``, "limits"), so even 1e18
+operations of each kind over 1e18 cycles of the slowest legal clock sum to a finite total, and the
+parts-sum-to-total conservation check cannot be tripped by an overflow.
 """
 
 from __future__ import annotations

@@ -15,13 +15,53 @@ and ``tile_xy`` need no knowledge of chips; a hop between two tiles of different
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from neurosim.yamlfile import error_reason
 
 FORMAT = "neurosim-hardware/1"
+
+# ---- limits -------------------------------------------------------------------------------------
+# Every number has a documented range (hw_configs/README.md, "Limits"), generous for real hardware
+# and small enough that all arithmetic on it stays finite and exact: a run's cycle counts stay far
+# below 2**63 and its energies far below the largest float. A value outside is refused at load.
+MAX_CORES = 1_000_000
+"""Most cores in all (mesh tiles x cores per tile x chips); checked before anything is allocated."""
+MAX_TILES = 65_536
+"""Most tiles of the global mesh (all chips), e.g. 256 x 256."""
+MAX_LATENCY_CYCLES = 10**9
+"""Largest per-operation latency (cycles): a message, a synaptic operation, a hop, a barrier."""
+MAX_FRAME_PERIOD_CYCLES = 10**12
+"""Largest ``chip.frame_period_cycles``."""
+MAX_ENERGY_PJ = 1e9
+"""Largest energy of one operation: 1e9 pJ = 1 mJ."""
+MAX_POWER_MW = 1e6
+"""Largest static power of one core, router or chip: 1e6 mW = 1 kW."""
+MIN_CLOCK_MHZ, MAX_CLOCK_MHZ = 1e-6, 1e6
+"""Core clock range: 1 Hz to 1e12 Hz (1 THz)."""
+MAX_NEURONS_PER_CORE = 10**8
+MAX_FAN_IN = 10**9
+MAX_SYNAPSES_PER_CORE = 10**12
+MAX_ISSUE_WIDTH = 10**6
+MIN_BANDWIDTH, MAX_BANDWIDTH = 1e-9, 1e6
+"""Link bandwidth range (messages per cycle): a message occupies a link for at most 1e9 cycles."""
+MAX_BUFFER_DEPTH = 10**6
+MAX_BARRIER_ROWS = 10_000
 
 # Numbers are strict: a YAML string ("64"), a boolean (yes/true would read as 1) or a float with an
 # integer value (4.0) is a wrong type, not silently coerced; an int is accepted where a float is
@@ -33,54 +73,90 @@ NonNegativeFloat = Annotated[float, Strict(), Field(ge=0, allow_inf_nan=False)]
 StrictBool = Annotated[bool, Strict()]  # only YAML true/false; 1, "yes" (quoted) are wrong types
 
 
+def _within(lo: float | None = None, hi: float | None = None, unit: str = "") -> AfterValidator:
+    """A range check whose message names the documented limit (after the type's own checks)."""
+    unit = f" {unit}" if unit else ""
+
+    def check(v):
+        if v is not None and hi is not None and v > hi:
+            raise ValueError(f"over the limit of {hi:g}{unit} (hw_configs/README.md, Limits)")
+        if v is not None and lo is not None and v < lo:
+            raise ValueError(f"under the limit of {lo:g}{unit} (hw_configs/README.md, Limits)")
+        return v
+
+    return AfterValidator(check)
+
+
+Count = Annotated[PositiveInt, _within(hi=MAX_CORES)]  # tiles, cores, chips along one side
+Cycles = Annotated[NonNegativeInt, _within(hi=MAX_LATENCY_CYCLES, unit="cycles")]
+EnergyPJ = Annotated[NonNegativeFloat, _within(hi=MAX_ENERGY_PJ, unit="pJ per operation")]
+PowerMW = Annotated[NonNegativeFloat, _within(hi=MAX_POWER_MW, unit="mW")]
+Bandwidth = Annotated[PositiveFloat, _within(MIN_BANDWIDTH, MAX_BANDWIDTH, "messages per cycle")]
+
+
+def _plain_name(v: str) -> str:
+    if any(c in "/\\" or ord(c) < 32 for c in v) or v in (".", ".."):
+        raise ValueError("a name may not contain '/', '\\' or control characters, nor be '.' or '..'")
+    return v
+
+
+Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_plain_name)]
+
+
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", strict=False)
 
 
 class MeshSpec(_Frozen):
-    width: PositiveInt
-    height: PositiveInt
-    cores_per_tile: PositiveInt
+    width: Count
+    height: Count
+    cores_per_tile: Count
 
 
 class CoreSpec(_Frozen):
     """One neuromorphic core: capacity, clock, and what each operation costs."""
 
-    max_neurons: PositiveInt
-    max_fan_in: PositiveInt = Field(description="distinct source neurons (axons) a core can receive from")
-    max_synapses: PositiveInt | None = Field(None, description="synapses stored per core (None: unlimited)")
-    clock_mhz: PositiveFloat
-    issue_width: PositiveInt = Field(1, description="spikes a core can send per asynchronous step")
-    latency_message_in_cycles: NonNegativeInt
-    latency_synop_cycles: NonNegativeInt
-    latency_neuron_update_active_cycles: NonNegativeInt
-    latency_neuron_update_idle_cycles: NonNegativeInt
-    latency_spike_out_cycles: NonNegativeInt
-    energy_message_in_pj: NonNegativeFloat
-    energy_synop_pj: NonNegativeFloat
-    energy_neuron_update_active_pj: NonNegativeFloat
-    energy_neuron_update_idle_pj: NonNegativeFloat
-    energy_spike_out_pj: NonNegativeFloat
-    static_power_mw: NonNegativeFloat = 0.0
+    max_neurons: Annotated[PositiveInt, _within(hi=MAX_NEURONS_PER_CORE, unit="neurons")]
+    max_fan_in: Annotated[PositiveInt, _within(hi=MAX_FAN_IN)] = Field(
+        description="distinct source neurons (axons) a core can receive from"
+    )
+    max_synapses: Annotated[PositiveInt, _within(hi=MAX_SYNAPSES_PER_CORE)] | None = Field(
+        None, description="synapses stored per core (None: unlimited)"
+    )
+    clock_mhz: Annotated[PositiveFloat, _within(MIN_CLOCK_MHZ, MAX_CLOCK_MHZ, "MHz")]
+    issue_width: Annotated[PositiveInt, _within(hi=MAX_ISSUE_WIDTH)] = Field(
+        1, description="spikes a core can send per asynchronous step"
+    )
+    latency_message_in_cycles: Cycles
+    latency_synop_cycles: Cycles
+    latency_neuron_update_active_cycles: Cycles
+    latency_neuron_update_idle_cycles: Cycles
+    latency_spike_out_cycles: Cycles
+    energy_message_in_pj: EnergyPJ
+    energy_synop_pj: EnergyPJ
+    energy_neuron_update_active_pj: EnergyPJ
+    energy_neuron_update_idle_pj: EnergyPJ
+    energy_spike_out_pj: EnergyPJ
+    static_power_mw: PowerMW = 0.0
 
 
 class RouterSpec(_Frozen):
     """A tile's router: XY dimension-order routing, per-hop costs by direction."""
 
-    latency_hop_ew_cycles: NonNegativeInt
-    latency_hop_ns_cycles: NonNegativeInt
-    energy_hop_ew_pj: NonNegativeFloat
-    energy_hop_ns_pj: NonNegativeFloat
-    latency_local_cycles: NonNegativeInt = Field(0, description="delivery between cores of one tile")
-    energy_local_pj: NonNegativeFloat = 0.0
-    link_bandwidth_msgs_per_cycle: PositiveFloat = 1.0
-    buffer_depth_msgs: PositiveInt = 16
+    latency_hop_ew_cycles: Cycles
+    latency_hop_ns_cycles: Cycles
+    energy_hop_ew_pj: EnergyPJ
+    energy_hop_ns_pj: EnergyPJ
+    latency_local_cycles: Cycles = Field(0, description="delivery between cores of one tile")
+    energy_local_pj: EnergyPJ = 0.0
+    link_bandwidth_msgs_per_cycle: Bandwidth = 1.0
+    buffer_depth_msgs: Annotated[PositiveInt, _within(hi=MAX_BUFFER_DEPTH, unit="messages")] = 16
     delivery: Literal["unicast", "multicast"] = "unicast"
     contention: StrictBool = Field(
         True,
         description="model link contention and finite buffers (False: every message takes the contention-free latency)",
     )
-    static_power_mw: NonNegativeFloat = 0.0
+    static_power_mw: PowerMW = 0.0
 
     @property
     def service_cycles(self) -> int:
@@ -99,9 +175,9 @@ class BarrierSpec(_Frozen):
     interpolated and held constant beyond its ends; an energy per barrier of
     ``energy_pj + per_tile_energy_pj * tiles``."""
 
-    latency_cycles: list[tuple[PositiveInt, NonNegativeInt]] = Field(min_length=1)
-    energy_pj: NonNegativeFloat = 0.0
-    per_tile_energy_pj: NonNegativeFloat = 0.0
+    latency_cycles: list[tuple[Count, Cycles]] = Field(min_length=1, max_length=MAX_BARRIER_ROWS)
+    energy_pj: EnergyPJ = 0.0
+    per_tile_energy_pj: EnergyPJ = 0.0
 
     @field_validator("latency_cycles")
     @classmethod
@@ -121,9 +197,9 @@ class BarrierSpec(_Frozen):
 
 
 class ChipSpec(_Frozen):
-    static_power_mw: NonNegativeFloat = Field(0.0, description="static power of each chip as a whole")
+    static_power_mw: PowerMW = Field(0.0, description="static power of each chip as a whole")
     power_gating: StrictBool = Field(False, description="unused cores, routers and chips draw no static power")
-    frame_period_cycles: NonNegativeInt = Field(
+    frame_period_cycles: Annotated[NonNegativeInt, _within(hi=MAX_FRAME_PERIOD_CYCLES, unit="cycles")] = Field(
         0,
         description="minimum duration of a frame (a fixed timestep tick, e.g. TrueNorth's 1 ms); "
         "0: a frame lasts as long as its work (Loihi advances when all cores are done)",
@@ -135,11 +211,11 @@ class ChipGridSpec(_Frozen):
     tiles of two chips costs ``link_latency_cycles`` / ``link_energy_pj`` and occupies the link
     for ``ceil(1 / link_bandwidth_msgs_per_cycle)`` cycles; its buffer is ``router.buffer_depth_msgs``."""
 
-    width: PositiveInt = 1
-    height: PositiveInt = 1
-    link_latency_cycles: NonNegativeInt | None = None
-    link_energy_pj: NonNegativeFloat | None = None
-    link_bandwidth_msgs_per_cycle: PositiveFloat | None = None
+    width: Count = 1
+    height: Count = 1
+    link_latency_cycles: Cycles | None = None
+    link_energy_pj: EnergyPJ | None = None
+    link_bandwidth_msgs_per_cycle: Bandwidth | None = None
 
     @model_validator(mode="after")
     def _links_given(self):
@@ -163,7 +239,7 @@ class ChipGridSpec(_Frozen):
 
 class HardwareSpec(_Frozen):
     format: Literal["neurosim-hardware/1"]
-    name: str = Field(min_length=1)
+    name: Name
     description: str = ""
     mesh: MeshSpec
     core: CoreSpec
@@ -172,6 +248,21 @@ class HardwareSpec(_Frozen):
     chip: ChipSpec = ChipSpec()
     chips: ChipGridSpec = ChipGridSpec()
     source: str | None = Field(None, exclude=True)
+
+    @model_validator(mode="after")
+    def _bounded(self):
+        """Total tiles and cores within ``MAX_TILES`` / ``MAX_CORES``, before anything is built
+        on them (Python integers: no overflow whatever the sizes)."""
+        m, c = self.mesh, self.chips
+        tiles = f"mesh.width {m.width} x mesh.height {m.height} x chips.width {c.width} x chips.height {c.height}"
+        if self.n_tiles > MAX_TILES:
+            raise ValueError(f"{tiles} = {self.n_tiles} tiles in all, over the limit of {MAX_TILES}")
+        if self.n_cores > MAX_CORES:
+            raise ValueError(
+                f"{tiles} x mesh.cores_per_tile {m.cores_per_tile} = {self.n_cores} cores in all, "
+                f"over the limit of {MAX_CORES}"
+            )
+        return self
 
     # ---- derived: geometry of the global mesh ---------------------------------------------------
     @property
@@ -285,6 +376,30 @@ class HardwareSpec(_Frozen):
             "bisection_msgs_per_s": bisection * f,
         }
         return figures
+
+
+def value_error(model: type[BaseModel], dotted: str, value: Any) -> str | None:
+    """Why ``value`` cannot stand for the key ``dotted`` of ``model`` on its own (its type and range;
+    checks across keys are left to the whole model), or None when it can. ``dotted`` must be
+    :func:`in_schema`."""
+    try:
+        _adapter(model, dotted).validate_python(value)
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in err["loc"])
+        return f"{where}: {error_reason(err)}" if where else error_reason(err)
+    return None
+
+
+@functools.lru_cache(maxsize=256)
+def _adapter(model: type[BaseModel], dotted: str) -> TypeAdapter:
+    """The validator of one key: its type with its constraints (built once per key)."""
+    keys = dotted.split(".")
+    for k in keys[:-1]:
+        model = model.model_fields[k].annotation  # type: ignore[assignment]  # a section (in_schema)
+    field = model.model_fields[keys[-1]]
+    kind: Any = Annotated[(field.annotation, *field.metadata)] if field.metadata else field.annotation
+    return TypeAdapter(kind)
 
 
 def in_schema(model: type[BaseModel], dotted: str) -> bool:

@@ -3,6 +3,7 @@ AvgPool2d) to one sparse weight matrix, with the shapes tracked through the chai
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import networkx as nx
@@ -10,7 +11,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from neurosim.errors import NetworkError
-from neurosim.io.nir_nodes import node_place, node_type, param_shape
+from neurosim.io.nir_nodes import MAX_NEURONS, MAX_SYNAPSES, node_place, node_type, param_shape
 
 
 # ------------------------------------------------------------------------- shapes and linear maps
@@ -40,7 +41,7 @@ class Shapes:
                 shape = node.input_type.get("input")
                 if shape is None:
                     raise NetworkError(f"{node_place(p, node)} has no shape")
-                self.pops[p] = tuple(int(x) for x in np.asarray(shape).ravel())
+                self.pops[p] = declared_shape(p, node, shape)
             else:
                 self.pops[p] = param_shape(p, node)
         return self.pops[p]
@@ -85,7 +86,9 @@ class Shapes:
         if n not in self.maps:
             try:
                 self.maps[n] = _linear_map(self.nodes[n], in_shape)
-            except (ValueError, TypeError, IndexError) as e:
+            except NetworkError:
+                raise
+            except (ValueError, TypeError, IndexError, OverflowError) as e:
                 raise NetworkError(f"{node_place(n, self.nodes[n])}: {' '.join(str(e).split())}") from None
         return self.maps[n]
 
@@ -112,7 +115,7 @@ def _linear_map(node, in_shape: tuple) -> _Map:
     """The map of one linear node given its input shape (raises ValueError on a mismatch)."""
     t = node_type(node)
     if t in ("Affine", "Linear"):
-        w = np.asarray(node.weight, dtype=np.float64)
+        w = _values("weight", node.weight)
         if w.ndim != 2:
             raise ValueError(f"weight has shape {w.shape}; only 2-D weights are supported")
         if shape_size(in_shape) != w.shape[1] or (len(in_shape) == 1 and in_shape[0] != w.shape[1]):
@@ -121,10 +124,12 @@ def _linear_map(node, in_shape: tuple) -> _Map:
             )
         bias = None
         if t == "Affine" and node.bias is not None:
-            bias = np.broadcast_to(np.asarray(node.bias, np.float64), (w.shape[0],)).copy()
+            bias = np.broadcast_to(_values("bias", node.bias), (w.shape[0],)).copy()
+        if w.shape[0] == 0:
+            raise ValueError(f"weight has shape {w.shape}: no outputs")
         return _Map(in_shape, (w.shape[0],), sp.csr_array(w.T), bias)
     if t == "Scale":
-        s = np.asarray(node.scale, np.float64)
+        s = _values("scale", node.scale)
         try:
             s = np.broadcast_to(s, in_shape).ravel()
         except ValueError:
@@ -139,20 +144,23 @@ def _linear_map(node, in_shape: tuple) -> _Map:
             )
         return _Map(in_shape, _flatten_shape(in_shape, int(node.start_dim), int(node.end_dim), declared), None, None)
     if t == "Conv2d":
-        w = np.asarray(node.weight, np.float64)
+        w = _values("weight", node.weight)
         if w.ndim != 4:
             raise ValueError(f"weight has shape {w.shape}; Conv2d needs (C_out, C_in/groups, kh, kw)")
         in_shape = _image_shape(in_shape, node, w.shape[1] * int(node.groups))
         out_shape, mat = _conv2d_matrix(in_shape, w, node.stride, node.padding, node.dilation, int(node.groups))
         bias = None
         if node.bias is not None and np.any(node.bias):
-            b = np.broadcast_to(np.asarray(node.bias, np.float64), (w.shape[0],))
+            b = np.broadcast_to(_values("bias", node.bias), (w.shape[0],))
             bias = np.repeat(b, out_shape[1] * out_shape[2])
         return _Map(in_shape, out_shape, mat, bias)
     if t in ("SumPool2d", "AvgPool2d"):
         if len(in_shape) != 3:
             raise ValueError(f"input shape {in_shape} is not (C, H, W)")
         kh, kw = _pair(node.kernel_size, "kernel_size")
+        if kh < 1 or kw < 1:
+            raise ValueError(f"kernel_size {(kh, kw)} must be at least 1")
+        _check_size(0, in_shape[0] * kh * kw)  # the kernel itself, before it is built
         stride = (kh, kw) if node.stride is None else node.stride
         ones = np.full((in_shape[0], 1, kh, kw), 1.0 if t == "SumPool2d" else 1.0 / (kh * kw))
         out_shape, mat = _conv2d_matrix(in_shape, ones, stride, node.padding, 1, in_shape[0])
@@ -227,6 +235,8 @@ def _conv2d_matrix(in_shape: tuple, weight: np.ndarray, stride, padding, dilatio
             f"groups={groups} does not fit {c_in} input and {c_out} output channels (weight shape {weight.shape})"
         )
     (sh, sw), (dh, dw) = _pair(stride, "stride"), _pair(dilation, "dilation")
+    if min(sh, sw, dh, dw) < 1:
+        raise ValueError(f"stride {(sh, sw)} and dilation {(dh, dw)} must be at least 1")
     if isinstance(padding, bytes):
         padding = padding.decode()
     if isinstance(padding, str):
@@ -240,9 +250,12 @@ def _conv2d_matrix(in_shape: tuple, weight: np.ndarray, stride, padding, dilatio
             raise ValueError(f"padding {padding!r} is not 'same', 'valid' or a number")
     else:
         pt, pl = _pair(padding, "padding")
+        if min(pt, pl) < 0:
+            raise ValueError(f"padding {(pt, pl)} is negative")
         ho, wo = _conv_out((h, w), (pt, pl), (dh, dw), (kh, kw), (sh, sw))
     if ho <= 0 or wo <= 0:
         raise ValueError(f"input {in_shape} is too small for kernel {(kh, kw)} (output {(ho, wo)})")
+    _check_size(c_out * ho * wo, int(np.count_nonzero(weight)) * ho * wo)
     per_group = c_out // groups
     oy = np.arange(ho)[None, :, None]
     ox = np.arange(wo)[None, None, :]
@@ -275,7 +288,46 @@ def _conv_out(hw, pad, dil, k, stride) -> tuple[int, int]:
 
 
 def shape_size(shape) -> int:
-    return int(np.prod(shape)) if len(shape) else 1
+    """Entries of a shape (Python integers: no overflow, whatever the dimensions)."""
+    return math.prod(int(x) for x in shape)
+
+
+def declared_shape(name: str, node, shape) -> tuple:
+    """A declared shape (an Input's ``input_type``) as positive integers, within ``MAX_NEURONS``."""
+    a = np.asarray(shape).ravel()
+    try:
+        dims = tuple(int(x) for x in a)
+        ok = all(float(x) == d for x, d in zip(a, dims))
+    except (TypeError, ValueError, OverflowError):
+        ok = False
+    if not ok or not dims or min(dims) < 1:
+        raise NetworkError(f"{node_place(name, node)}: shape {a.tolist()} is not a list of positive integers")
+    if shape_size(dims) > MAX_NEURONS:
+        raise NetworkError(
+            f"{node_place(name, node)}: shape {dims} has {shape_size(dims)} neurons, over the limit of {MAX_NEURONS}"
+        )
+    return dims
+
+
+def _check_size(outputs: int, entries: int) -> None:
+    """A linear node's outputs within ``MAX_NEURONS`` and its matrix entries (an upper bound)
+    within ``MAX_SYNAPSES``, checked before the matrix is built."""
+    if outputs > MAX_NEURONS:
+        raise ValueError(f"{outputs} outputs, over the limit of {MAX_NEURONS} neurons")
+    if entries > MAX_SYNAPSES:
+        raise ValueError(f"up to {entries} weights, over the limit of {MAX_SYNAPSES} synapses")
+
+
+def _values(key: str, value) -> np.ndarray:
+    """A weight, bias or scale as a float64 array with every entry finite (else ValueError)."""
+    try:
+        a = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"parameter {key} is not numeric, got {type(value).__name__}") from None
+    bad = np.flatnonzero(~np.isfinite(a.ravel()))
+    if bad.size:
+        raise ValueError(f"parameter {key} must be finite, got {a.ravel()[bad[0]]} at flat index {int(bad[0])}")
+    return a
 
 
 def _sum(mats):

@@ -62,7 +62,9 @@ projections is :mod:`neurosim.io.nir_lower`.
 
 from __future__ import annotations
 
+import math
 import pathlib
+import warnings
 
 import networkx as nx
 import nir
@@ -74,6 +76,9 @@ from neurosim.errors import NetworkError
 from neurosim.io.nir_lower import Shapes, shape_size
 from neurosim.io.nir_nodes import (
     LINEAR_TYPES,
+    MAX_FILE_VALUES,
+    MAX_NEURONS,
+    MAX_SYNAPSES,
     NEURON_TYPES,
     RECURRENT_KEY,
     SUPPORTED_NODES,
@@ -122,16 +127,18 @@ def nir_to_network(graph: nir.NIRGraph, dt: float | None = None, name: str = "ne
         weights.update(shapes.propagate(s, lin_order, reach[s]))
     biases = _biases(nodes, g, lin_order, shapes)
 
+    _check_totals(order, shapes, weights)
     populations, gains = [], {}
     for p in order:
         pop, gains[p] = _population(p, nodes[p], shapes.pop_shape(p), dt, biases.get(p))
         populations.append(pop)
 
     index = {p: i for i, p in enumerate(order)}
-    projections = [
-        Projection(s, t, (w @ sp.diags_array(gains[t])).astype(DTYPE))
-        for (s, t), w in sorted(weights.items(), key=lambda kv: (index[kv[0][0]], index[kv[0][1]]))
-    ]
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused just below
+        projections = [
+            Projection(s, t, _finite_weights(s, t, nodes[t], (w @ sp.diags_array(gains[t])).astype(DTYPE)))
+            for (s, t), w in sorted(weights.items(), key=lambda kv: (index[kv[0][0]], index[kv[0][1]]))
+        ]
     kw = {} if dt is None else {"dt": float(dt)}
     return Network(
         name=name,
@@ -144,6 +151,25 @@ def nir_to_network(graph: nir.NIRGraph, dt: float | None = None, name: str = "ne
     )
 
 
+def _check_totals(order: list[str], shapes: Shapes, weights: dict) -> None:
+    """All populations within ``MAX_NEURONS`` and all projections within ``MAX_SYNAPSES``."""
+    neurons = sum(shape_size(shapes.pop_shape(p)) for p in order)
+    if neurons > MAX_NEURONS:
+        raise NetworkError(f"the network has {neurons} neurons, over the limit of {MAX_NEURONS}")
+    synapses = sum(int(w.nnz) for w in weights.values())
+    if synapses > MAX_SYNAPSES:
+        raise NetworkError(f"the network has {synapses} synapses, over the limit of {MAX_SYNAPSES}")
+
+
+def _finite_weights(source: str, target: str, node, w):
+    """The projection's float32 weights, refused when folding the input gain left a non-finite one."""
+    if not np.all(np.isfinite(w.data)):
+        raise NetworkError(
+            f"{node_place(target, node)}: weights from {source!r} times the input gain (r dt / tau) overflow float32"
+        )
+    return w
+
+
 def _population(name: str, node, shape: tuple, dt, bias) -> tuple[Population, np.ndarray | None]:
     """The population of an Input or neuron node, and the input gain to fold into its incoming
     weights (None for the input). ``bias`` (float64, before the gain) may be None."""
@@ -151,7 +177,10 @@ def _population(name: str, node, shape: tuple, dt, bias) -> tuple[Population, np
         return Population(name, INPUT, shape), None
     params, gain = _neuron_params(name, node, shape, dt)
     bias = np.zeros(params.size) if bias is None else bias
-    params = NeuronParams(params.decay, params.threshold, params.v_reset, (bias * gain).astype(DTYPE), params.subtract)
+    with np.errstate(over="ignore", invalid="ignore"):
+        folded = (bias * gain).astype(DTYPE)
+    _check_float32(name, node, "bias (times the input gain)", folded)
+    params = NeuronParams(params.decay, params.threshold, params.v_reset, folded, params.subtract)
     return Population(name, LIF if node_type(node) == "LIF" else IF, shape, params), gain
 
 
@@ -163,13 +192,64 @@ def _read_graph(path: pathlib.Path) -> nir.NIRGraph:
         raise NetworkError(f"{path}: cannot read NIR file: no such file")
     if path.is_dir():
         raise NetworkError(f"{path}: cannot read NIR file: it is a directory")
-    try:
-        graph = nir.read(path, type_check=False)
-    except Exception as e:  # h5py OSError, KeyError, nir's AssertionError/ValueError...
-        raise NetworkError(f"{path}: cannot read NIR file: {_reason(e)}") from None
+    _check_declared_size(path)
+    # nir's node constructors compute shapes with numpy: a bad file (stride 0) must not print
+    # RuntimeWarnings beside the one-line error
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        try:
+            graph = nir.read(path, type_check=False)
+        except Exception as e:  # h5py OSError, KeyError, nir's AssertionError/ValueError...
+            raise NetworkError(f"{path}: cannot read NIR file: {_failing_node(path)}{_reason(e)}") from None
     if not isinstance(graph, nir.NIRGraph):
         raise NetworkError(f"{path}: cannot read NIR file: the top node is a {type(graph).__name__}, not a NIRGraph")
     return graph
+
+
+def _check_declared_size(path: pathlib.Path) -> None:
+    """Refuse a file whose datasets declare more than ``MAX_FILE_VALUES`` numbers in all, from the
+    HDF5 metadata alone (before ``nir.read`` loads them). A file h5py cannot open is left to
+    ``nir.read``, whose error is reported."""
+    import h5py  # noqa: PLC0415 - banned at module level (slow import); nir needs it anyway
+
+    total, biggest = 0, ("", 0)
+    try:
+        with h5py.File(path, "r") as f:
+
+            def visit(name, obj):
+                nonlocal total, biggest
+                if isinstance(obj, h5py.Dataset) and obj.shape is not None:
+                    n = math.prod(obj.shape)
+                    total += n
+                    biggest = max(biggest, (name, n), key=lambda x: x[1])
+
+            f.visititems(visit)
+    except Exception:  # noqa: BLE001 - unreadable here: nir.read reports why
+        return
+    if total > MAX_FILE_VALUES:
+        raise NetworkError(
+            f"{path}: the file declares {total} values (largest: {biggest[0]}, {biggest[1]}), "
+            f"over the limit of {MAX_FILE_VALUES}"
+        )
+
+
+def _failing_node(path: pathlib.Path) -> str:
+    """``node 'NAME': `` for the first top-level node NIR cannot build (its constructors check
+    shapes), or an empty string when none is to blame alone."""
+    import h5py  # noqa: PLC0415 - banned at module level (slow import); nir needs it anyway
+
+    try:
+        with h5py.File(path, "r") as f:
+            for name, group in f["node"]["nodes"].items():
+                try:
+                    nir.serialization.read_node(group)
+                except Exception:  # noqa: BLE001 - any failure is this node's
+                    kind = group["type"][()] if "type" in group else b"?"
+                    kind = kind.decode() if isinstance(kind, bytes) else str(kind)
+                    return f"node {name!r} ({kind}): "
+    except Exception:  # noqa: BLE001 - the file itself is unreadable
+        return ""
+    return ""
 
 
 def _reason(e: BaseException) -> str:
@@ -351,7 +431,7 @@ def _neuron_params(name: str, node, shape: tuple, dt: float | None) -> tuple[Neu
     """Neuron parameters (bias left 0) and the per-neuron input gain of a LIF/IF node."""
     n = shape_size(shape)
     flat = {}
-    for k, a in param_arrays(node).items():
+    for k, a in param_arrays(node, name).items():
         if a.size not in (1, n):
             raise NetworkError(f"{node_place(name, node)}: parameter {k} has shape {a.shape}, the population {shape}")
         flat[k] = np.broadcast_to(a.ravel(), (n,)) if a.size == 1 else a.ravel()
@@ -361,12 +441,19 @@ def _neuron_params(name: str, node, shape: tuple, dt: float | None) -> tuple[Neu
             raise NetworkError(f"{node_place(name, node)}: non-zero v_leak is unsupported (neurons leak towards 0)")
         if not np.all(np.isfinite(tau) & (tau > 0)):
             raise NetworkError(f"{node_place(name, node)}: tau must be positive and finite")
-        decay = 1.0 - dt / tau
-        gain = dt * r / tau
+        with np.errstate(over="ignore", invalid="ignore"):
+            decay = 1.0 - dt / tau
+            gain = dt * r / tau
     else:
         decay = np.ones(n)
         gain = flat["r"].copy()
     gain = np.where(np.abs(gain - 1.0) <= GAIN_TOLERANCE, 1.0, gain)
+    if not np.all(np.isfinite(gain)):
+        raise NetworkError(f"{node_place(name, node)}: the input gain r dt / tau is not finite")
+    checked = {"decay (1 - dt / tau)": decay, "v_threshold": flat["v_threshold"], "v_reset": flat["v_reset"]}
+    for key, values in checked.items():
+        with np.errstate(over="ignore"):
+            _check_float32(name, node, key, values.astype(DTYPE))
     reset = (node.metadata or {}).get("reset", "hard")
     if isinstance(reset, bytes):
         reset = reset.decode()
@@ -378,3 +465,12 @@ def _neuron_params(name: str, node, shape: tuple, dt: float | None) -> tuple[Neu
         np.full(n, reset == "subtract"),
     )
     return params, gain
+
+
+def _check_float32(name: str, node, key: str, values: np.ndarray) -> None:
+    """Refuse a neuron parameter that is not finite once cast to float32 (the simulator's type)."""
+    bad = np.flatnonzero(~np.isfinite(values))
+    if bad.size:
+        raise NetworkError(
+            f"{node_place(name, node)}: parameter {key} is out of the float32 range at flat index {int(bad[0])}"
+        )

@@ -600,3 +600,73 @@ def test_save_rejects_mixed_reset_and_bad_metadata(tmp_path):
     )
     with pytest.raises(NetworkError, match=r"metadata.x: NoneType value None cannot be stored"):
         save_network(net, tmp_path / "m.nir")
+
+
+# ------------------------------------------------------------------------- non-finite and limits
+def _chain(n_in=4, n_out=3, weight=None, lif=None, inp=None):
+    return graph(
+        {
+            "in": inp or nir.Input(np.array([n_in])),
+            "fc": nir.Linear(np.ones((n_out, n_in)) if weight is None else weight),
+            "lif": lif or lif_node(n_out),
+            "out": nir.Output(np.array([n_out])),
+        },
+        [("in", "fc"), ("fc", "lif"), ("lif", "out")],
+        dt=DT,
+    )
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_weight_is_refused_naming_node_and_parameter(bad):
+    w = np.ones((3, 4))
+    w[1, 2] = bad
+    with pytest.raises(NetworkError) as info:
+        nir_to_network(_chain(weight=w))
+    assert str(info.value) == f"node 'fc' (Linear): parameter weight must be finite, got {bad} at flat index 6"
+
+
+@pytest.mark.parametrize("key", ["tau", "r", "v_threshold", "v_reset", "v_leak"])
+def test_non_finite_neuron_parameter_is_refused(key):
+    node = lif_node(3)
+    values = np.array(getattr(node, key), dtype=np.float64)
+    values[0] = np.nan
+    setattr(node, key, values)
+    with pytest.raises(NetworkError, match=f"node 'lif' \\(LIF\\): parameter {key} must be finite"):
+        nir_to_network(_chain(lif=node))
+
+
+def test_values_beyond_float32_are_refused():
+    with pytest.raises(NetworkError, match="v_threshold is out of the float32 range"):
+        nir_to_network(_chain(lif=lif_node(3, thr=1e39)))
+    with pytest.raises(NetworkError, match="overflow float32"):
+        nir_to_network(_chain(lif=lif_node(3, r=1e300)))
+
+
+def test_sizes_are_checked_before_allocation():
+    from neurosim.io.nir_nodes import MAX_NEURONS
+
+    with pytest.raises(NetworkError, match=f"over the limit of {MAX_NEURONS}"):
+        nir_to_network(_chain(inp=nir.Input(np.array([10**10]))))
+    with pytest.raises(NetworkError, match="is not a list of positive integers"):
+        nir_to_network(_chain(inp=nir.Input(np.array([0]))))
+    pool = graph(
+        {
+            "in": nir.Input(np.array([1, 8, 8])),
+            "pool": nir.SumPool2d(np.array([1, 1]), np.array([1, 1]), np.array([10**6, 10**6])),
+            "if": if_node((1,)),
+            "out": nir.Output(np.array([1])),
+        },
+        [("in", "pool"), ("pool", "if"), ("if", "out")],
+    )
+    with pytest.raises(NetworkError, match="node 'pool' \\(SumPool2d\\): .* outputs, over the limit"):
+        nir_to_network(pool)
+
+
+def test_declared_dataset_sizes_are_checked_before_reading(tmp_path):
+    import h5py
+
+    path = write(tmp_path, _chain())
+    with h5py.File(path, "a") as f:
+        f["node/nodes/fc"].create_dataset("huge", shape=(10**10,), dtype="f4", chunks=(1 << 16,), compression="gzip")
+    with pytest.raises(NetworkError, match="declares 10000000.* values .*over the limit"):
+        load_network(path)
