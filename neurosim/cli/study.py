@@ -4,7 +4,8 @@
 
 from __future__ import annotations
 
-from neurosim.cli.args import progress_bar
+from neurosim import atomic
+from neurosim.cli.args import non_negative_int, progress_bar
 from neurosim.cli.commands import COMMANDS
 from neurosim.errors import NeurosimError
 from neurosim.experiments.study import VERDICTS, findings, run_study, write_study
@@ -14,6 +15,7 @@ from neurosim.paths import DEFAULT_HW
 def cmd_study(a) -> int:
     if a.samples is not None and a.samples <= 0:
         raise NeurosimError(f"--samples must be positive, got {a.samples}")
+    atomic.check_out(a.out, "study")  # refused before the runs, not after
     rows = run_study(a.models, a.hw, a.samples, a.group_size, a.scheduler_scope, a.seed, progress_bar(not a.quiet))
     out = write_study(rows, a.out)
     for claim, ok, _detail in findings([r.metrics() for r in rows]):
@@ -29,7 +31,7 @@ def register(sub) -> None:
     s.add_argument("--samples", type=int, help="test samples per run (default: the whole test split)")
     s.add_argument("--group-size", type=int, default=8, metavar="F", help="async forward group size (default: 8)")
     s.add_argument("--scheduler-scope", choices=["global", "core"], default="global")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--seed", type=non_negative_int, default=0)
     s.add_argument("--out", default="reports/study", help="output directory (default: %(default)s)")
     s.add_argument("-q", "--quiet", action="store_true")
     s.set_defaults(func=cmd_study)

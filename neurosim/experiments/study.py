@@ -253,12 +253,13 @@ VERDICTS = {
 
 
 def write_study(rows: list[Row], out: str | Path) -> Path:
-    """Write the table, the findings and the plots atomically into ``out``."""
+    """Write the table, the findings and the plots atomically into ``out`` (a new or empty folder, or a
+    previous study: :func:`neurosim.atomic.check_out`)."""
 
     matplotlib.use("Agg")
 
     out = Path(out)
-    with atomic.folder(out) as tmp:
+    with atomic.folder(out, "study") as tmp:
         table = [r.metrics() for r in rows]
         with open(tmp / "table.csv", "w", newline="") as f:
             w = csv.DictWriter(f, fieldnames=COLUMNS)

@@ -1,10 +1,15 @@
-"""Write a run's report directory atomically.
+"""Write a run's report directory atomically and durably, never over the user's own files.
 
-Everything is built in a temporary sibling directory (``.<name>.tmp-XXXX`` in the same parent,
-so the final rename never crosses a file system) and moved into place at the very end. A
-previous report of the same name is replaced only then: it is first renamed aside
-(``.<name>.old-XXXX``), the new one renamed in, and the old one deleted. On any error the
-temporary directory is removed and a previous report is left (or put back) as it was.
+Everything is built in a temporary sibling directory (``.<name>.tmp-<pid>-XXXX`` in the same
+parent, so the final rename never crosses a file system), flushed to disk and swapped into place
+at the very end (one atomic exchange on Linux; see :mod:`neurosim.atomic`). After a kill at any
+moment there is the previous complete report or the new complete one. The report carries the
+marker ``.neurosim-report``; an existing folder is replaced only when it has that marker or is
+empty, any other is refused with one line before the run (:func:`check_out`). On any error the
+temporary directory is removed and a previous report is left as it was.
+
+``summary.json`` holds only what the inputs determine (identical runs give identical bytes); the
+wall-clock figures go to ``timing.json``.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import scipy.sparse as sp
 
 from neurosim import atomic
 from neurosim.analysis.critical_path import critical_path
-from neurosim.analysis.summary import CSV_COLUMNS, samples_csv_rows, summarize
+from neurosim.analysis.summary import CSV_COLUMNS, samples_csv_rows, summarize, timing
 from neurosim.analysis.tiles import tile_energy_j
 from neurosim.report.figures import noc as noc_plots
 from neurosim.report.figures import run as plots
@@ -47,6 +52,7 @@ def _write_csv(path: Path, rows: list[dict]) -> None:
 def _build(result: RunResult, tmp: Path) -> None:
     summary = summarize(result)
     (tmp / "summary.json").write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    (tmp / "timing.json").write_text(json.dumps(timing(result), indent=2, allow_nan=False) + "\n", encoding="utf-8")
     _write_csv(tmp / "samples.csv", samples_csv_rows(result))
 
     hw = result.hardware
@@ -61,7 +67,7 @@ def _build(result: RunResult, tmp: Path) -> None:
     _save(plots.plot_latency_per_sample(result.samples, hw.cycle_s), tmp / "fig_latency.png")
     figures["latency"] = "fig_latency.png"
     figures.update(_noc_figures(result, tmp))
-    (tmp / "report.md").write_text(render_markdown(summary, figures), encoding="utf-8")
+    (tmp / "report.md").write_text(render_markdown(summary, figures, wall_s=result.wall_s), encoding="utf-8")
 
 
 def _noc_figures(result: RunResult, tmp: Path) -> dict[str, str]:
@@ -86,10 +92,17 @@ def _noc_figures(result: RunResult, tmp: Path) -> dict[str, str]:
     return out
 
 
+def check_out(out_dir: str | os.PathLike) -> Path:
+    """``out_dir`` as an absolute path if a report may be written there (a new folder, an empty
+    one, or a previous report); else NeurosimError with one line. Call it before a long run."""
+    return atomic.check_out(out_dir, "report")
+
+
 def write_report(result: RunResult, out_dir: str | os.PathLike) -> Path:
-    """Write ``summary.json``, ``samples.csv``, ``report.md`` and the figures
+    """Write ``summary.json``, ``timing.json``, ``samples.csv``, ``report.md`` and the figures
     (``fig_energy.png``, ``fig_cores.png``, ``fig_raster.png`` if the run kept a raster,
-    ``fig_latency.png``) into ``out_dir``, atomically. Returns the report directory."""
-    with atomic.folder(out_dir) as tmp:
+    ``fig_latency.png``, the NoC figures) into ``out_dir``, atomically. Returns the report
+    directory. NeurosimError if ``out_dir`` holds files neurosim did not write."""
+    with atomic.folder(out_dir, "report") as tmp:
         _build(result, tmp)
     return Path(out_dir).absolute()

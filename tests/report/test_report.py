@@ -14,7 +14,7 @@ import scipy.sparse as sp
 from matplotlib.figure import Figure
 
 import neurosim
-from neurosim.analysis.summary import CSV_COLUMNS, samples_csv_rows, summarize
+from neurosim.analysis.summary import CSV_COLUMNS, samples_csv_rows, summarize, timing
 from neurosim.describe import cost
 from neurosim.describe.cost import CORE_OPS, OPS
 from neurosim.describe.hardware import HardwareSpec
@@ -229,7 +229,9 @@ def test_summary_run_block():
     assert run["mapping"]["strategy"] == "sequential"
     assert run["options"] == {"seed": 3, "policy": "fifo"}
     assert run["neurosim_version"] == neurosim.__version__
-    assert run["wall_s"] == 0.25
+    # wall-clock figures are kept apart (timing.json), so that identical runs give identical summaries
+    assert "wall_s" not in run
+    assert timing(make_result()) == {"schema": "neurosim-timing/1", "wall_s": 0.25}
 
 
 def test_summary_per_core_populations_traffic():
@@ -450,7 +452,11 @@ def test_write_report_creates_all_files(tmp_path):
         "fig_latency.png",
         "fig_links.png",
         "fig_tiles.png",
+        "timing.json",
+        ".neurosim-report",
     }
+    assert json.loads((out / "timing.json").read_text()) == {"schema": "neurosim-timing/1", "wall_s": 0.25}
+    assert (out / ".neurosim-report").read_text() == "report\n"
     for png in ("fig_energy.png", "fig_cores.png", "fig_raster.png", "fig_latency.png", "fig_links.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     summary = json.loads((out / "summary.json").read_text())
@@ -475,6 +481,7 @@ def test_write_report_replaces_previous(tmp_path):
     out = tmp_path / "rep"
     out.mkdir()
     (out / "stale.txt").write_text("old")
+    (out / ".neurosim-report").write_text("report\n")  # a previous report (neurosim's own)
     write_report(make_result(), out)
     assert not (out / "stale.txt").exists() and (out / "summary.json").exists()
     assert _leftovers(tmp_path) == []
@@ -493,21 +500,25 @@ def test_write_report_failure_is_atomic(tmp_path, monkeypatch):
     out = tmp_path / "rep"
     out.mkdir()
     (out / "summary.json").write_text("previous")
+    (out / ".neurosim-report").write_text("report\n")
     with pytest.raises(RuntimeError, match="plot failed"):
         write_report(make_result(), out)
     assert [p.name for p in tmp_path.iterdir()] == ["rep"]
-    assert [p.name for p in out.iterdir()] == ["summary.json"]
+    assert sorted(p.name for p in out.iterdir()) == [".neurosim-report", "summary.json"]
     assert (out / "summary.json").read_text() == "previous"
 
 
 def test_write_report_failure_when_swapping_restores_previous(tmp_path, monkeypatch):
     import os
 
+    from neurosim import atomic
     from neurosim.report import writer
 
     out = tmp_path / "rep"
     out.mkdir()
     (out / "summary.json").write_text("previous")
+    (out / ".neurosim-report").write_text("report\n")
+    monkeypatch.setattr(atomic, "_exchange", lambda a, b: False)  # the two-rename swap
     real = os.replace
     calls = []
 
