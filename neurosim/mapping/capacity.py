@@ -30,7 +30,8 @@ def compact(core_of: np.ndarray) -> np.ndarray:
     return rank[inv.ravel()]
 
 
-def _check_fan_in(net: Network, hw: HardwareSpec, cap_ax: int, cap_syn: int) -> None:
+def check_fan_in(net: Network, hw: HardwareSpec, cap_ax: int, cap_syn: int) -> None:
+    """Refuse a network with a neuron whose fan-in no core can take."""
     over = np.flatnonzero((net.fan_in > cap_syn) | (np.diff(net.synapse_pattern().tocsc().indptr) > cap_ax))
     if over.size:
         j = int(over[0])
@@ -42,6 +43,8 @@ def _check_fan_in(net: Network, hw: HardwareSpec, cap_ax: int, cap_syn: int) -> 
 
 
 def n_cores_option(n_cores, default: int, hw: HardwareSpec) -> int:
+    """The ``n_cores`` option of a strategy: ``None`` (``default``, at most the chip's), ``"all"``
+    (every core of the chip) or a positive number no larger than the chip's core count."""
     if n_cores is None:
         return min(default, hw.n_cores)
     if n_cores == "all":
@@ -58,7 +61,7 @@ class Packer:
 
     def __init__(self, net: Network, hw: HardwareSpec, neurons_per_core: int | None = None):
         self.cap_n, self.cap_ax, self.cap_syn = capacities(hw, neurons_per_core)
-        _check_fan_in(net, hw, self.cap_ax, self.cap_syn)
+        check_fan_in(net, hw, self.cap_ax, self.cap_syn)
         self.max_cores = hw.n_cores
         self.hw_name = hw.name
         self.csc = net.synapse_pattern().tocsc()

@@ -80,6 +80,7 @@ def map_network(
         )
     try:
         logical = s_fn(net, hw, **{k: v for k, v in options.items() if k in s_ok})
+        logical, found = logical if isinstance(logical, tuple) else (logical, None)
         n_logical = int(logical.max()) + 1 if logical.size else 0
         wanted = _params(p_fn)
         extra = {k: v for k, v in (("net", net), ("logical", logical)) if k in wanted}
@@ -88,7 +89,13 @@ def map_network(
         raise MappingError(f"{strategy!r} / {placement!r}: {exc}") from None
     if n_logical and (np.unique(physical).size != n_logical or physical.min() < 0 or physical.max() >= hw.n_cores):
         raise MappingError(f"placement {placement!r} did not give {n_logical} distinct physical cores")
-    meta = {k: ("given" if isinstance(v, np.ndarray) else v) for k, v in options.items()}
+    shown = {k: ("given" if isinstance(v, np.ndarray) else v) for k, v in options.items()}
+    meta = {  # what made the mapping, each side with the options it took (saved in mapping files)
+        "strategy_options": {k: v for k, v in shown.items() if k in s_ok},
+        "placement_options": {k: v for k, v in shown.items() if k in p_ok},
+    }
+    if found is not None:  # how the strategy found it (partition: method, candidates, the chosen one)
+        meta["strategy_result"] = found
     m = Mapping(np.asarray(physical, np.int64)[logical], strategy, placement, meta)
     check_mapping(net, hw, m)
     return m

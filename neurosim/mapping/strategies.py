@@ -1,8 +1,10 @@
 r"""Mapping strategies: which neurons share a core (neuron -> logical core). ``partition`` is in
 :mod:`neurosim.mapping.partition`, the quality figures in :mod:`neurosim.mapping.quality`.
 
-Every strategy is a pure function ``f(net, hw, **options) -> np.ndarray`` returning the logical
-core (0..k-1, every one used) of every global neuron; :func:`neurosim.mapping.registry.map_network` places
+Every strategy is a pure function ``f(net, hw, **options)`` returning the logical core (0..k-1,
+every one used) of every global neuron as an array, or that array and a plain dict saying how it
+was found (``partition``), which :func:`~neurosim.mapping.registry.map_network` records in
+``Mapping.meta["strategy_result"]``; :func:`neurosim.mapping.registry.map_network` places
 the logical cores on the mesh (:mod:`neurosim.mapping.placement`) and checks capacity. Strategies never
 touch the simulator: spike rates, when used, are measured beforehand
 (:func:`neurosim.analysis.profiling.profile_rates`) and
@@ -21,15 +23,25 @@ Strategies
     unless ``n_cores`` says otherwise (an int, or ``"all"``).
 ``partition``
     graph partitioning that minimises the *cut traffic* (below) without sending more
-    ``messages``: a greedy move-based refinement on the exact (hypergraph) figures under
-    capacity, which moves one neuron at a time to another core when neither figure grows and
-    one shrinks (weighted by ``rates`` when given, else one spike per neuron). It is run from the
-    ``sequential`` mapping and from a recursive Kernighan-Lin bisection (networkx) of the neuron
-    graph (edges = synapses weighted by their source's traffic; a bisection whose parts overflow
-    a core is dropped). The candidate with the least cut traffic among those sending no more
-    messages than the refined ``sequential`` one wins, so ``partition`` never cuts more traffic,
-    nor sends more messages, than ``sequential``. ``method="greedy"`` skips Kernighan-Lin (also
-    skipped above ``kl_max_synapses`` synapses); ``passes`` bounds the refinement sweeps.
+    ``messages``. ``method`` picks the k-way split of the neuron graph (edges = synapses, each
+    source's traffic spread over its targets; :mod:`neurosim.mapping.metis`): ``"metis"``
+    (``pymetis``, the ``metis`` extra; refused with the install command when missing),
+    ``"kl"`` (recursive Kernighan-Lin bisection, networkx; warns above
+    ``KL_SLOW_SYNAPSES`` synapses that it takes minutes), ``"auto"`` (the default: METIS when
+    ``pymetis`` imports, else KL) or ``"greedy"`` (no split). ``k`` is the number of cores
+    ``sequential`` uses, or ``n_cores`` (an int, or ``"all"``), which also caps each core at
+    ceil(neurons / ``n_cores``) neurons, so the net is spread over them. The split is balanced only
+    approximately, so a repair moves neurons out of every core over capacity (neurons, fan-in
+    axons, synapses) - the move that relieves most of its overload at the least increase of cut
+    traffic first - to cores with room, opening a core only when none has room; then a greedy
+    move-based refinement on the exact (hypergraph) figures under capacity moves one neuron at a
+    time to another core when neither figure grows and one shrinks (weighted by ``rates`` when
+    given, else one spike per neuron; ``passes`` bounds its sweeps). Without ``n_cores`` the
+    result is compared with ``sequential`` (refined unless the method's result already beats it
+    as it is) and the one with less cut traffic, among those sending no more messages than
+    ``sequential``, is used, so ``partition`` never cuts more traffic, nor sends more messages,
+    than ``sequential``. Which was used, and every candidate's figures, are returned with the
+    mapping (``Mapping.meta["strategy_result"]``, and the ``mapping`` block of ``summary.json``).
 ``random``
     each neuron, in a seeded random order, to a uniformly random core with room
     (``seed``; as many cores as ``sequential`` unless ``n_cores`` says otherwise, more if needed).

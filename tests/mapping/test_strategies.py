@@ -157,7 +157,7 @@ def test_partition_greedy_only_and_bad_options(roomy_hw):
     greedy = traffic(net, map_network(net, roomy_hw, "partition", method="greedy").core_of)
     assert greedy["cut_traffic"] <= seq["cut_traffic"]
     with pytest.raises(MappingError, match="method"):
-        map_network(net, roomy_hw, "partition", method="metis")
+        map_network(net, roomy_hw, "partition", method="spectral")
     with pytest.raises(MappingError, match="not understood"):
         map_network(net, roomy_hw, "sequential", colour="blue")
     with pytest.raises(MappingError, match="unknown mapping strategy"):
