@@ -39,3 +39,24 @@ def random_network(sizes, *, seed=0, recurrent=False, density=1.0, subtract=Fals
             Projection(pops[2].name, pops[1].name, sp.csr_array(grid(rng.normal(0, 0.3, (sizes[2], sizes[1])))))
         )
     return Network(name, pops, projs, "in", pops[-1].name, dt=1e-3)
+
+
+def write_spec(folder, model=None, **fields):
+    """An explore spec in ``folder``/spec.yaml: a 4-sample sweep of ``model`` on the small preset,
+    ``fields`` added or replacing these. Returns its path."""
+    import yaml
+
+    doc = {"format": "neurosim-explore/1", "name": "t", "hardware": ["small"], "samples": 4, "profile_samples": 2}
+    if model is not None:
+        doc["models"] = [str(model)]
+    doc.update(fields)
+    path = folder / "spec.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+def comparable(df):
+    """A sweep table without its wall-time columns, for comparing sweeps."""
+    from neurosim.experiments.explore.point import WALL_COLUMNS
+
+    return df.drop(columns=list(WALL_COLUMNS)).reset_index(drop=True)

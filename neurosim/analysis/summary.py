@@ -32,11 +32,13 @@ from neurosim.describe import cost
 from neurosim.describe.cost import CORE_OPS, OPS
 from neurosim.describe.topology import DIRS, grid_size
 from neurosim.errors import SimulationError
+from neurosim.mapping.quality import mapping_quality
 from neurosim.paths import display_path
 from neurosim.plain import plain
 from neurosim.sim.counters import RunResult, SampleRecord
 
 SCHEMA = "neurosim-summary/1"
+TIMING_SCHEMA = "neurosim-timing/1"
 REL_TOL = 1e-9  # energy parts must sum to the total within this relative tolerance
 
 #: the columns of ``samples.csv``, in order (the op counts follow in ``OPS`` order)
@@ -245,6 +247,40 @@ def per_inference_means(result: RunResult) -> dict[str, float]:
     }
 
 
+#: the figures of :func:`neurosim.mapping.quality.mapping_quality` the ``mapping`` block shows
+MAPPING_FIGURES = (
+    "cores_used",
+    "tiles_used",
+    "messages",
+    "cut_traffic",
+    "tile_traffic",
+    "hops",
+    "mean_hops",
+    "load_imbalance",
+    "max_load_frac",
+)
+
+
+def mapping_figures(result: RunResult) -> dict | None:
+    """The ``mapping`` block: strategy, placement, their options, what the strategy reported
+    (``strategy_result``: partition's method, candidates and choice) and the mapping's quality
+    with one spike per neuron (:func:`mapping_quality`; the run's own spike-weighted traffic is
+    ``messages_per_inference`` and ``hops_per_inference``). None without a mapping to measure."""
+    m, net = result.mapping, result.network
+    if getattr(m, "core_of", None) is None or not hasattr(net, "synapse_pattern"):
+        return None
+    meta = dict(getattr(m, "meta", None) or {})
+    found = meta.pop("strategy_result", None)
+    q = mapping_quality(net, result.hardware, m)
+    return {
+        "strategy": getattr(m, "strategy", None),
+        "placement": getattr(m, "placement", None),
+        "options": meta,
+        "strategy_result": found,
+        **{key: q[key] for key in MAPPING_FIGURES},
+    }
+
+
 def _run_info(result: RunResult) -> dict:
     """The ``run`` block: what ran on what (names, hardware, network, mapping, options)."""
     hw, net = result.hardware, result.network
@@ -271,8 +307,13 @@ def _run_info(result: RunResult) -> dict:
         "mapping": {"strategy": getattr(result.mapping, "strategy", None)},
         "options": result.options,
         "neurosim_version": __version__,
-        "wall_s": result.wall_s,
     }
+
+
+def timing(result: RunResult) -> dict:
+    """The run's wall-clock figures (``timing.json``, schema ``neurosim-timing/1``): kept apart
+    from the summary, so that identical runs give byte-identical ``summary.json``."""
+    return {"schema": TIMING_SCHEMA, "wall_s": _num(result.wall_s)}
 
 
 def _mean_energy_breakdown(energies: list[dict[str, float]]) -> dict[str, float | None]:
@@ -370,6 +411,7 @@ def summarize(result: RunResult) -> dict:
         "tile_traffic": _tile_traffic(result),
         "per_link": _per_link(result, latency_cycles),
         "conservation": _conservation(result, samples),
+        "mapping": mapping_figures(result),
     }
     summary["critical_path"] = _critical_path(result)
     return plain(summary, json=True)

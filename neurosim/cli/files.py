@@ -6,16 +6,18 @@ from __future__ import annotations
 from pathlib import Path
 
 from neurosim.io.hardware_file import load_hardware
-from neurosim.io.mapping_file import load_mapping
+from neurosim.io.mapping_file import load_mapping, recorded_overrides
 from neurosim.io.nir_read import load_network
 from neurosim.paths import DEFAULT_HW, DEFAULT_MODEL
-from neurosim.yamlfile import load_yaml
+from neurosim.yamlfile import MAX_BYTES, load_yaml
 
 
 def file_kind(path: Path) -> str:
     """``model`` (NIR), ``mapping`` (a YAML file of format neurosim-mapping) or ``hardware``."""
     if path.suffix.lower() in (".nir", ".h5", ".hdf5"):
         return "model"
+    if path.is_file() and path.stat().st_size > MAX_BYTES:  # only a mapping file may be that big
+        return "mapping"
     fmt = str(load_yaml(path).data.get("format", ""))
     if fmt.startswith("neurosim-mapping"):
         return "mapping"
@@ -30,4 +32,5 @@ def load_any(path: Path, a) -> tuple[str, object]:
     if kind == "hardware":
         return kind, load_hardware(path)
     net = load_network(a.model or DEFAULT_MODEL, dt=getattr(a, "dt", None))
-    return kind, load_mapping(path, net, load_hardware(a.hw or DEFAULT_HW))
+    hw = load_hardware(a.hw or DEFAULT_HW, recorded_overrides(path) or None)  # as the mapping was made
+    return kind, load_mapping(path, net, hw)

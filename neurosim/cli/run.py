@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import argparse
+import sys
 from pathlib import Path
 
 from neurosim.analysis.summary import per_inference_means
-from neurosim.cli.args import add_async_arguments, async_options, parse_overrides, progress_bar
+from neurosim.cli.args import add_async_arguments, async_options, non_negative_int, parse_overrides, progress_bar
 from neurosim.cli.commands import COMMANDS
 from neurosim.errors import NeurosimError
 from neurosim.experiments.runner import prepare
+from neurosim.experiments.shard import simulate_sharded
 from neurosim.io.mapping_file import save_mapping
 from neurosim.paths import DEFAULT_HW, DEFAULT_MODEL, display_path
-from neurosim.report.writer import write_report
+from neurosim.report.writer import check_out, write_report
 from neurosim.sim.modes import MODES
 
 
@@ -28,12 +31,24 @@ def register(sub) -> None:
     r.add_argument("--mapping", help="mapping YAML (default: sequential packing, row-major placement)")
     r.add_argument("--strategy", help="mapping strategy: sequential (default), balanced, partition, random")
     r.add_argument("--placement", help="placement of cores on the mesh: row-major (default), traffic-aware")
+    r.add_argument(
+        "--n-cores",
+        type=_n_cores,
+        metavar="N|all",
+        help="spread the network over N cores (or all of them); strategies balanced and random",
+    )
+    r.add_argument(
+        "--neurons-per-core",
+        type=_positive,
+        metavar="N",
+        help="at most N neurons per core (below the hardware's capacity)",
+    )
     r.add_argument("--mode", default="sync", choices=list(MODES), help="execution mode (default: sync)")
     add_async_arguments(r)
     r.add_argument("--samples", type=int, help="number of test samples (default: the whole test split)")
     r.add_argument("--out", help="report directory (default: reports/<run-name>)")
     r.add_argument("--name", help="run name (default: <model>-<hardware>-<mode>)")
-    r.add_argument("--seed", type=int, default=0, help="seed of every random choice (default: 0)")
+    r.add_argument("--seed", type=non_negative_int, default=0, help="seed of every random choice (default: 0)")
     r.add_argument("--dt", type=float, help="time step in seconds, when the NIR file does not state it")
     r.add_argument("--dataset", help="dataset to draw test inputs from (default: the model's own)")
     r.add_argument("--data-path", help="where an on-disk dataset (nmnist, shd, dvsgesture) lives")
@@ -44,15 +59,70 @@ def register(sub) -> None:
         help="override a hardware value, e.g. --set core.max_neurons=64 (repeatable)",
     )
     r.add_argument("--save-mapping", metavar="FILE", help="also write the mapping used as YAML")
+    r.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="split the samples across N processes (or the Dask workers of --dask local); the report is "
+        "the same as with one (default: 1)",
+    )
+    r.add_argument(
+        "--dask",
+        metavar="ADDRESS",
+        help="simulate the samples on Dask: a scheduler address (tcp://HOST:PORT; its workers need the same "
+        "neurosim and package versions, checked, but no shared files) or 'local' for a LocalCluster of --workers",
+    )
     r.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     r.set_defaults(func=cmd_run)
 
 
-def cmd_run(a) -> int:
+def _simulate(a, setup, **options):
+    """The run, in this process or split across ``--workers`` processes or ``--dask`` workers
+    (:mod:`neurosim.experiments.shard`: the same result either way, wall time aside)."""
+    if a.workers < 1:
+        raise NeurosimError(f"--workers must be >= 1, got {a.workers}")
+    d = setup.data
+    options.setdefault("dataset", d.name)
+    return simulate_sharded(
+        setup.hardware, setup.network, setup.mapping, d.inputs, d.labels, workers=a.workers, dask=a.dask, **options
+    )
+
+
+def _n_cores(text: str) -> int | str:
+    if text == "all":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer or 'all', got {text!r}") from None
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _mapping_options(a) -> dict:
+    """``n_cores`` / ``neurons_per_core`` as given on the command line."""
+    given = {"n_cores": a.n_cores, "neurons_per_core": a.neurons_per_core}
+    return {k: v for k, v in given.items() if v is not None}
+
+
+def _setup(a):
+    """The run's inputs (``prepare``); says so when a mapping file's hardware overrides are applied."""
     if a.samples is not None and a.samples <= 0:
         raise NeurosimError(f"--samples must be positive, got {a.samples}")
-    if a.mapping and (a.strategy or a.placement):
-        raise NeurosimError("--mapping gives the mapping; it cannot be combined with --strategy/--placement")
+    if a.mapping and (a.strategy or a.placement or _mapping_options(a)):
+        raise NeurosimError(
+            "--mapping gives the mapping; it cannot be combined with "
+            "--strategy/--placement/--n-cores/--neurons-per-core"
+        )
     setup = prepare(
         a.model,
         a.hw,
@@ -64,17 +134,47 @@ def cmd_run(a) -> int:
         data_path=a.data_path,
         strategy=a.strategy or "sequential",
         placement=a.placement or "row-major",
+        mapping_options=_mapping_options(a),
+        seed=a.seed,
     )
+    if setup.overrides_from:
+        shown = " ".join(f"{k}={v}" for k, v in setup.overrides.items())
+        print(
+            f"neurosim: note: applied the hardware overrides recorded in {setup.overrides_from}: {shown}",
+            file=sys.stderr,
+        )
+    return setup
+
+
+def _run_info(a, setup) -> dict:
+    """``run.options`` of the summary: samples, model, and the hardware overrides and mapping
+    options when there are any."""
+    made = {
+        "hardware_overrides": setup.overrides,
+        "hardware_overrides_from": setup.overrides_from and display_path(setup.overrides_from),
+        "mapping_options": _mapping_options(a),
+    }
+    return {"samples": len(setup.data), "model": display_path(a.model), **{k: v for k, v in made.items() if v}}
+
+
+def cmd_run(a) -> int:
+    if a.out:
+        check_out(a.out)  # a folder of the user's files is refused before anything runs
+    setup = _setup(a)
     name = a.name or f"{Path(a.model).stem}-{setup.hardware.name}-{a.mode}"
-    out = Path(a.out) if a.out else Path("reports") / name
-    res = setup.simulate(
+    out = check_out(Path(a.out) if a.out else Path("reports") / name)  # refused before the run, not after
+    res = _simulate(
+        a,
+        setup,
         name=name,
         progress=progress_bar(not a.quiet),
-        options={"samples": len(setup.data), "model": display_path(a.model)},
+        options=_run_info(a, setup),
         **async_options(setup.network, a),
     )
     if a.save_mapping:
-        save_mapping(setup.mapping, setup.network, setup.hardware, a.save_mapping)
+        save_mapping(
+            setup.mapping, setup.network, setup.hardware, a.save_mapping, overrides=setup.overrides, seed=a.seed
+        )
     path = write_report(res, out)
     m = per_inference_means(res)
     print(

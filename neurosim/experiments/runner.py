@@ -7,7 +7,9 @@ the trainer's test inputs. A model without that metadata runs on the bundled dig
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+import numbers
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,26 +20,35 @@ from neurosim.describe.mapping import Mapping
 from neurosim.describe.network import Network
 from neurosim.errors import NeurosimError
 from neurosim.io.hardware_file import load_hardware
-from neurosim.io.mapping_file import load_mapping
+from neurosim.io.mapping_file import load_mapping, recorded_overrides
 from neurosim.io.nir_read import load_network
-from neurosim.mapping.registry import map_network
+from neurosim.mapping.registry import accepted_options, map_network
 from neurosim.sim.counters import RunResult
 from neurosim.sim.engine import simulate
 
 
 @dataclass
 class Setup:
-    """The three inputs of a run and its stimulus, ready to simulate."""
+    """The three inputs of a run and its stimulus, ready to simulate. ``overrides`` are the
+    hardware overrides ``hardware`` was loaded with; ``overrides_from`` names the mapping file
+    they were taken from when the run gave none and the file recorded some."""
 
     hardware: HardwareSpec
     network: Network
     mapping: Mapping
     data: SpikeDataset
+    overrides: dict[str, Any] = field(default_factory=dict)
+    overrides_from: str | None = None
 
     def simulate(self, **options: Any) -> RunResult:
         """:func:`neurosim.sim.engine.simulate` of the whole stimulus (``dataset`` defaults to its name)."""
         options.setdefault("dataset", self.data.name)
         return simulate(self.hardware, self.network, self.mapping, self.data.inputs, self.data.labels, **options)
+
+
+MAX_FRAMES = 10_000
+"""Most frames per sample a model's metadata (or ``frames=``) may ask for; checked before the
+stimulus is built."""
 
 
 def dataset_for(
@@ -48,18 +59,35 @@ def dataset_for(
     data_path: str | None = None,
     frames: int | None = None,
     seed: int | None = None,
+    source: str | Path | None = None,
 ) -> SpikeDataset:
-    """The test split the model was trained on (per its metadata), or ``dataset`` when given."""
+    """The test split the model was trained on (per its metadata), or ``dataset`` when given.
+    A malformed metadata value (``dataset``, ``frames``, the encoding ``seed``) is a one-line
+    error naming ``source`` (the model file; default: the network's name)."""
+    where = str(source) if source is not None else f"model {net.name!r}"
     meta = net.metadata.get("neurosim", {}) if isinstance(net.metadata, dict) else {}
+    meta = meta if isinstance(meta, dict) else {}
     params = meta.get("encoding", {}) or {}
+    params = params if isinstance(params, dict) else {}
     name = dataset or meta.get("dataset", "digits")
+    if not isinstance(name, str) or not name:
+        raise NeurosimError(f"{where}: metadata neurosim.dataset must be a dataset name, got {name!r}")
     if frames is None:
+        key = "neurosim.encoding.frames" if "frames" in params else "neurosim.frames"
         frames = params.get("frames", meta.get("frames"))
+        if frames is not None:
+            frames = _metadata_int(where, key, frames, 1, MAX_FRAMES)
     if seed is None:
-        seed = int(params.get("seed", meta.get("data_seed", 0)))
-    data = load_dataset(
-        name, "test", frames=None if frames is None else int(frames), seed=seed, path=data_path, limit=samples
-    )
+        key = "neurosim.encoding.seed" if "seed" in params else "neurosim.data_seed"
+        seed = _metadata_int(where, key, params.get("seed", meta.get("data_seed", 0)), 0, 2**63 - 1)
+    try:
+        data = load_dataset(
+            name, "test", frames=None if frames is None else int(frames), seed=seed, path=data_path, limit=samples
+        )
+    except NeurosimError as exc:
+        if dataset:  # the caller's choice, not the file's
+            raise
+        raise NeurosimError(f"{where}: metadata neurosim.dataset: {exc}") from None
     n_in = net.by_name[net.input].size
     if data.n_channels != n_in:
         raise NeurosimError(
@@ -69,6 +97,15 @@ def dataset_for(
     if len(data) == 0:
         raise NeurosimError(f"dataset {name!r}: no samples selected")
     return data
+
+
+def _metadata_int(where: str, key: str, value: Any, lo: int, hi: int) -> int:
+    """A metadata value that must be a whole number in ``[lo, hi]`` (a float with an integer value
+    is accepted, as NIR files may store one), else a one-line error naming ``where`` and ``key``."""
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+    if not (ok and value == int(value) and lo <= int(value) <= hi):
+        raise NeurosimError(f"{where}: metadata {key} must be an integer in [{lo}, {hi}], got {value!r}")
+    return int(value)
 
 
 def prepare(
@@ -83,11 +120,31 @@ def prepare(
     data_path: str | None = None,
     strategy: str = "sequential",
     placement: str = "row-major",
+    mapping_options: dict[str, Any] | None = None,
+    seed: int | None = None,
 ) -> Setup:
-    hardware = load_hardware(hw, overrides)
+    """Hardware (with ``overrides``), network, mapping and test data of a run.
+
+    With ``mapping`` (a mapping file) and no ``overrides``, the overrides the file records are
+    applied (``Setup.overrides_from`` says so); the file is refused when the hardware differs
+    from the one it was made on. Otherwise ``strategy`` and ``placement`` map the network, with
+    ``mapping_options`` (e.g. ``n_cores``, ``neurons_per_core``; one neither takes is an error)
+    and ``seed`` for those that take one."""
+    if mapping is not None and mapping_options:
+        raise NeurosimError(f"mapping file {mapping} gives the mapping; options {sorted(mapping_options)} do not apply")
+    overrides = dict(overrides or {})
+    overrides_from = None
+    if mapping is not None and not overrides:
+        overrides = dict(recorded_overrides(mapping) or {})
+        overrides_from = str(mapping) if overrides else None
+    hardware = load_hardware(hw, overrides or None)
     network = load_network(model, dt=dt)
     if mapping is not None:
         m = load_mapping(mapping, network, hardware)
     else:
-        m = map_network(network, hardware, strategy=strategy, placement=placement)
-    return Setup(hardware, network, m, dataset_for(network, samples=samples, dataset=dataset, data_path=data_path))
+        options = dict(mapping_options or {})
+        if seed is not None and "seed" in accepted_options(strategy, placement):
+            options.setdefault("seed", seed)
+        m = map_network(network, hardware, strategy=strategy, placement=placement, **options)
+    data = dataset_for(network, samples=samples, dataset=dataset, data_path=data_path, source=model)
+    return Setup(hardware, network, m, data, overrides, overrides_from)

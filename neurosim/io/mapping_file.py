@@ -3,8 +3,12 @@
     format: neurosim-mapping/1
     network: digits_layered
     hardware: loihi
-    strategy: sequential
-    placement: row-major
+    hardware_overrides: {core.max_neurons: 64}   # the --set values the mapping was made under
+    strategy: balanced
+    strategy_options: {n_cores: 16}
+    placement: traffic-aware
+    placement_options: {seed: 0}
+    seed: 0                # the run's seed
     cores:
       - core: 0            # physical core index (tiles row-major, then the slot in the tile)
         tile: [0, 0]       # x, y on the mesh (must agree with `core`)
@@ -13,22 +17,32 @@
 
 Physical cores are numbered ``tile * cores_per_tile + slot`` with tiles row-major
 (``tile = y * width + x``).
+
+What the mapping was made on is checked when it is read: the hardware's ``name`` must be the
+file's ``hardware``, and every recorded ``hardware_overrides`` value must hold in the hardware
+(``neurosim run --mapping`` applies the recorded overrides when it is given no ``--set``); keys
+the file does not record may take other values (the same mapping on a slower link, say). The
+strategy, placement, their options and the seed say how the mapping was made; they are kept in
+:attr:`Mapping.meta` and not re-run (the ``cores`` are the mapping). Every key but ``format``
+and ``cores`` is optional, so a hand-written file needs none of them.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated, Any
 
 import numpy as np
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, Strict
 
 from neurosim import atomic
-from neurosim.describe.hardware import HardwareSpec
+from neurosim.describe.hardware import HardwareSpec, in_schema
 from neurosim.describe.mapping import Mapping, check_mapping
 from neurosim.describe.network import Network
 from neurosim.errors import MappingError
-from neurosim.yamlfile import load_yaml, validate
+from neurosim.plain import plain
+from neurosim.yamlfile import MAX_MAPPING_BYTES, Located, load_yaml, validate
 
 FORMAT = "neurosim-mapping/1"
 
@@ -36,17 +50,21 @@ FORMAT = "neurosim-mapping/1"
 # ---- YAML ------------------------------------------------------------------------------------------
 
 
+# indices are strict integers: a boolean (true would read as 1) or a float (1e30) is a wrong type
+_Index = Annotated[int, Strict(), Field(ge=0)]
+
+
 class _Range(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     population: str
-    start: NonNegativeInt
-    stop: NonNegativeInt
+    start: _Index
+    stop: _Index
 
 
 class _CoreEntry(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
-    core: NonNegativeInt
-    tile: tuple[NonNegativeInt, NonNegativeInt] | None = None
+    core: _Index
+    tile: tuple[_Index, _Index] | None = None
     neurons: list[_Range] = Field(min_length=1)
 
 
@@ -55,8 +73,12 @@ class _MappingFile(BaseModel):
     format: str = Field(pattern=r"^neurosim-mapping/1$")
     network: str | None = None
     hardware: str | None = None
+    hardware_overrides: dict[str, Any] | None = None
     strategy: str = "file"
+    strategy_options: dict[str, Any] = Field(default_factory=dict)
     placement: str = "file"
+    placement_options: dict[str, Any] = Field(default_factory=dict)
+    seed: NonNegativeInt | None = None
     cores: list[_CoreEntry] = Field(min_length=1)
 
 
@@ -67,8 +89,19 @@ def _ranges(idx: np.ndarray) -> list[tuple[int, int]]:
     return [(int(s[0]), int(s[-1]) + 1) for s in np.split(idx, breaks)]
 
 
-def save_mapping(m: Mapping, net: Network, hw: HardwareSpec, path: str | Path) -> Path:
-    """Write the mapping as YAML, neuron ranges per core and population."""
+def save_mapping(
+    m: Mapping,
+    net: Network,
+    hw: HardwareSpec,
+    path: str | Path,
+    *,
+    overrides: dict[str, Any] | None = None,
+    seed: int | None = None,
+) -> Path:
+    """Write the mapping as YAML, neuron ranges per core and population, with what it was made
+    on: the hardware's name and ``overrides`` (the ``--set`` values ``hw`` was loaded with), the
+    strategy and placement with their options (``m.meta``, as :func:`map_network` records them)
+    and the run's ``seed``."""
     cores = []
     for core in m.used_cores:
         neurons = []
@@ -81,17 +114,24 @@ def save_mapping(m: Mapping, net: Network, hw: HardwareSpec, path: str | Path) -
         "format": FORMAT,
         "network": net.name,
         "hardware": hw.name,
+        "hardware_overrides": plain(dict(overrides or {})),
         "strategy": m.strategy,
+        "strategy_options": plain(dict(m.meta.get("strategy_options", {}))),
         "placement": m.placement,
+        "placement_options": plain(dict(m.meta.get("placement_options", {}))),
+        "seed": None if seed is None else int(seed),
         "cores": cores,
     }
+    if doc["seed"] is None:
+        del doc["seed"]
     return atomic.write_text(path, yaml.safe_dump(doc, sort_keys=False, default_flow_style=None))
 
 
 def load_mapping(path: str | Path, net: Network, hw: HardwareSpec) -> Mapping:
     """Read a mapping YAML and check it against the network and the hardware."""
-    doc = load_yaml(path)
+    doc = load_yaml(path, MAX_MAPPING_BYTES)
     spec = validate(_MappingFile, doc)
+    _check_made_on(doc, spec, hw)
     core_of = np.full(net.n_neurons, -1, np.int64)
     for i, entry in enumerate(spec.cores):
         where = ("cores", i)
@@ -134,9 +174,42 @@ def load_mapping(path: str | Path, net: Network, hw: HardwareSpec) -> Mapping:
             f"{missing.size} neurons are not mapped (first: neuron "
             f"{missing[0] - net.span(pop).start} of population {pop!r})",
         )
-    m = Mapping(core_of, spec.strategy, spec.placement, {"file": str(path)})
+    made = {k: getattr(spec, k) for k in ("hardware_overrides", "strategy_options", "placement_options", "seed")}
+    m = Mapping(core_of, spec.strategy, spec.placement, {"file": str(path), **made})
     try:
         check_mapping(net, hw, m)
     except MappingError as exc:
         raise MappingError(f"{path}: {exc}") from None
     return m
+
+
+def recorded_overrides(path: str | Path) -> dict[str, Any] | None:
+    """The hardware overrides a mapping file says it was made under (None when it does not say)."""
+    return validate(_MappingFile, load_yaml(path, MAX_MAPPING_BYTES)).hardware_overrides
+
+
+def _hw_value(hw: HardwareSpec, dotted: str) -> Any:
+    value: Any = hw
+    for part in dotted.split("."):
+        value = getattr(value, part, None)
+    return plain(value)
+
+
+def _check_made_on(doc: Located, spec: _MappingFile, hw: HardwareSpec) -> None:
+    """Refuse hardware other than the one the mapping file says it was made on."""
+    if spec.hardware is not None and spec.hardware != hw.name:
+        raise doc.error(("hardware",), f"the mapping was made for hardware {spec.hardware!r}, not {hw.name!r}")
+    recorded = spec.hardware_overrides or {}
+    for key in recorded:
+        if not in_schema(HardwareSpec, str(key)):
+            raise doc.error(("hardware_overrides", key), "not a hardware key (see hw_configs/README.md)")
+    differ = {k: _hw_value(hw, k) for k, v in recorded.items() if _hw_value(hw, k) != plain(v)}
+    if differ:
+        first = next(iter(differ))
+        made = ", ".join(f"{k}={v}" for k, v in recorded.items())
+        has = ", ".join(f"{k}={v}" for k, v in differ.items())
+        raise doc.error(
+            ("hardware_overrides", first),
+            f"the mapping was made under {made} but the hardware has {has}; "
+            "run it with the same --set values, or with no --set to apply the file's",
+        )

@@ -62,7 +62,7 @@ def _title_section(summary: dict) -> list[str]:
     ]
 
 
-def _parameters_section(summary: dict) -> list[str]:
+def _parameters_section(summary: dict, wall_s: float | None) -> list[str]:
     run = summary["run"]
     hw = run["hardware"]
     net = run["network"]
@@ -84,13 +84,43 @@ def _parameters_section(summary: dict) -> list[str]:
     if "neurons" in net:
         params.append(["network size", f"{net['neurons']:,} neurons, {net['synapses']:,} synapses"])
     params.append(["mapping strategy", run["mapping"].get("strategy") or "n/a"])
+    params += _mapping_rows(summary.get("mapping"))
     for k, v in sorted((run.get("options") or {}).items()):
         params.append([f"option `{k}`", f"`{v}`"])
     params += [
         ["neurosim version", run["neurosim_version"]],
-        ["simulation wall time", f"{run['wall_s']:.3g} s" if run.get("wall_s") is not None else "n/a"],
+        ["simulation wall time", f"{wall_s:.3g} s" if wall_s is not None else "n/a"],
     ]
     return ["## Run parameters", "", _table(["parameter", "value"], params, "ll"), ""]
+
+
+def _mapping_rows(mapping: dict | None) -> list[list[Any]]:
+    """Placement, options, how the strategy chose, and the mapping's traffic with one spike per
+    neuron (the ``mapping`` block of the summary)."""
+    if not mapping:
+        return []
+    rows: list[list[Any]] = [["placement", mapping.get("placement") or "n/a"]]
+    for side, opts in sorted((mapping.get("options") or {}).items()):
+        shown = ", ".join(f"{k}={v}" for k, v in sorted(opts.items())) if isinstance(opts, dict) else opts
+        rows.append([f"mapping `{side}`", f"`{shown}`" if shown else "none"])
+    found = mapping.get("strategy_result") or {}
+    if "chosen" in found:
+        cands = "; ".join(
+            f"{name}: cut {fmt_count(f.get('cut_traffic'))}" for name, f in (found.get("candidates") or {}).items()
+        )
+        rows.append(
+            ["partition", f"method {found.get('method')}, chose {found['chosen']}" + (f" ({cands})" if cands else "")]
+        )
+    rows += [
+        ["cores / tiles used", f"{mapping['cores_used']} / {mapping['tiles_used']}"],
+        [
+            "traffic, one spike per neuron",
+            f"{fmt_count(mapping['messages'])} messages, {fmt_count(mapping['cut_traffic'])} leave their core, "
+            f"{fmt_count(mapping['tile_traffic'])} their tile, {fmt_count(mapping['hops'])} hops "
+            f"(mean {mapping['mean_hops']:.3g})",
+        ],
+    ]
+    return rows
 
 
 def _per_inference_section(summary: dict) -> list[str]:
@@ -307,12 +337,13 @@ def _figures_section(figures: dict[str, str]) -> list[str]:
     return lines
 
 
-def render_markdown(summary: dict, figures: dict[str, str]) -> str:
+def render_markdown(summary: dict, figures: dict[str, str], wall_s: float | None = None) -> str:
     """A Markdown report of a summary; ``figures`` maps a figure key (``energy``, ``cores``,
-    ``raster``, ``latency`` or any other) to an image path relative to the report."""
+    ``raster``, ``latency`` or any other) to an image path relative to the report; ``wall_s``: the
+    simulation's wall-clock time (the result's, not in the summary), shown as n/a when None."""
     lines = [
         *_title_section(summary),
-        *_parameters_section(summary),
+        *_parameters_section(summary, wall_s),
         *_per_inference_section(summary),
         *_energy_section(summary),
         *_cores_section(summary),

@@ -8,49 +8,19 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
-from builders import random_network
+from builders import comparable, write_spec
 
 from neurosim.cli.main import main
 from neurosim.errors import ConfigError, NeurosimError
 from neurosim.experiments.explore import sweep as sweep_mod
 from neurosim.experiments.explore.pareto import pareto_mask
-from neurosim.experiments.explore.point import WALL_COLUMNS, run_point
+from neurosim.experiments.explore.point import run_point
 from neurosim.experiments.explore.spec import load_spec
 from neurosim.experiments.explore.sweep import run_sweep
 from neurosim.io.hardware_file import load_hardware
 from neurosim.io.mapping_file import load_mapping
 from neurosim.io.nir_read import load_network
-from neurosim.io.nir_write import save_network
 from neurosim.paths import HW_DIR
-
-
-@pytest.fixture(scope="module")
-def model(tmp_path_factory):
-    """A small sparse model with the digits dataset's 64 inputs (no metadata: digits test split)."""
-    path = tmp_path_factory.mktemp("models") / "tiny.nir"
-    save_network(random_network([64, 24, 10], seed=1, density=0.3, name="tiny"), path)
-    return path
-
-
-def write_spec(folder, model, **fields):
-    doc = {
-        "format": "neurosim-explore/1",
-        "name": "t",
-        "models": [str(model)],
-        "hardware": ["small"],
-        "samples": 4,
-        "profile_samples": 2,
-        **fields,
-    }
-    path = folder / "spec.yaml"
-    path.write_text(yaml.safe_dump(doc, sort_keys=False))
-    return path
-
-
-def comparable(df):
-    return df.drop(columns=list(WALL_COLUMNS)).reset_index(drop=True)
-
 
 # ---- the spec --------------------------------------------------------------------------------------
 

@@ -117,6 +117,11 @@ def _run(job: dict, rec: dict) -> None:
         "network": net.name,
         "hardware": hw.name,
         "n_neurons": int(net.n_neurons),
+        # what the mapping was made on and with (saved with the front's mapping files)
+        "hardware_overrides": p["overrides"],
+        "strategy_options": plain(mapping.meta.get("strategy_options", {}), json=True),
+        "placement_options": plain(mapping.meta.get("placement_options", {}), json=True),
+        "seed": p["seed"],
     }
 
 
@@ -138,7 +143,9 @@ def _setup(job: dict) -> tuple[HardwareSpec, Network, SpikeDataset, Mapping | No
     except MappingError:  # sequential does not fit; the point's own strategy still may
         hw = load_hardware(job["hardware_path"], p["overrides"] or None)
         net = load_network(job["model_path"], dt=p["dt"])
-        data = dataset_for(net, samples=p["samples"], dataset=p["dataset"], data_path=job.get("data_path"))
+        data = dataset_for(
+            net, samples=p["samples"], dataset=p["dataset"], data_path=job.get("data_path"), source=job["model_path"]
+        )
         return hw, net, data, None
 
 
@@ -148,7 +155,7 @@ def _point_mapping(
     """The point's mapping (``base`` when it is the default one) and the spike rates it was made
     with (profiled on the first test samples when the sweep asks for it)."""
     strategy, placement = p["strategy"], p["placement"]
-    options = {**p["strategy_options"], **p["placement_options"]}
+    options = {**p["strategy_options"], **p["placement_options"], **(p.get("mapping_options") or {})}
     accepted = accepted_options(strategy, placement)
     if "seed" in accepted and "seed" not in options:
         options["seed"] = p["seed"]
@@ -156,7 +163,7 @@ def _point_mapping(
     if p["rates"] == "profile":
         rates = profile_rates(net, hw, data.inputs[: p["profile_samples"]], mapping=base)
         if "rates" in accepted:
-            options["rates"] = rates
+            options["rates"] = rates  # recorded as "given" in the mapping's meta
     mapping = base
     if mapping is None or (strategy, placement) != ("sequential", "row-major") or options:
         mapping = map_network(net, hw, strategy, placement, **options)

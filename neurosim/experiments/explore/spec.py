@@ -22,6 +22,10 @@ Format (``examples/explore_small.yaml`` is a complete example)::
       - {name: partition, options: {method: greedy}}
       - {name: random, options: {seed: 3}, label: random-3}
     placements: [row-major, traffic-aware]    # default [row-major]; same entry forms
+    n_cores: [4, 16]             # optional grid (a value or a list): spread the network over N cores
+                                 #   (or `all`), for strategies that take it (balanced, random),
+                                 #   as `neurosim run --n-cores`
+    neurons_per_core: [16]       # optional grid: at most N neurons per core (`--neurons-per-core`)
     modes: [sync]                # default [sync]; names from neurosim.sim.modes.MODES; an entry
                                  #   may be {name: async, options: {policy: momentum, group_size: 4}}
                                  #   whose options go to neurosim.sim.engine.simulate (its keyword
@@ -37,9 +41,12 @@ Format (``examples/explore_small.yaml`` is a complete example)::
     profile_samples: 4
 
 Relative paths are relative to the directory of the spec file. The points of the sweep are the
-product models x hardware x override grid x strategies x placements x modes, in that order
-(the order of the output table). Each point is identified by a stable hash of its parameters
-(:func:`point_key`), which names its result file ``points/<key>.json``.
+product models x hardware x override grid x mapping grid (``n_cores`` x ``neurons_per_core``) x
+strategies x placements x modes, in that order (the order of the output table). A mapping key
+every strategy and placement of the spec refuses is an error of the spec; the same key in an
+entry's ``options`` too is an error (give it in one place). Each point is identified by a
+stable hash of its parameters (:func:`point_key`), which names its result file
+``points/<key>.json``.
 
 Files are not checked for existence here: a point whose hardware or model file is missing fails
 on its own (its error is recorded) and the rest of the sweep goes on.
@@ -51,21 +58,24 @@ import hashlib
 import inspect
 import itertools
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator
 
-from neurosim.describe.hardware import HardwareSpec, in_schema
+from neurosim.describe.hardware import HardwareSpec, in_schema, value_error
 from neurosim.errors import ConfigError
-from neurosim.mapping.registry import registry
+from neurosim.mapping.registry import accepted_options, registry
 from neurosim.paths import is_bare_name, shipped_path
 from neurosim.sim.engine import simulate
 from neurosim.sim.modes import MODES
 from neurosim.yamlfile import Located, load_yaml, validate
 
 FORMAT = "neurosim-explore/1"
+#: the spec's top-level mapping keys (grids, like ``neurosim run --n-cores / --neurons-per-core``)
+MAPPING_KEYS = ("n_cores", "neurons_per_core")
 
 
 class _Strict(BaseModel):
@@ -93,6 +103,10 @@ def _entries(v):
     return v
 
 
+def _as_list(v):
+    return v if v is None or isinstance(v, list) else [v]
+
+
 class Spec(_Strict):
     format: Literal["neurosim-explore/1"]
     name: str = Field(pattern=r"^[A-Za-z0-9._-]+$")
@@ -110,8 +124,26 @@ class Spec(_Strict):
     dt: float | None = Field(None, gt=0)
     rates: Literal["profile", "uniform"] = "profile"
     profile_samples: PositiveInt = 4
+    n_cores: list[Any] | None = Field(None, min_length=1)
+    neurons_per_core: list[PositiveInt] | None = Field(None, min_length=1)
 
     _as_entries = field_validator("strategies", "placements", "modes", mode="before")(_entries)
+    _as_lists = field_validator(*MAPPING_KEYS, mode="before")(_as_list)
+
+    @field_validator("n_cores")
+    @classmethod
+    def _cores(cls, values):
+        for i, v in enumerate(values or []):
+            if v != "all" and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+                raise ValueError(f"entry {i}: expected a positive integer or 'all', got {v!r}")
+        return values
+
+    @field_validator("name")
+    @classmethod
+    def _not_dots(cls, name):  # the pattern allows dots; '.' and '..' would name no folder of its own
+        if set(name) == {"."}:
+            raise ValueError(f"{name!r} is not a folder name of its own (letters, digits, . _ -)")
+        return name
 
     @field_validator("overrides")
     @classmethod
@@ -150,6 +182,8 @@ class LoadedSpec:
     path: Path
     points: list[Point]
     override_keys: tuple[str, ...]
+    #: the mapping options (``MAPPING_KEYS``) the spec gives, top-level or in an entry's options
+    mapping_keys: tuple[str, ...] = ()
 
 
 def point_key(params: dict[str, Any]) -> str:
@@ -184,9 +218,13 @@ def _check(doc: Located, spec: Spec) -> None:
         for k in e.options:
             if k not in accepted:
                 raise doc.error(("modes", i, "options", k), f"not an option of simulate(); known: {sorted(accepted)}")
-    for key in spec.overrides:
+    for key, values in spec.overrides.items():
         if not _hardware_key(key):
             raise doc.error(("overrides", key), "not a hardware key (see hw_configs/README.md), e.g. core.max_neurons")
+        for i, value in enumerate(values):  # type and range of each value, before any point runs
+            reason = value_error(HardwareSpec, key, value)
+            if reason is not None:
+                raise doc.error(("overrides", key, i), reason)
     for group in ("strategies", "placements"):
         for i, e in enumerate(getattr(spec, group)):
             if "rates" in e.options:
@@ -209,6 +247,7 @@ _RESERVED = {
     "raster_sample",
     "progress",
     "options",
+    "first_sample",
 }
 
 
@@ -231,14 +270,16 @@ def load_spec(path: str | Path) -> LoadedSpec:
     """Read, validate and expand a sweep specification."""
     doc = load_yaml(path)
     spec = validate(Spec, doc)
+    _check_size(doc, spec)
     _check(doc, spec)
+    mapping_keys = _check_mapping_keys(doc, spec)
     base = Path(path).resolve().parent
     keys = tuple(spec.overrides)
     data_path = str(base / spec.data_path) if spec.data_path else None
     grid = [dict(zip(keys, combo)) for combo in itertools.product(*(spec.overrides[k] for k in keys))]
     points: list[Point] = []
-    for model, hw, ov, st, pl, mo in itertools.product(
-        spec.models, spec.hardware, grid, spec.strategies, spec.placements, spec.modes
+    for model, hw, ov, mg, st, pl, mo in itertools.product(
+        spec.models, spec.hardware, grid, _mapping_grid(spec), spec.strategies, spec.placements, spec.modes
     ):
         params = {
             "model": model,
@@ -261,6 +302,8 @@ def load_spec(path: str | Path) -> LoadedSpec:
             "profile_samples": spec.profile_samples,
             "seed": spec.seed,
         }
+        if mg:  # only when given, so that the keys of specs without mapping keys stay as they were
+            params["mapping_options"] = mg
         params = json.loads(json.dumps(params, default=str))  # plain JSON types, as stored
         points.append(
             Point(
@@ -277,4 +320,53 @@ def load_spec(path: str | Path) -> LoadedSpec:
         if p.key in seen:
             raise ConfigError(f"points {seen[p.key]} and {p.index} are identical", file=str(path))
         seen[p.key] = p.index
-    return LoadedSpec(spec, Path(path), points, keys)
+    return LoadedSpec(spec, Path(path), points, keys, mapping_keys)
+
+
+MAX_POINTS = 100_000
+"""Most points of a sweep; a larger product is refused before it is expanded."""
+
+
+def _check_size(doc: Located, spec: Spec) -> None:
+    """Refuse a sweep of more than ``MAX_POINTS`` points, counted from the list lengths alone."""
+    lists: list[list[Any]] = [spec.models, spec.hardware, spec.strategies, spec.placements, spec.modes]
+    lists += list(spec.overrides.values()) + [getattr(spec, k) or [None] for k in MAPPING_KEYS]
+    n: int = math.prod(len(v) for v in lists)
+    if n > MAX_POINTS:
+        raise doc.error((), f"the sweep has {n} points, over the limit of {MAX_POINTS}")
+
+
+def _mapping_grid(spec: Spec) -> list[dict[str, Any]]:
+    """Every combination of the spec's top-level mapping keys (one empty dict without them)."""
+    given = [k for k in MAPPING_KEYS if getattr(spec, k) is not None]
+    return [dict(zip(given, combo)) for combo in itertools.product(*(getattr(spec, k) for k in given))]
+
+
+def _check_mapping_keys(doc: Located, spec: Spec) -> tuple[str, ...]:
+    """Refuse a top-level mapping key some strategy and placement of the spec would not take, or
+    one an entry's options give too; return the mapping keys the spec gives anywhere."""
+    top = [k for k in MAPPING_KEYS if getattr(spec, k) is not None]
+    for key in top:
+        for group in ("strategies", "placements"):
+            for i, e in enumerate(getattr(spec, group)):
+                if key in e.options:
+                    raise doc.error((group, i, "options", key), f"{key} is also given at the top level; give it once")
+        for st in spec.strategies:
+            for pl in spec.placements:
+                if key not in accepted_options(st.name, pl.name):
+                    raise doc.error(
+                        (key,),
+                        f"strategy {st.name!r} with placement {pl.name!r} does not take {key} "
+                        f"(takes {sorted(accepted_options(st.name, pl.name))}); "
+                        "give it in the options of the strategies that take it",
+                    )
+    in_entries = {k for e in (*spec.strategies, *spec.placements) for k in e.options if k in MAPPING_KEYS}
+    return tuple(k for k in MAPPING_KEYS if k in top or k in in_entries)
+
+
+def mapping_option(params: dict[str, Any], key: str) -> Any:
+    """The value of mapping option ``key`` at a point (top-level grid or the strategy's options), or None."""
+    for where in (params.get("mapping_options") or {}, params["strategy_options"], params["placement_options"]):
+        if key in where:
+            return where[key]
+    return None
