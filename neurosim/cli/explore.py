@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import sys
+
 from neurosim.cli.commands import COMMANDS
 from neurosim.experiments.explore.sweep import run_sweep
+
+#: exit code when no point of the sweep succeeded (bad input, a refused cluster: 2)
+EXIT_FAILED = 1
 
 
 def cmd_explore(a) -> int:
@@ -14,7 +19,7 @@ def cmd_explore(a) -> int:
     n = len(res.table)
     print(
         f"{res.name}: {n} points ({res.computed} run, {res.skipped} already done, {res.failed} failed); "
-        f"{len(res.front)} on the energy-latency front"
+        f"{len(res.front)} on the energy-latency-accuracy front"
     )
     ok = res.table[res.table["status"] == "ok"]
     if len(ok):
@@ -24,6 +29,11 @@ def cmd_explore(a) -> int:
             f"{best['hardware']}; key {best['key']})"
         )
     print(f"table: {res.files['csv']}")
+    if n and len(ok) == 0:
+        first = res.table["error"].dropna()
+        why = f"; first error: {first.iloc[0]}" if len(first) else ""
+        print(f"neurosim: error: every point of {res.name} failed{why}", file=sys.stderr)
+        return EXIT_FAILED
     return 0
 
 
@@ -33,7 +43,8 @@ def register(sub) -> None:
         help=COMMANDS["explore"][1],
         description="Run every point of a sweep spec (see examples/explore_small.yaml) and "
         "write reports/explore/<name>/: points/*.json, table.csv, table.parquet, "
-        "pareto.png, front/*.yaml. Finished points are not run again.",
+        "pareto.png, front/*.yaml. Finished points are not run again. Exit code 1 when every "
+        "point failed, 2 for bad input (or Dask workers that do not match this process).",
     )
     e.add_argument("spec", metavar="SPEC.yaml", help="sweep specification (format neurosim-explore/1)")
     e.add_argument("--out", help="output directory (default: reports/explore/<name>)")
@@ -41,7 +52,9 @@ def register(sub) -> None:
     e.add_argument(
         "--dask",
         metavar="ADDRESS",
-        help="run the points on Dask: a scheduler address, or 'local' for a LocalCluster of --workers processes",
+        help="run the points on Dask: a scheduler address (tcp://HOST:PORT), or 'local' for a LocalCluster of "
+        "--workers processes; the model and hardware files travel with the jobs (no shared filesystem), the "
+        "workers must have the same neurosim and numerical package versions (checked)",
     )
     e.add_argument("--retry-failed", action="store_true", help="run the points that failed before again")
     e.add_argument("-q", "--quiet", action="store_true", help="no progress bar")

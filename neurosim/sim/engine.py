@@ -47,6 +47,7 @@ def simulate(
     raster_sample: int | None = 0,
     progress: Callable | None = None,
     options: dict | None = None,
+    first_sample: int = 0,
 ) -> RunResult:
     """Simulate every sample of ``inputs`` (bool, samples x frames x input channels).
 
@@ -58,7 +59,12 @@ def simulate(
 
     Returns a :class:`RunResult` with per-sample records and per-core counters. Conservation is
     checked for every sample (messages sent = received = routed, synops = sum over delivered
-    spikes of their fan-out); a violation raises :class:`SimulationError`."""
+    spikes of their fan-out); a violation raises :class:`SimulationError`.
+
+    ``first_sample``: the index of ``inputs[0]`` in the whole stimulus, for a shard of a run
+    (:mod:`neurosim.experiments.shard`): sample ``k`` of ``inputs`` is simulated, seeded and
+    recorded as sample ``first_sample + k`` (``raster_sample`` counts the same way), so a
+    sample's result depends only on the seed and its index."""
 
     _check_arguments(net, inputs, mode, scope, policy, group_size, max_steps, stop_on_output)
     t_wall = time.perf_counter()
@@ -76,8 +82,9 @@ def simulate(
     iterator = range(inputs.shape[0])
     if progress is not None:
         iterator = progress(iterator)
-    for i in iterator:
-        totals.add(i, inputs[i], int(labels[i]), record=raster_sample == i)
+    for k in iterator:
+        i = first_sample + k
+        totals.add(i, inputs[k], int(labels[k]), record=raster_sample == i)
     return totals.result(
         name=name,
         mode=mode,

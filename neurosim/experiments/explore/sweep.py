@@ -6,30 +6,37 @@ Layout of the output directory (default ``reports/explore/<name>/``)::
     points/<key>.json     one record per point (parameters, metrics or error, mapping), written as
                           soon as the point finishes; the table is rebuilt from these
     table.csv, table.parquet   one row per point of the spec, in spec order
-    pareto.png            energy vs latency; the front highlighted, accuracy as colour
+    pareto.png            energy vs latency; marker per strategy, colour per placement, size per
+                          accuracy; the (energy, latency, accuracy) front ringed
     front/<key>.yaml      the mapping of every point on the front (neurosim-mapping/1)
+    .neurosim-report      the marker of a folder neurosim wrote (``sweep``): an existing folder
+                          without it that holds other files is refused, never written into
 
 Re-running a spec skips the points whose record exists (failed ones too, unless
 ``retry_failed``). A failing point records its error and the sweep goes on. On the local pool a
 lost worker process (``BrokenProcessPool``) loses the unfinished points; they are run again, each
 in a process of its own, up to ``MAX_ATTEMPTS`` in all, then recorded as ``WorkerLost``. On Dask,
 the scheduler reschedules the tasks of a lost worker and retries them (``retries``); a point
-that still fails is recorded.
+that still fails is recorded. Dask needs no shared filesystem: the model and hardware files
+travel with the jobs, the workers' versions are checked first (:mod:`neurosim.experiments.cluster`),
+and a point's future is released once its record is written, so it is never computed twice.
 Results do not depend on the backend or the number of workers (every point is seeded from the
-spec), except the wall-time columns.
+spec), except the wall-time columns. The local pool's workers end with the sweep, whatever ends
+it (SIGINT, SIGTERM, SIGKILL: :mod:`neurosim.experiments.explore.pool`); a record is written
+atomically (no temporary file is left by a failure, and a killed sweep's are removed on resume).
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import math
 import multiprocessing as mp
 import os
 import shutil
 import sys
+import uuid
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,9 +47,11 @@ from tqdm import tqdm
 from neurosim import atomic
 from neurosim.describe.mapping import Mapping
 from neurosim.errors import NeurosimError
+from neurosim.experiments import cluster
 from neurosim.experiments.explore.pareto import pareto_mask, plot_pareto
 from neurosim.experiments.explore.point import METRICS, WALL_COLUMNS, run_point, unrle
-from neurosim.experiments.explore.spec import LoadedSpec, Point, load_spec
+from neurosim.experiments.explore.pool import new_pool, stop_pool
+from neurosim.experiments.explore.spec import LoadedSpec, Point, load_spec, mapping_option
 from neurosim.io.hardware_file import load_hardware
 from neurosim.io.mapping_file import save_mapping
 from neurosim.io.nir_read import load_network
@@ -130,23 +139,13 @@ def _context():
     return ctx
 
 
-def _init_worker() -> None:
-    """One BLAS thread per worker process: the pool, not BLAS, uses the cores (as Dask's workers
-    do by default)."""
-    try:
-        from threadpoolctl import threadpool_limits  # noqa: PLC0415 - optional extra
-    except ImportError:
-        return
-    threadpool_limits(limits=1)
-
-
 def _run_pool(points: list[Point], workers: int, done: Callable[[dict], None]) -> None:
     """All points on one pool of ``workers`` processes. When a worker dies the pool breaks and
     every unfinished point is lost; those are then run again each in a process of its own (so
     a point that kills its worker cannot take others with it), up to ``MAX_ATTEMPTS`` in all."""
     fn, ctx = run_point, _context()
     lost: list[Point] = []
-    pool = ProcessPoolExecutor(max_workers=min(workers, len(points)), mp_context=ctx, initializer=_init_worker)
+    pool = new_pool(min(workers, len(points)), ctx)  # its workers end with this process (pool.py)
     try:
         futures = {pool.submit(fn, p.job()): p for p in points}
         for fut in as_completed(futures):
@@ -159,8 +158,8 @@ def _run_pool(points: list[Point], workers: int, done: Callable[[dict], None]) -
             except Exception as exc:  # e.g. the record could not be sent back
                 rec = _error_record(p, f"{type(exc).__name__}: {' '.join(str(exc).split())}")
             done(rec)
-    except BaseException:
-        pool.shutdown(wait=False, cancel_futures=True)
+    except BaseException:  # an interrupt or SIGTERM ends the workers now, not after their points
+        stop_pool(pool)
         raise
     pool.shutdown()
     if lost:
@@ -171,7 +170,7 @@ def _run_isolated(points: list[Point], workers: int, done: Callable[[dict], None
 
     def one(p: Point) -> dict:
         for _ in range(MAX_ATTEMPTS - 1):
-            with ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=_init_worker) as ex:
+            with new_pool(1, ctx) as ex:
                 try:
                     return ex.submit(fn, p.job()).result()
                 except BrokenProcessPool:
@@ -187,44 +186,39 @@ def _run_isolated(points: list[Point], workers: int, done: Callable[[dict], None
 
 
 def _run_dask(points: list[Point], address: str, workers: int, done: Callable[[dict], None]) -> None:
-    try:
-        import distributed  # noqa: PLC0415 - optional extra
-    except ImportError:
-        raise NeurosimError("--dask needs dask and distributed: pip install 'neurosim[dask]'") from None
+    """The points on Dask (``local`` or a scheduler's address). The model and hardware files
+    are read here and travel with the jobs as bytes (:func:`cluster.run_with_files`), so the
+    workers need no shared filesystem; each file is sent to the cluster once. A future is
+    released as soon as its record is written, so a worker lost later does not make the
+    scheduler compute a finished point again."""
+    jobs = {p.key: p.job() for p in points}
+    files = cluster.read_files(list(jobs.values()))
+    with cluster.dask_client(address, workers) as client:
+        import distributed  # noqa: PLC0415 - optional extra (dask_client has checked it is there)
 
-    cluster = None
-    try:
-        if address == "local":
-            cluster = distributed.LocalCluster(
-                n_workers=workers,
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=":0",
-                silence_logs=logging.ERROR,
+        shipped = {path: client.scatter(data, hash=False) for path, data in files.items() if data is not None}
+        futures, run_id = {}, uuid.uuid4().hex[:8]  # keys of their own: another client's are not ours
+        for p in points:
+            job = jobs.pop(p.key)
+            mine = {path: shipped.get(path) for k in cluster.FILE_KEYS if (path := job.get(k)) is not None}
+            fut = client.submit(
+                cluster.run_with_files,
+                run_point,
+                job,
+                mine,
+                key=f"neurosim-point-{p.key}-{run_id}",
+                pure=False,
+                retries=MAX_ATTEMPTS - 1,
             )
-            client = distributed.Client(cluster)
-        else:
-            client = distributed.Client(address, timeout="20s")
-    except (OSError, TimeoutError) as exc:
-        if cluster is not None:
-            cluster.close()
-        raise NeurosimError(f"--dask {address}: cannot connect: {' '.join(str(exc).split())}") from None
-    try:
-        futures = {
-            client.submit(run_point, p.job(), key=f"neurosim-point-{p.key}", pure=False, retries=MAX_ATTEMPTS - 1): p
-            for p in points
-        }
-        for fut in distributed.as_completed(list(futures)):
-            p = futures[fut]
+            futures[fut] = p
+        for fut in distributed.as_completed(futures):
+            p = futures.pop(fut)
             try:
                 rec = fut.result()
             except Exception as exc:  # KilledWorker after the retries, a lost connection, ...
                 rec = _error_record(p, f"{type(exc).__name__}: {' '.join(str(exc).split())}"[:400])
             done(rec)
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+            fut.release()
 
 
 # ---- the sweep -----------------------------------------------------------------------------------
@@ -260,8 +254,9 @@ def run_sweep(
 
     ``workers``: processes of the local pool (default: the CPUs available; 0 runs the points in
     this process) or Dask workers of ``dask="local"``. ``dask``: ``"local"`` for a
-    ``distributed.LocalCluster`` or the address of a Dask scheduler (its workers must import
-    neurosim and see the spec's files at the same paths)."""
+    ``distributed.LocalCluster`` or the address of a Dask scheduler (its workers must run the
+    same neurosim and numerical packages, which is checked; the model and hardware files travel
+    with the jobs, but an on-disk dataset's ``data_path`` must exist on the workers)."""
     _need_pandas()
     loaded = spec if isinstance(spec, LoadedSpec) else load_spec(spec)
     out = Path(out) if out is not None else Path("reports") / "explore" / loaded.spec.name
@@ -289,8 +284,12 @@ def _check_workers(workers: int | None, dask: str | None) -> int:
 
 
 def _prepare_out(loaded: LoadedSpec, out: Path) -> None:
-    """The output folder with its ``points/`` folder and a copy of the spec."""
+    """The output folder with its ``points/`` folder and a copy of the spec. A folder that holds
+    files neurosim did not write is refused (:func:`atomic.claim`); the temporary record files a
+    killed sweep left are removed."""
+    atomic.claim(out, "sweep")
     (out / "points").mkdir(parents=True, exist_ok=True)
+    atomic.clean_stale_files(out / "points")
     if loaded.path.resolve() != (out / "spec.yaml").resolve():
         shutil.copyfile(loaded.path, out / "spec.yaml")
 
@@ -381,6 +380,8 @@ def build_table(loaded: LoadedSpec, records: dict[str, dict]):
         }
         for k in loaded.override_keys:
             row[k] = prm["overrides"].get(k)
+        for k in loaded.mapping_keys:  # n_cores, neurons_per_core where the spec gives them
+            row[k] = mapping_option(prm, k)
         row.update(
             {
                 "strategy": prm["strategy_label"],
@@ -447,8 +448,10 @@ def _write_front_mappings(loaded: LoadedSpec, records: dict, front: list[str], o
         try:
             net = load_network(p.model_path, dt=p.params["dt"])
             hw = load_hardware(p.hardware_path, p.params["overrides"] or None)
-            mapping = Mapping(unrle(m["core_of"]), m["strategy"], m["placement"])
-            save_mapping(mapping, net, hw, folder / f"{key}.yaml")
+            made = {k: m.get(k) or {} for k in ("strategy_options", "placement_options")}
+            mapping = Mapping(unrle(m["core_of"]), m["strategy"], m["placement"], made)
+            ov = p.params["overrides"]
+            save_mapping(mapping, net, hw, folder / f"{key}.yaml", overrides=ov, seed=p.params["seed"])
         except (NeurosimError, OSError, ValueError) as exc:
             print(f"neurosim: warning: mapping of front point {key} not written: {exc}", file=sys.stderr)
 
@@ -474,5 +477,6 @@ def rebuild(spec: str | Path, out: str | Path | None = None) -> SweepResult:
     _need_pandas()
     loaded = load_spec(spec)
     out = Path(out) if out is not None else Path("reports") / "explore" / loaded.spec.name
+    atomic.check_out(out, "sweep")
     records = {p.key: r for p in loaded.points if (r := read_record(out, p.key)) is not None}
     return finish(loaded, out, records)
