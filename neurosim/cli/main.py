@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ctypes
 import importlib
+import os
 import signal
 import sys
 import threading
@@ -30,6 +31,7 @@ from neurosim.errors import NeurosimError
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 128 + signal.SIGINT  # 130
 EXIT_TERMINATED = 128 + signal.SIGTERM  # 143
+EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE  # 141, what a shell shows for a writer whose reader left
 GRACE_S = 5.0
 
 
@@ -100,12 +102,23 @@ def _exit_code(exc: BaseException, first: int | None) -> int:
         return _stopped(signal.SIGTERM if first is None and isinstance(exc, Terminated) else first)
     if isinstance(exc, SystemExit):
         return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
+    if isinstance(exc, BrokenPipeError):  # the reader went away (``neurosim run | head -1``): nothing to say
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
     fail = importlib.import_module("neurosim.cli.args").fail
     if isinstance(exc, NeurosimError):
         return fail(str(exc))
     if isinstance(exc, (OSError, ValueError)):  # e.g. an unwritable --out, a bad number in a file
         return fail(f"{type(exc).__name__}: {exc}")
     raise exc
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that flushing it at exit does not raise again."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 def _stopped(signum: int | None) -> int:
@@ -134,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     with _Signals() as signals:
         try:
             code = _run(argv)
+            sys.stdout.flush()  # a reader that went away shows here, not at interpreter exit
         except BaseException as exc:  # noqa: B036 - every way out gets its exit code and one line
             return _exit_code(exc, signals.first)
         return _stopped(signals.first) if signals.first is not None else code

@@ -201,3 +201,19 @@ def test_out_refuses_the_users_folder_and_the_working_directory(base, tmp_path, 
     assert "working directory" in capsys.readouterr().err
     monkeypatch.chdir(here)
     assert sorted(os.listdir(tmp_path)) == ["mine"] and os.listdir(mine) == ["notes.txt"]
+
+
+def test_a_reader_that_goes_away_ends_the_run_quietly(tmp_path):
+    """``neurosim run | head -1``: the report is written, then stdout's reader is gone; the run
+    ends with 141 (as a shell shows SIGPIPE) and no error line or traceback."""
+    out = tmp_path / "rep"
+    p = subprocess.Popen(
+        [sys.executable, "-m", "neurosim.cli.main", "run", "--samples", "2", "-q", "--out", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    p.stdout.close()
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 141, err
+    assert err == b""
+    assert (out / "summary.json").exists()
