@@ -1,11 +1,27 @@
-"""Where the shipped files live: the repository root holds ``hw_configs/`` and ``models/``
-(the package is installed in editable/development mode from a checkout, see README)."""
+"""Where the shipped files live: the hardware presets (``hw_configs/``) and the models (``models/``).
 
+Their source of truth is the repository root. A built wheel carries copies as package data in
+``neurosim/_shipped/`` (``setup.py``), found through :mod:`importlib.resources`; a checkout (an
+editable install, or the tests) has no such folder and uses the repository's folders. One rule for
+both: the package data folder when it is there, else the checkout's folder.
+"""
+
+from importlib import resources
 from pathlib import Path
 
+#: the folder above the package: the repository root in a checkout (site-packages when installed)
 ROOT = Path(__file__).resolve().parents[1]
-HW_DIR = ROOT / "hw_configs"
-MODELS_DIR = ROOT / "models"
+#: the package data folder of an installed wheel (absent in a checkout)
+PACKAGED = Path(str(resources.files("neurosim") / "_shipped"))
+
+
+def _shipped_dir(name: str) -> Path:
+    packaged = PACKAGED / name
+    return packaged if packaged.is_dir() else ROOT / name
+
+
+HW_DIR = _shipped_dir("hw_configs")
+MODELS_DIR = _shipped_dir("models")
 DEFAULT_HW = HW_DIR / "loihi.yaml"
 DEFAULT_MODEL = MODELS_DIR / "digits_layered.nir"
 SHIPPED = {"hardware": (HW_DIR, ".yaml"), "model": (MODELS_DIR, ".nir")}
@@ -29,11 +45,20 @@ def shipped_names(kind: str) -> list[str]:
 
 
 def display_path(path) -> str | None:
-    """A path as reports show it: relative to the working directory when it lies below it."""
+    """A path as reports show it: a file of the installed package data as
+    ``<neurosim>/hw_configs/loihi.yaml`` (the same on every machine); else relative to the working
+    directory when it lies below it (so in a checkout, ``hw_configs/loihi.yaml``); else a shipped
+    file of the checkout as ``<neurosim>/...`` too; else as given."""
     if path is None:
         return None
-    p = Path(path)
+    p = Path(path).resolve()
+    if p.is_relative_to(PACKAGED.resolve()):
+        return f"<neurosim>/{p.relative_to(PACKAGED.resolve()).as_posix()}"
     try:
-        return str(p.resolve().relative_to(Path.cwd().resolve()))
+        return str(p.relative_to(Path.cwd().resolve()))
     except ValueError:
-        return str(path)
+        pass
+    for folder in (HW_DIR, MODELS_DIR):
+        if p.is_relative_to(folder.resolve()):
+            return f"<neurosim>/{folder.name}/{p.relative_to(folder.resolve()).as_posix()}"
+    return str(path)
