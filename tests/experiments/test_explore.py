@@ -138,8 +138,16 @@ def test_sweep_records_failures_goes_on_and_skips_finished_points(tmp_path, mode
         "mean_hops",
         "max_load",
         "wall_s",
+        "Effective_ACs",
+        "Dense",
+        "ActivationSparsity",
+        "ConnectionSparsity",
+        "ParameterCount",
+        "Footprint",
+        "weight_memory_bytes",
     ):
         assert ok[col].notna().all(), col
+    assert (ok["Effective_ACs"] == ok["synops"]).all()  # NeuroBench's name for the same count
     # outputs: one record per point, the table twice, the plot, the front mappings (loadable)
     assert len(list((out / "points").glob("*.json"))) == 16
     assert pd.read_parquet(out / "table.parquet").shape == df.shape

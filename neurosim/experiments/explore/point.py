@@ -52,6 +52,14 @@ METRICS = (
     "max_load_frac",
     "cores_used",
     "tiles_used",
+    # NeuroBench 2.3.0 names (summary.json's neurobench block)
+    "Effective_ACs",
+    "Dense",
+    "ActivationSparsity",
+    "ConnectionSparsity",
+    "ParameterCount",
+    "Footprint",
+    "weight_memory_bytes",
 )
 #: columns that differ between identical runs
 WALL_COLUMNS = ("wall_s", "sim_wall_s")
@@ -191,6 +199,14 @@ def _simulate(job: dict, hw: HardwareSpec, net: Network, mapping: Mapping, data:
     )
 
 
+def _neurobench_columns(nb: dict) -> dict:
+    """The NeuroBench columns from a summary's ``neurobench`` block (None where it has none)."""
+    cols = {k: nb.get(k) for k in ("Effective_ACs", "Dense", "ActivationSparsity", "ConnectionSparsity")}
+    cols.update(ParameterCount=nb.get("ParameterCount"), Footprint=nb.get("Footprint"))
+    cols["weight_memory_bytes"] = (nb.get("weight_memory") or {}).get("total_bytes")
+    return cols
+
+
 def _metrics(s: dict, q: dict) -> dict:
     """The metric columns (``METRICS``) from a run's summary ``s`` and its mapping's quality ``q``."""
     return plain(
@@ -214,5 +230,6 @@ def _metrics(s: dict, q: dict) -> dict:
             "max_load_frac": q["max_load_frac"],
             "cores_used": q["cores_used"],
             "tiles_used": q["tiles_used"],
+            **_neurobench_columns(s.get("neurobench") or {}),
         },
     )
