@@ -3,6 +3,17 @@
 The simulator imports and runs without torch; the trainer (``neurosim.train``) is an extra.
 The public API is imported lazily (``neurosim.load_hardware`` etc.), so ``import neurosim`` is
 cheap and never touches torch.
+
+In a notebook::
+
+    import neurosim as ns
+    hw = ns.load_hardware("hw_configs/loihi.yaml")
+    result = ns.simulate(hw, net, ns.map_network(net, hw), inputs, labels)
+    result                      # one line (an HTML table in Jupyter): accuracy, energy, latency
+    result.to_pandas()          # one row per sample, the columns of samples.csv (needs pandas)
+    ns.summarize(result)        # every figure of the report, as the dict written to summary.json
+
+The API reference is built from the docstrings with pdoc (docs/api.md).
 """
 
 import importlib
@@ -21,6 +32,9 @@ _API = {
     "write_report": "neurosim.report.writer",
     "summarize": "neurosim.analysis.summary",
     "energy_breakdown": "neurosim.describe.cost",
+    "hardware_schema": "neurosim.describe.hardware_schema",
+    "RunResult": "neurosim.sim.counters",
+    "SampleRecord": "neurosim.sim.counters",
 }
 
 __all__ = sorted(_API) + ["__version__"]

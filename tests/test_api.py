@@ -37,3 +37,17 @@ def test_simulator_runs_without_torch():
     out = subprocess.run([sys.executable, "-c", SCRIPT], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["3", "False"]
+
+
+def test_every_public_name_resolves_and_unknown_names_fail():
+    import pytest
+
+    import neurosim as ns
+    from neurosim.describe.hardware_schema import hardware_schema
+    from neurosim.sim.counters import RunResult, SampleRecord
+
+    assert {"RunResult", "SampleRecord", "hardware_schema", "simulate", "summarize"} <= set(ns.__all__)
+    assert all(getattr(ns, name) is not None for name in ns.__all__)
+    assert (ns.RunResult, ns.SampleRecord, ns.hardware_schema) == (RunResult, SampleRecord, hardware_schema)
+    with pytest.raises(AttributeError, match="no attribute 'simulat'"):
+        ns.simulat  # noqa: B018 - the attribute access is the test

@@ -10,12 +10,36 @@ Operation names (``OPS``) match the cost names of the hardware description:
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from neurosim.describe.cost import CORE_OPS, energy_breakdown
+from neurosim.describe.cost import CORE_OPS, OPS, energy_breakdown
+from neurosim.errors import NeurosimError
+from neurosim.units import fmt_si
+
+#: the columns of one row per sample (``samples.csv``, :meth:`RunResult.to_pandas`), in order;
+#: the operation counts follow in ``OPS`` order
+SAMPLE_COLUMNS = (
+    "index",
+    "label",
+    "prediction",
+    "correct",
+    "cycles",
+    "latency_s",
+    "energy_j",
+    "spikes",
+    "input_spikes",
+    "synops",
+    "messages",
+    "hops",
+    "first_output_s",
+    "decision_s",
+    "spikes_to_decision",
+    "synops_to_decision",
+) + OPS
 
 
 class CoreCounters:
@@ -48,7 +72,7 @@ class SampleRecord:
     messages_received: int
     first_output_cycle: int | None  # cycle of the first output spike (None: no output spike)
     decision_cycle: int | None = None  # cycle from which the arg-max stays the label (async)
-    output_counts: np.ndarray | None = None  # spikes per output neuron
+    output_counts: np.ndarray | None = field(default=None, repr=False)  # spikes per output neuron
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -74,11 +98,16 @@ class Raster:
     cycle: np.ndarray
 
 
-@dataclass
+@dataclass(repr=False)
 class RunResult:
     """Everything a run measured. ``core`` holds per-physical-core totals over all samples;
     ``tile_pairs[i, j]`` counts messages from tile i to tile j (routes are deterministic, so
-    per-link counts follow from it, see :meth:`neurosim.sim.noc.Mesh.link_counts`)."""
+    per-link counts follow from it, see :meth:`neurosim.sim.noc.Mesh.link_counts`).
+
+    In a notebook: ``repr(result)`` is one line (network, hardware, mode, samples, accuracy,
+    energy and latency per inference), the HTML view a small table of the same figures, and
+    :meth:`to_pandas` one row per sample (the columns of ``samples.csv``). Every figure of a
+    report, as data: ``neurosim.summarize(result)`` (the dict written to ``summary.json``)."""
 
     name: str
     mode: str
@@ -112,3 +141,103 @@ class RunResult:
 
     def total(self, op: str) -> int:
         return int(sum(s.ops[op] for s in self.samples))
+
+    # ---- notebook views ----------------------------------------------------------------------
+    def sample_rows(self) -> list[dict[str, Any]]:
+        """One flat row per sample, columns :data:`SAMPLE_COLUMNS` (missing times are None):
+        the rows of ``samples.csv``. Energy is :meth:`energy`'s total; times are cycles x
+        ``hardware.cycle_s``."""
+        cyc = self.hardware.cycle_s
+        rows = []
+        for s in self.samples:
+            row = {
+                "index": int(s.index),
+                "label": int(s.label),
+                "prediction": int(s.prediction),
+                "correct": bool(s.correct),
+                "cycles": int(s.cycles),
+                "latency_s": s.cycles * cyc,
+                "energy_j": self.energy(s)["total"],
+                "spikes": int(s.spikes),
+                "input_spikes": int(s.input_spikes),
+                "synops": int(s.synops),
+                "messages": int(s.messages_sent),
+                "hops": int(s.hops),
+                "first_output_s": None if s.first_output_cycle is None else s.first_output_cycle * cyc,
+                "decision_s": None if s.decision_cycle is None else s.decision_cycle * cyc,
+                "spikes_to_decision": s.extra.get("spikes_to_decision"),
+                "synops_to_decision": s.extra.get("synops_to_decision"),
+            }
+            row.update({op: int(s.ops.get(op, 0)) for op in OPS})
+            rows.append(row)
+        return rows
+
+    def to_pandas(self):
+        """A ``pandas.DataFrame`` with one row per sample, columns :data:`SAMPLE_COLUMNS` (as in
+        ``samples.csv``; missing times are NaN). Needs pandas (the ``explore`` extra)."""
+        try:
+            import pandas as pd  # noqa: PLC0415 - optional extra
+        except ImportError as e:
+            raise NeurosimError("RunResult.to_pandas needs pandas: pip install 'neurosim-hw[explore]'") from e
+        return pd.DataFrame(self.sample_rows(), columns=list(SAMPLE_COLUMNS))
+
+    def headline(self) -> dict[str, Any]:
+        """The figures of the short views: network, hardware, mode, samples, accuracy, and the
+        means per inference of energy (J), latency (s, cycles), spikes and synaptic operations
+        (None without samples)."""
+        n = len(self.samples)
+
+        def mean(values) -> float | None:
+            return float(np.mean(values)) if n else None
+
+        cycles = mean([s.cycles for s in self.samples])
+        return {
+            "network": getattr(self.network, "name", None),
+            "hardware": getattr(self.hardware, "name", None),
+            "mode": self.mode,
+            "samples": n,
+            "accuracy": self.accuracy if n else None,
+            "energy_per_inference_j": mean([self.energy(s)["total"] for s in self.samples]),
+            "latency_per_inference_s": None if cycles is None else cycles * self.hardware.cycle_s,
+            "latency_per_inference_cycles": cycles,
+            "spikes_per_inference": mean([s.spikes for s in self.samples]),
+            "synops_per_inference": mean([s.synops for s in self.samples]),
+        }
+
+    def __repr__(self) -> str:
+        h = self.headline()
+        figures = "no samples"
+        if h["samples"]:
+            figures = (
+                f"samples={h['samples']}, accuracy={h['accuracy']:.4g}, "
+                f"energy/inference={fmt_si(h['energy_per_inference_j'], 'J')}, "
+                f"latency/inference={fmt_si(h['latency_per_inference_s'], 's')}"
+            )
+        return f"RunResult(network={h['network']!r}, hardware={h['hardware']!r}, mode={h['mode']!r}, {figures})"
+
+    def _repr_html_(self) -> str:
+        h = self.headline()
+        rows = [
+            ("network", h["network"]),
+            ("hardware", h["hardware"]),
+            ("mode", h["mode"]),
+            ("dataset", self.dataset),
+            ("samples", h["samples"]),
+            ("accuracy", None if h["accuracy"] is None else f"{h['accuracy']:.4g}"),
+            ("energy per inference", fmt_si(h["energy_per_inference_j"], "J")),
+            ("latency per inference", fmt_si(h["latency_per_inference_s"], "s")),
+            ("latency per inference (cycles)", _num(h["latency_per_inference_cycles"])),
+            ("spikes per inference", _num(h["spikes_per_inference"])),
+            ("synops per inference", _num(h["synops_per_inference"])),
+        ]
+        cell = "<tr><th style='text-align:left'>{}</th><td>{}</td></tr>"
+        body = "".join(cell.format(html.escape(k), html.escape("n/a" if v is None else str(v))) for k, v in rows)
+        return (
+            f"<table><caption>RunResult {html.escape(str(self.name))}</caption>{body}</table>"
+            "<p><small>per sample: <code>result.to_pandas()</code>; every figure: "
+            "<code>neurosim.summarize(result)</code></small></p>"
+        )
+
+
+def _num(x: float | None) -> str | None:
+    return None if x is None else f"{x:.6g}"
