@@ -21,7 +21,7 @@ import numpy as np
 from neurosim import atomic
 from neurosim.analysis.summary import per_inference_means
 from neurosim.experiments.runner import prepare
-from neurosim.paths import MODELS_DIR
+from neurosim.paths import DEFAULT_HW, MODELS_DIR
 from neurosim.sim.counters import RunResult
 from neurosim.sim.scheduler import POLICIES
 
@@ -102,34 +102,42 @@ def _edp_uj_us(res: RunResult) -> float:
 
 def run_study(
     models=None,
-    hw="hw_configs/loihi.yaml",
+    hw=DEFAULT_HW,
     samples: int | None = None,
     group_size: int = 8,
     scope: str = "global",
     seed: int = 0,
     progress=None,
 ) -> list[Row]:
+    """Every (model, mode, policy) run. ``progress``: None, or a factory given the total number of
+    samples over all runs and returning one wrapper for every run's samples (with ``label(text)``
+    naming the run under way and ``close()``, both optional): one overall bar, not one per run."""
     paths = [Path(m) for m in models] if models else [MODELS_DIR / m for m in DEFAULT_MODELS]
+    setups = [(path, prepare(path, hw, samples=samples)) for path in paths]
+    runs = [("sync", "-")] + [("async", p) for p in POLICIES]
+    bar = progress(len(runs) * sum(len(s.data) for _, s in setups)) if progress is not None else None
     rows = []
-    for path in paths:
-        setup = prepare(path, hw, samples=samples)
-        meta = setup.network.metadata.get("neurosim", {})
-        training = str(meta.get("mode", "unknown"))
-        if training == "unlayered":
-            training = f"unlayered-{meta.get('scheduler')}"
-        runs = [("sync", "-")] + [("async", p) for p in POLICIES]
-        for mode, policy in runs:
-            res = setup.simulate(
-                mode=mode,
-                scope=scope,
-                policy=policy if mode == "async" else "fifo",
-                group_size=group_size,
-                seed=seed,
-                name=f"{path.stem}-{mode}-{policy}",
-                raster_sample=None,
-                progress=progress,
-            )
-            rows.append(Row(path.stem, training, mode, policy, res))
+    try:
+        for path, setup in setups:
+            meta = setup.network.metadata.get("neurosim", {})
+            training = str(meta.get("mode", "unknown"))
+            if training == "unlayered":
+                training = f"unlayered-{meta.get('scheduler')}"
+            for mode, policy in runs:
+                getattr(bar, "label", lambda _text: None)(f"{path.stem} {mode} {policy}")
+                res = setup.simulate(
+                    mode=mode,
+                    scope=scope,
+                    policy=policy if mode == "async" else "fifo",
+                    group_size=group_size,
+                    seed=seed,
+                    name=f"{path.stem}-{mode}-{policy}",
+                    raster_sample=None,
+                    progress=bar,
+                )
+                rows.append(Row(path.stem, training, mode, policy, res))
+    finally:
+        getattr(bar, "close", lambda: None)()
     return rows
 
 
@@ -305,7 +313,7 @@ def _label(r: dict) -> str:
 def _plots(rows, table, tmp: Path, plt) -> None:
     colors = {t: c for t, c in zip(sorted({r["training"] for r in table}), plt.cm.tab10.colors)}
     markers = {"-": "s", "fifo": "o", "random": "^", "momentum": "D"}
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = plt.subplots(figsize=(8.5, 4.5))
     for r in table:
         ax.scatter(
             r["decision_us"],
@@ -318,14 +326,21 @@ def _plots(rows, table, tmp: Path, plt) -> None:
     ax.set_xlabel("mean time to a correct decision (µs)")
     ax.set_ylabel("accuracy")
     ax.set_title("Accuracy vs latency to decision")
-    ax.legend(fontsize=7, loc="best")
+    ax.margins(0.08)  # limits from the data, with room for the markers
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)  # outside: hides no point
     fig.tight_layout()
     fig.savefig(tmp / "fig_accuracy_vs_decision.png", dpi=120)
     plt.close(fig)
 
     fig, ax = plt.subplots(figsize=(8, 4.5))
-    ax.barh([_label(r) for r in table], [r["spikes"] for r in table], color=[colors[r["training"]] for r in table])
-    ax.set_xlabel("spikes per inference")
+    spikes = np.array([r["spikes"] for r in table], float)
+    bars = ax.barh([_label(r) for r in table], spikes, color=[colors[r["training"]] for r in table])
+    ax.bar_label(bars, [f" {v:.4g}" for v in spikes], fontsize=7)
+    # the axis from the data, not from 0: the differences between the runs are what the study is about
+    lo, hi = float(spikes.min()), float(spikes.max())
+    pad = 0.1 * (hi - lo) or 0.05 * hi or 1.0
+    ax.set_xlim(max(lo - pad, 0.0), hi + 2 * pad)
+    ax.set_xlabel("spikes per inference (axis does not start at 0)")
     ax.invert_yaxis()
     ax.set_title("Spikes per inference")
     fig.tight_layout()
@@ -334,7 +349,7 @@ def _plots(rows, table, tmp: Path, plt) -> None:
 
     t_max = max(r["latency_us"] for r in table)
     cut = np.linspace(0, t_max, 60)
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = plt.subplots(figsize=(8.5, 4.5))
     for row, r in zip(rows, table):
         ax.plot(
             cut,
@@ -347,7 +362,7 @@ def _plots(rows, table, tmp: Path, plt) -> None:
     ax.set_xlabel("inference cut at (µs)")
     ax.set_ylabel("accuracy of the output counts so far")
     ax.set_title("Accuracy as decisions are cut early")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
     fig.tight_layout()
     fig.savefig(tmp / "fig_cut_early.png", dpi=120)
     plt.close(fig)

@@ -3,6 +3,7 @@ formatting (SI prefixes) shared with the plots."""
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -18,6 +19,10 @@ FIGURE_CAPTIONS = {
     "stalls": "Stall cycles per link (back-pressure: the next buffer was full)",
     "tiles": "Dynamic energy per tile (its cores and its router)",
     "critical": "Critical path of the slowest frame of the raster sample",
+    "latency_dist": "Latency distribution over the samples (histogram and CDF)",
+    "energy_latency": "Energy against latency, one point per sample",
+    "activity": "Spikes per frame of each population, in the raster sample (the only sample with per-frame data)",
+    "utilisation": "Utilisation per core on the mesh (busy cycles / latency cycles)",
 }
 
 
@@ -87,11 +92,23 @@ def _parameters_section(summary: dict, wall_s: float | None) -> list[str]:
     params += _mapping_rows(summary.get("mapping"))
     for k, v in sorted((run.get("options") or {}).items()):
         params.append([f"option `{k}`", f"`{v}`"])
+    params += _identity_rows(run.get("identity"))
     params += [
         ["neurosim version", run["neurosim_version"]],
         ["simulation wall time", f"{wall_s:.3g} s" if wall_s is not None else "n/a"],
     ]
     return ["## Run parameters", "", _table(["parameter", "value"], params, "ll"), ""]
+
+
+def _identity_rows(identity: dict | None) -> list[list[Any]]:
+    """The run's identity: its hash (the run name's suffix) and each input it hashes."""
+    if not identity:
+        return []
+    rows: list[list[Any]] = [["identity (hash)", f"`{identity.get('hash')}`"]]
+    for k, v in sorted((identity.get("inputs") or {}).items()):
+        shown = json.dumps(v, sort_keys=True, separators=(", ", ": ")).replace("|", "\\|")
+        rows.append([f"identity `{k}`", f"`{shown}`"])
+    return rows
 
 
 def _mapping_rows(mapping: dict | None) -> list[list[Any]]:

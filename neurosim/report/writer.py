@@ -25,7 +25,7 @@ import scipy.sparse as sp
 
 from neurosim import atomic
 from neurosim.analysis.critical_path import critical_path
-from neurosim.analysis.summary import CSV_COLUMNS, samples_csv_rows, summarize, timing
+from neurosim.analysis.summary import CSV_COLUMNS, sample_energy, samples_csv_rows, summarize, timing
 from neurosim.analysis.tiles import tile_energy_j
 from neurosim.report.figures import noc as noc_plots
 from neurosim.report.figures import run as plots
@@ -49,11 +49,26 @@ def _write_csv(path: Path, rows: list[dict]) -> None:
             w.writerow({k: ("" if v is None else v) for k, v in row.items()})
 
 
+def _write_parquet(path: Path, rows: list[dict]) -> bool:
+    """``samples.csv`` as Parquet (typed columns; missing times are nulls), when pandas and pyarrow
+    import (the ``explore`` extra); without them nothing is written and False returned."""
+    try:
+        import pandas as pd  # noqa: PLC0415 - optional extra
+        import pyarrow  # noqa: F401, PLC0415 - optional extra
+    except ImportError:
+        return False
+    frame = pd.DataFrame(rows, columns=list(CSV_COLUMNS))
+    frame.to_parquet(path, engine="pyarrow", index=False)
+    return True
+
+
 def _build(result: RunResult, tmp: Path) -> None:
     summary = summarize(result)
     (tmp / "summary.json").write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n", encoding="utf-8")
     (tmp / "timing.json").write_text(json.dumps(timing(result), indent=2, allow_nan=False) + "\n", encoding="utf-8")
-    _write_csv(tmp / "samples.csv", samples_csv_rows(result))
+    rows = samples_csv_rows(result)
+    _write_csv(tmp / "samples.csv", rows)
+    _write_parquet(tmp / "samples.parquet", rows)
 
     hw = result.hardware
     figures: dict[str, str] = {}
@@ -66,8 +81,30 @@ def _build(result: RunResult, tmp: Path) -> None:
         figures["raster"] = "fig_raster.png"
     _save(plots.plot_latency_per_sample(result.samples, hw.cycle_s), tmp / "fig_latency.png")
     figures["latency"] = "fig_latency.png"
+    figures.update(_sample_figures(result, summary, tmp))
     figures.update(_noc_figures(result, tmp))
     (tmp / "report.md").write_text(render_markdown(summary, figures, wall_s=result.wall_s), encoding="utf-8")
+
+
+def _sample_figures(result: RunResult, summary: dict, tmp: Path) -> dict[str, str]:
+    """Latency distribution, energy against latency, activity per frame, utilisation per core."""
+    hw = result.hardware
+    out: dict[str, str] = {}
+    if result.samples:
+        _save(plots.plot_latency_distribution(result.samples, hw.cycle_s), tmp / "fig_latency_dist.png")
+        out["latency_dist"] = "fig_latency_dist.png"
+        energies = [sample_energy(s, hw, result)["total"] for s in result.samples]
+        static_w = result.static_w if result.static_w is not None else hw.static_power_w()
+        fig = plots.plot_energy_vs_latency(result.samples, energies, hw.cycle_s, static_w=static_w)
+        _save(fig, tmp / "fig_energy_latency.png")
+        out["energy_latency"] = "fig_energy_latency.png"
+    if result.raster is not None:
+        fig = plots.plot_activity_per_frame(result.raster, result.network, n_frames=result.frames)
+        _save(fig, tmp / "fig_activity.png")
+        out["activity"] = "fig_activity.png"
+    _save(plots.plot_core_heatmap(summary, hw, metric="utilisation"), tmp / "fig_utilisation.png")
+    out["utilisation"] = "fig_utilisation.png"
+    return out
 
 
 def _noc_figures(result: RunResult, tmp: Path) -> dict[str, str]:
@@ -99,9 +136,12 @@ def check_out(out_dir: str | os.PathLike) -> Path:
 
 
 def write_report(result: RunResult, out_dir: str | os.PathLike) -> Path:
-    """Write ``summary.json``, ``timing.json``, ``samples.csv``, ``report.md`` and the figures
-    (``fig_energy.png``, ``fig_cores.png``, ``fig_raster.png`` if the run kept a raster,
-    ``fig_latency.png``, the NoC figures) into ``out_dir``, atomically. Returns the report
+    """Write ``summary.json``, ``timing.json``, ``samples.csv`` (and ``samples.parquet`` when pandas
+    and pyarrow import), ``report.md`` and the figures
+    (``fig_energy.png``, ``fig_cores.png``, ``fig_utilisation.png``, ``fig_raster.png`` and
+    ``fig_activity.png`` if the run kept a raster, ``fig_latency.png``, ``fig_latency_dist.png``,
+    ``fig_energy_latency.png``, the NoC figures; each listed in ``docs/report-schema.md``) into
+    ``out_dir``, atomically. Returns the report
     directory. NeurosimError if ``out_dir`` holds files neurosim did not write."""
     with atomic.folder(out_dir, "report") as tmp:
         _build(result, tmp)

@@ -97,3 +97,59 @@ def test_critical_path_names_the_slowest_frame_its_last_cores_and_busiest_links(
     assert isinstance(npl.plot_critical_path(cp, hw), Figure)
     with pytest.raises(ValueError):
         critical_path([])
+
+
+def _quiver_norm_vmax(fig) -> float:
+    q = [c for c in fig.axes[0].collections if c.get_array() is not None]
+    return float(q[0].norm.vmax)
+
+
+def test_link_utilisation_scale_is_the_data_max(traffic):
+    hw, m, d, _, _ = traffic
+    st = m.link_stats()
+    cycles = 1000 * int(d.arrival.max())  # utilisations of a few per mille, as in real runs
+    util = st["busy_cycles"] / cycles
+    fig = npl.plot_link_utilisation(hw, st, cycles)
+    assert util.max() < 0.01
+    assert _quiver_norm_vmax(fig) == pytest.approx(util.max())
+    assert f"0..max {util.max():.3g}" in fig.axes[1].get_ylabel()
+
+
+def test_big_mesh_zooms_to_the_links_in_use_and_draws_them_as_arrows():
+    hw = load_hardware(preset_path("small"), {"chips.width": 16, "chips.height": 16})
+    W, H = npl.grid_size(hw)
+    st = {k: np.zeros(W * H * 4, np.int64) for k in ("messages", "busy_cycles")}
+    st["busy_cycles"][(1 * W + 2) * 4 + 0] = 5  # tile (2, 1) east -> (3, 1)
+    fig = npl.plot_link_utilisation(hw, st, 100)
+    ax = fig.axes[0]
+    assert W * H * 4 > npl.MAX_ARROWS
+    assert ax.get_xlim() == (0.5, 4.5) and ax.get_ylim() == (2.5, -0.5)  # tiles x 1..4, y 0..2
+    assert "zoomed to tiles x 1..4, y 0..2" in ax.get_title()
+    assert _quiver_norm_vmax(fig) == pytest.approx(0.05)
+    assert not ax.images[1:]  # arrows, not the per-tile heatmap
+
+
+def _overlaps(boxes) -> list[tuple[int, int]]:
+    return [(i, j) for i in range(len(boxes)) for j in range(i + 1, len(boxes)) if boxes[i].overlaps(boxes[j])]
+
+
+def test_critical_path_has_a_time_axis_and_labels_that_do_not_overlap():
+    hw = load_hardware(preset_path("small"))
+    # 12 phases: many on one core's tile, most of them short; one long phase
+    recs = [
+        dict(frame=0, phase=f"p{k}", start=10 * k, end=10 * k + 8, core_end={0: 10 * k + 5}, barrier_cycles=2)
+        for k in range(11)
+    ]
+    recs.append(dict(frame=0, phase="long", start=110, end=400, core_end={5: 300}, barrier_cycles=10))
+    cp = critical_path(recs)
+    fig = npl.plot_critical_path(cp, hw)
+    mesh, tl = fig.axes[:2]
+    fig.canvas.draw()
+    r = fig.canvas.get_renderer()
+    labels = [t for t in mesh.texts + tl.texts if t.get_text()]
+    assert _overlaps([t.get_window_extent(r) for t in labels]) == []
+    assert "1-11" in [t.get_text() for t in mesh.texts]  # one label per tile, its phases joined
+    assert [t.get_text() for t in tl.texts] == ["12 long"]  # only phases of >= 8 % of the frame
+    assert "µs" in tl.get_xlabel()
+    assert tl.get_xlim() == pytest.approx((0.0, cp.cycles * hw.cycle_s * 1e6))
+    assert npl.phase_numbers([1, 2, 3, 5, 7, 8]) == "1-3,5,7,8"

@@ -4,7 +4,9 @@ Markdown and the atomic writer."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
+import sys
 import types
 
 import matplotlib
@@ -395,9 +397,88 @@ def test_core_heatmap_subgrid_and_per_tile():
 
 def test_energy_plot_units_readable():
     fig = plot_energy_breakdown(summarize(make_result()))
+    top, ax = fig.axes[:2]
+    assert ax.get_xlabel() == "dynamic energy per inference (pJ)"
+    assert "800.5 pJ" in top.get_title()
+
+
+def test_energy_plot_dynamic_part_on_its_own_panel():
+    # mean per inference: static (1000 + 500) / 2 = 750 pJ, dynamic (60.5 + 40.5) / 2 = 50.5 pJ
+    fig = plot_energy_breakdown(summarize(make_result()))
+    top, ax = fig.axes[:2]
+    assert [round(p.get_width(), 6) for p in top.patches] == [750.0, 50.5]
+    texts = " ".join(t.get_text() for t in top.texts)
+    assert "static 750 pJ (93.7 %)" in texts and "dynamic 50.5 pJ (6.3 %)" in texts
+    names = [t.get_text() for t in ax.get_yticklabels()]
+    assert "static" not in names and len(names) == len(OPS)
+    widths = dict(zip(names, (p.get_width() for p in ax.patches)))
+    assert widths["barrier"] == pytest.approx(20.0) and widths["synop"] == pytest.approx(6.0)
+    assert sum(widths.values()) == pytest.approx(50.5)
+    assert ax.get_xlim()[1] < 100  # scaled to the dynamic part, not to the 750 pJ static one
+    assert any("39.6 % of dyn." in t.get_text() for t in ax.texts)  # barrier 20 / 50.5
+
+
+def test_utilisation_map_scale_is_the_data_max():
+    # busy per inference 30 and 45 cycles over a mean latency of 75: utilisation 0.4 and 0.6
+    fig = plot_core_heatmap(summarize(make_result()), make_hw(), metric="utilisation")
+    im = fig.axes[0].images[0]
+    assert im.get_clim() == pytest.approx((0.0, 0.6))
+    assert "utilisation" in fig.axes[1].get_ylabel()
+
+
+def test_core_heatmap_zooms_to_the_used_tiles_and_thins_ticks():
+    hw = make_hw(width=64, height=64)
+    fig = plot_core_heatmap(make_result(hw=hw), hw, metric="synop")
     ax = fig.axes[0]
-    assert ax.get_xlabel() == "energy per inference (pJ)"
-    assert "800.5 pJ" in ax.get_title()
+    fig.canvas.draw()
+    # cores 0 and 1 on tiles (0, 0), (1, 0); one tile of margin
+    assert ax.get_xlim() == (-0.5, 2.5) and ax.get_ylim() == (1.5, -0.5)
+    assert "zoomed to tiles x 0..2, y 0..1 of the 64x64 mesh" in ax.get_title()
+    fig, ax = plots_mod.figure_axes(None)
+    ax.imshow(np.zeros((64, 64)))
+    assert plots_mod.zoom_to_used(ax, np.ones((64, 64), bool)) == ""  # all used: no zoom, but thin ticks
+    fig.canvas.draw()
+    assert ax.get_xlim() == (-0.5, 63.5) and 4 <= len(ax.get_xticks()) <= 11 and len(ax.get_yticks()) <= 11
+    assert plots_mod.used_box(np.zeros((8, 8), bool)) is None
+
+
+def test_latency_distribution_counts_sum_to_the_samples():
+    samples = make_samples()
+    fig = plots_mod.plot_latency_distribution(samples, 10e-9)
+    ax = fig.axes[0]
+    assert sum(p.get_height() for p in ax.patches) == len(samples)
+    cdf = fig.axes[1].lines[0]
+    assert cdf.get_ydata()[-1] == 1.0 and list(cdf.get_xdata()) == pytest.approx([0.5, 1.0])
+    same = [dataclasses.replace(s, cycles=100) for s in samples * 3]
+    fig = plots_mod.plot_latency_distribution(same, 10e-9)
+    assert [p.get_height() for p in fig.axes[0].patches] == [6]
+    assert "every sample takes 1 µs" in fig.axes[0].get_title()
+
+
+def test_energy_vs_latency_points_are_the_samples():
+    samples = make_samples()
+    e = [S0_TOTAL * PJ, S1_TOTAL * PJ]
+    fig = plots_mod.plot_energy_vs_latency(samples, e, 10e-9, static_w=1e-3)
+    ax = fig.axes[0]
+    pts = np.concatenate([c.get_offsets() for c in ax.collections])
+    np.testing.assert_allclose(pts, [[1.0, 1.0605], [0.5, 0.5405]])  # nJ; correct first, then wrong
+    assert ax.get_ylabel() == "energy per inference (nJ)"
+    assert ax.get_ylim()[0] > 0.4 and ax.get_xlim()[0] > 0.4  # limits from the data, not from 0
+    static = ax.lines[0]
+    assert list(static.get_ydata()) == pytest.approx([0.5, 1.0])  # 1 mW x 0.5 and 1 µs
+    with pytest.raises(ValueError, match="one per sample"):
+        plots_mod.plot_energy_vs_latency(samples, e[:1], 10e-9)
+
+
+def test_activity_per_frame_by_hand():
+    res = make_result()
+    frames, counts = plots_mod.activity_per_frame(res.raster, res.network, n_frames=3)
+    assert frames.tolist() == [0, 1, 2]
+    assert counts.tolist() == [[1, 0, 0], [1, 1, 0]]  # neuron 0 is "in", 1 and 2 are "out"
+    fig = plots_mod.plot_activity_per_frame(res.raster, res.network, n_frames=3)
+    ax = fig.axes[0]
+    assert [list(line.get_ydata()) for line in ax.lines] == [[1, 0, 0], [1, 1, 0]]
+    assert "sample 0" in ax.get_title()
 
 
 # ---- markdown --------------------------------------------------------------------------------
@@ -434,6 +515,26 @@ def test_render_markdown():
 
 
 # ---- writer ----------------------------------------------------------------------------------
+def test_samples_parquet_holds_the_csv_rows_typed_and_is_reproducible(tmp_path):
+    import pandas as pd
+
+    out = write_report(make_result(), tmp_path / "a")
+    frame = pd.read_parquet(out / "samples.parquet")
+    assert list(frame.columns) == list(CSV_COLUMNS)
+    pd.testing.assert_frame_equal(frame, make_result().to_pandas())
+    assert frame["correct"].dtype == bool and frame["cycles"].dtype == "int64"
+    assert frame["first_output_s"].isna().tolist() == [False, True]  # missing time: null, not ""
+    again = write_report(make_result(), tmp_path / "b")
+    assert (again / "samples.parquet").read_bytes() == (out / "samples.parquet").read_bytes()
+
+
+def test_without_pyarrow_there_is_no_parquet_and_the_rest_is_written(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # import pyarrow now fails
+    out = write_report(make_result(), tmp_path / "rep")
+    assert not (out / "samples.parquet").exists()
+    assert (out / "samples.csv").is_file() and (out / "summary.json").is_file()
+
+
 def _leftovers(parent):
     return sorted(p.name for p in parent.iterdir() if p.name.startswith("."))
 
@@ -445,11 +546,16 @@ def test_write_report_creates_all_files(tmp_path):
     assert names == {
         "summary.json",
         "samples.csv",
+        "samples.parquet",  # pandas and pyarrow are in the test extra; without them it is left out
         "report.md",
         "fig_energy.png",
         "fig_cores.png",
         "fig_raster.png",
         "fig_latency.png",
+        "fig_latency_dist.png",
+        "fig_energy_latency.png",
+        "fig_activity.png",
+        "fig_utilisation.png",
         "fig_links.png",
         "fig_tiles.png",
         "timing.json",
@@ -466,7 +572,16 @@ def test_write_report_creates_all_files(tmp_path):
     assert len(rows) == 2 and rows[1]["first_output_s"] == "" and rows[0]["correct"] == "True"
     assert list(rows[0]) == list(CSV_COLUMNS)
     md = (out / "report.md").read_text()
-    for png in ("fig_energy.png", "fig_cores.png", "fig_raster.png", "fig_latency.png"):
+    for png in (
+        "fig_energy.png",
+        "fig_cores.png",
+        "fig_raster.png",
+        "fig_latency.png",
+        "fig_latency_dist.png",
+        "fig_energy_latency.png",
+        "fig_activity.png",
+        "fig_utilisation.png",
+    ):
         assert f"]({png})" in md
     assert _leftovers(tmp_path) == []
 
