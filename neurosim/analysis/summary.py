@@ -28,6 +28,7 @@ import scipy.sparse as sp
 
 from neurosim import __version__
 from neurosim.analysis.critical_path import critical_path, format_critical_path
+from neurosim.analysis.neurobench import neurobench_metrics
 from neurosim.describe import cost
 from neurosim.describe.cost import CORE_OPS, OPS
 from neurosim.describe.topology import DIRS, grid_size
@@ -35,31 +36,14 @@ from neurosim.errors import SimulationError
 from neurosim.mapping.quality import mapping_quality
 from neurosim.paths import display_path
 from neurosim.plain import plain
-from neurosim.sim.counters import RunResult, SampleRecord
+from neurosim.sim.counters import SAMPLE_COLUMNS, RunResult, SampleRecord
 
 SCHEMA = "neurosim-summary/1"
 TIMING_SCHEMA = "neurosim-timing/1"
 REL_TOL = 1e-9  # energy parts must sum to the total within this relative tolerance
 
 #: the columns of ``samples.csv``, in order (the op counts follow in ``OPS`` order)
-CSV_COLUMNS = (
-    "index",
-    "label",
-    "prediction",
-    "correct",
-    "cycles",
-    "latency_s",
-    "energy_j",
-    "spikes",
-    "input_spikes",
-    "synops",
-    "messages",
-    "hops",
-    "first_output_s",
-    "decision_s",
-    "spikes_to_decision",
-    "synops_to_decision",
-) + OPS
+CSV_COLUMNS = SAMPLE_COLUMNS
 
 
 # ---- small helpers ---------------------------------------------------------------------------
@@ -304,10 +288,17 @@ def _run_info(result: RunResult) -> dict:
             "static_power_w": hw.static_power_w(),
         },
         "network": network_info,
-        "mapping": {"strategy": getattr(result.mapping, "strategy", None)},
-        "options": result.options,
+        "mapping": {"strategy": getattr(result.mapping, "strategy", None), **_mapping_file(result.mapping)},
+        "options": {k: v for k, v in (result.options or {}).items() if k != "identity"},
+        "identity": (result.options or {}).get("identity"),
         "neurosim_version": __version__,
     }
+
+
+def _mapping_file(m) -> dict:
+    """``file`` and ``sha256`` of a mapping read from a file (``strategy`` is then ``file``)."""
+    meta = getattr(m, "meta", None) or {}
+    return {k: meta[k] for k in ("file", "sha256") if getattr(m, "strategy", None) == "file" and k in meta}
 
 
 def timing(result: RunResult) -> dict:
@@ -412,36 +403,15 @@ def summarize(result: RunResult) -> dict:
         "per_link": _per_link(result, latency_cycles),
         "conservation": _conservation(result, samples),
         "mapping": mapping_figures(result),
+        "neurobench": neurobench_metrics(result),
     }
     summary["critical_path"] = _critical_path(result)
     return plain(summary, json=True)
 
 
 def samples_csv_rows(result: RunResult) -> list[dict]:
-    """One row per sample (columns :data:`CSV_COLUMNS`); missing times are None."""
-    hw = result.hardware
-    cyc = hw.cycle_s
-    rows = []
+    """One row per sample (columns :data:`CSV_COLUMNS`, :meth:`RunResult.sample_rows`); missing
+    times are None. Raises SimulationError if a sample's energy parts do not sum to its total."""
     for s in result.samples:
-        e = sample_energy(s, hw, result)
-        row = {
-            "index": int(s.index),
-            "label": int(s.label),
-            "prediction": int(s.prediction),
-            "correct": bool(s.correct),
-            "cycles": int(s.cycles),
-            "latency_s": s.cycles * cyc,
-            "energy_j": e["total"],
-            "spikes": int(s.spikes),
-            "input_spikes": int(s.input_spikes),
-            "synops": int(s.synops),
-            "messages": int(s.messages_sent),
-            "hops": int(s.hops),
-            "first_output_s": None if s.first_output_cycle is None else s.first_output_cycle * cyc,
-            "decision_s": None if s.decision_cycle is None else s.decision_cycle * cyc,
-            "spikes_to_decision": s.extra.get("spikes_to_decision"),
-            "synops_to_decision": s.extra.get("synops_to_decision"),
-        }
-        row.update({op: int(s.ops.get(op, 0)) for op in OPS})
-        rows.append(row)
-    return rows
+        sample_energy(s, result.hardware, result)
+    return result.sample_rows()

@@ -63,11 +63,37 @@ positive_int = _int_at_least(1, "a positive integer")
 
 
 def progress_bar(enabled: bool):
-    """A per-sample progress wrapper for ``simulate`` (tqdm on stderr), or None."""
+    """A per-sample progress wrapper for ``simulate`` (tqdm on stderr), or None. The bar shows only
+    when stderr is a terminal (``disable=None``): a redirected log gets no bar lines."""
     if not enabled:
         return None
 
     return lambda it: tqdm(it, desc="samples", unit="sample", file=sys.stderr, leave=False, disable=None)
+
+
+class OverallBar:
+    """One bar over many ``simulate`` calls: ``bar(iterable)`` wraps one run's samples (as
+    :func:`progress_bar`'s wrapper does), each advancing the same count; :meth:`label` names the
+    run under way (the bar's postfix). On stderr, only when it is a terminal."""
+
+    def __init__(self, total: int, desc: str = "runs") -> None:
+        self.bar = tqdm(total=total, desc=desc, unit="sample", file=sys.stderr, leave=False, disable=None)
+
+    def __call__(self, iterable):
+        for item in iterable:
+            yield item
+            self.bar.update(1)
+
+    def label(self, text: str) -> None:
+        self.bar.set_postfix_str(text, refresh=False)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def overall_bar(enabled: bool):
+    """A factory of :class:`OverallBar` given the total count (for ``run_study``), or None."""
+    return OverallBar if enabled else None
 
 
 def async_options(net, a) -> dict:

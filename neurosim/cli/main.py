@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import ctypes
 import importlib
+import logging
 import os
 import signal
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Iterable
 
 from neurosim import __version__
@@ -90,10 +92,40 @@ def _run(argv: list[str]) -> int:
     command = next((x for x in argv if not x.startswith("-")), None)
     parser = build_parser([command] if command in COMMANDS else [])
     a = parser.parse_args(argv)
+    _log_to_stderr(quiet=bool(getattr(a, "quiet", False)))
     if not getattr(a, "command", None):
         parser.print_help()
         return EXIT_USAGE
     return int(a.func(a) or 0)
+
+
+class _OneLine(logging.Handler):
+    """The library's log records and warnings as one line each on (the current) stderr:
+    ``neurosim: note: ...`` below WARNING, ``neurosim: warning: ...`` from it."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        kind = "note" if record.levelno < logging.WARNING else "warning"
+        try:
+            print(f"neurosim: {kind}: {' '.join(record.getMessage().split())}", file=sys.stderr)
+        except (OSError, ValueError):  # stderr closed
+            pass
+
+
+_HANDLER = _OneLine()
+
+
+def _log_to_stderr(quiet: bool) -> None:
+    """Route the ``neurosim`` loggers and ``warnings.warn`` through :class:`_OneLine`; ``-q``
+    keeps warnings only."""
+    log = logging.getLogger("neurosim")
+    if _HANDLER not in log.handlers:
+        log.addHandler(_HANDLER)
+    log.setLevel(logging.WARNING if quiet else logging.INFO)
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        _HANDLER.handle(logging.makeLogRecord({"msg": str(message), "levelno": logging.WARNING}))
+
+    warnings.showwarning = show
 
 
 def _exit_code(exc: BaseException, first: int | None) -> int:

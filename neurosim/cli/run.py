@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import sys
+import json
 from pathlib import Path
 
 from neurosim.analysis.summary import per_inference_means
+from neurosim.atomic import MARKER
 from neurosim.cli.args import add_async_arguments, async_options, non_negative_int, parse_overrides, progress_bar
 from neurosim.cli.commands import COMMANDS
 from neurosim.errors import NeurosimError
-from neurosim.experiments.runner import prepare
+from neurosim.experiments.runner import dataset_source, file_sha256, mapping_source, prepare, run_identity
 from neurosim.experiments.shard import simulate_sharded
 from neurosim.io.mapping_file import save_mapping
 from neurosim.paths import DEFAULT_HW, DEFAULT_MODEL, display_path
@@ -47,7 +48,14 @@ def register(sub) -> None:
     add_async_arguments(r)
     r.add_argument("--samples", type=int, help="number of test samples (default: the whole test split)")
     r.add_argument("--out", help="report directory (default: reports/<run-name>)")
-    r.add_argument("--name", help="run name (default: <model>-<hardware>-<mode>)")
+    r.add_argument(
+        "--name",
+        help="run name (default: <model>-<hardware>-<mode>, plus -<hash8> of the result-changing inputs "
+        "when any option differs from its default)",
+    )
+    r.add_argument(
+        "--force", action="store_true", help="replace a report of a different run (another identity) in the folder"
+    )
     r.add_argument("--seed", type=non_negative_int, default=0, help="seed of every random choice (default: 0)")
     r.add_argument("--dt", type=float, help="time step in seconds, when the NIR file does not state it")
     r.add_argument("--dataset", help="dataset to draw test inputs from (default: the model's own)")
@@ -137,12 +145,6 @@ def _setup(a):
         mapping_options=_mapping_options(a),
         seed=a.seed,
     )
-    if setup.overrides_from:
-        shown = " ".join(f"{k}={v}" for k, v in setup.overrides.items())
-        print(
-            f"neurosim: note: applied the hardware overrides recorded in {setup.overrides_from}: {shown}",
-            file=sys.stderr,
-        )
     return setup
 
 
@@ -157,19 +159,97 @@ def _run_info(a, setup) -> dict:
     return {"samples": len(setup.data), "model": display_path(a.model), **{k: v for k, v in made.items() if v}}
 
 
+#: ``neurosim run`` options that change the result; the run name gets a hash when one is not at its default
+RESULT_OPTIONS = {
+    "set": None,
+    "mapping": None,
+    "strategy": None,
+    "placement": None,
+    "n_cores": None,
+    "neurons_per_core": None,
+    "scheduler": None,
+    "scheduler_scope": "global",
+    "group_size": None,
+    "stop_on_output": None,
+    "max_steps": None,
+    "samples": None,
+    "seed": 0,
+    "dataset": None,
+    "data_path": None,
+    "dt": None,
+}
+
+
+def identity(a, setup, execution: dict) -> dict:
+    """``run.identity`` (:func:`run_identity`) of everything that changes this run's result. Files
+    enter by content (sha256), not by path, so that the hash is the same from any directory; the
+    paths are in ``run.options.model``, ``run.hardware.source`` and ``run.mapping.file``."""
+    hw = setup.hardware
+    return run_identity(
+        {
+            "model": {"name": Path(a.model).stem, "sha256": file_sha256(a.model)},
+            "hardware": {"name": hw.name, "sha256": file_sha256(hw.source) if hw.source else None},
+            "hardware_overrides": setup.overrides,
+            "mapping": mapping_source(setup.mapping),
+            "execution": execution,
+            "seed": a.seed,
+            "dt": a.dt,
+            "samples": len(setup.data),
+            "dataset": dataset_source(setup.data),
+        }
+    )
+
+
+def run_name(a, setup, ident: dict) -> str:
+    """``--name``, else ``<model>-<hw>-<mode>``, with ``-<hash8>`` unless every option is at its default."""
+    if a.name:
+        return a.name
+    base = f"{Path(a.model).stem}-{setup.hardware.name}-{a.mode}"
+    default = all(getattr(a, k) == v for k, v in RESULT_OPTIONS.items())
+    return base if default else f"{base}-{ident['hash'][:8]}"
+
+
+def recorded_identity(out: Path) -> str | None:
+    """The ``run.identity`` hash of the neurosim report in ``out``; ``""`` for a report that records
+    none (or cannot be read); None when ``out`` holds no report."""
+    if not (out / MARKER).is_file() or not (out / "summary.json").is_file():
+        return None
+    try:
+        held = json.loads((out / "summary.json").read_text(encoding="utf-8"))["run"]["identity"]["hash"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return ""
+    return held if isinstance(held, str) else ""
+
+
+def check_same_run(out: Path, ident: dict, force: bool) -> None:
+    """Refuse to replace the report of a different run (another ``run.identity`` hash) in ``out``
+    unless ``force``; the same run replaces its own report."""
+    held = recorded_identity(out)
+    if held is None or force or held == ident["hash"]:
+        return
+    shown = "an unrecorded identity" if held == "" else f"identity {held[:8]}"
+    raise NeurosimError(
+        f"{display_path(out)}: holds the report of a different run ({shown}, this run {ident['hash'][:8]}); "
+        "give another --out/--name, or --force to replace it"
+    )
+
+
 def cmd_run(a) -> int:
     if a.out:
         check_out(a.out)  # a folder of the user's files is refused before anything runs
     setup = _setup(a)
-    name = a.name or f"{Path(a.model).stem}-{setup.hardware.name}-{a.mode}"
+    execution = async_options(setup.network, a)
+    ident = identity(a, setup, execution)
+    name = run_name(a, setup, ident)
     out = check_out(Path(a.out) if a.out else Path("reports") / name)  # refused before the run, not after
+    check_same_run(out, ident, a.force)
     res = _simulate(
         a,
         setup,
         name=name,
         progress=progress_bar(not a.quiet),
-        options=_run_info(a, setup),
-        **async_options(setup.network, a),
+        options={**_run_info(a, setup), "identity": ident},
+        **execution,
     )
     if a.save_mapping:
         save_mapping(

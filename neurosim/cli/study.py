@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 from neurosim import atomic
-from neurosim.cli.args import non_negative_int, progress_bar
+from neurosim.cli.args import non_negative_int, overall_bar
 from neurosim.cli.commands import COMMANDS
 from neurosim.errors import NeurosimError
 from neurosim.experiments.study import VERDICTS, findings, run_study, write_study
@@ -16,7 +16,7 @@ def cmd_study(a) -> int:
     if a.samples is not None and a.samples <= 0:
         raise NeurosimError(f"--samples must be positive, got {a.samples}")
     atomic.check_out(a.out, "study")  # refused before the runs, not after
-    rows = run_study(a.models, a.hw, a.samples, a.group_size, a.scheduler_scope, a.seed, progress_bar(not a.quiet))
+    rows = run_study(a.models, a.hw, a.samples, a.group_size, a.scheduler_scope, a.seed, overall_bar(not a.quiet))
     out = write_study(rows, a.out)
     for claim, ok, _detail in findings([r.metrics() for r in rows]):
         print(f"{claim}: {VERDICTS[ok]}")

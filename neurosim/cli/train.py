@@ -85,12 +85,27 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--refractory-dropout", type=float, default=0.0)
     p.add_argument("--loss-scale", type=float, default=1.0)
     p.add_argument("--qat-epochs", type=int, default=0, help="train the last N epochs with fake-quantised weights")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch CPU threads (default: 1; more were slower on small models, measured in issue 14)",
+    )
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--no-progress", action="store_true", help="no progress bar (there is none unless stderr is a terminal)"
+    )
     p.add_argument("--out", required=True, type=Path, help="NIR file to write, e.g. models/NAME.nir")
     p.set_defaults(func=run)
     return p
+
+
+def _terminal(stream) -> bool:
+    """Whether ``stream`` is a terminal (a progress bar would flood a redirected log)."""
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
 
 
 def run(args: argparse.Namespace) -> int:
@@ -129,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
         qat_epochs=args.qat_epochs,
         threads=args.threads,
         device=args.device,
-        progress=not args.no_progress,
+        progress=not args.no_progress and _terminal(sys.stderr),
     )
     cfg.validate()
     result = train(cfg)

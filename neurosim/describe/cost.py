@@ -51,14 +51,21 @@ def energy_breakdown(
     cycles: int,
     static_w: float | None = None,
     barrier_tiles: int | None = None,
+    *,
+    cycle_s: float | None = None,
 ) -> dict[str, float]:
     """Energy in joules by part: ``static`` plus one entry per operation, and ``total``.
 
+    ``cycles``: the run's duration in cycles of the clock they were counted in, one cycle lasting
+    ``cycle_s`` seconds (default ``hw.cycle_s``: cycles counted on ``hw`` itself). To re-cost a run
+    on other hardware, pass the clock it ran on, so that the static energy covers the run's
+    duration in seconds: ``energy_breakdown(s.ops, other_hw, s.cycles, cycle_s=result.hardware.cycle_s)``.
     ``static_w``: static power in watts (default ``hw.static_power_w()``, every unit powered).
     The parts sum to the total (checked: this is one of the conservation checks)."""
     per = energy_per_op_pj(hw, barrier_tiles)
     parts = {op: ops.get(op, 0) * per[op] * _PJ for op in OPS}
-    parts["static"] = (hw.static_power_w() if static_w is None else static_w) * cycles * hw.cycle_s
+    seconds = cycles * (hw.cycle_s if cycle_s is None else cycle_s)
+    parts["static"] = (hw.static_power_w() if static_w is None else static_w) * seconds
     total = sum(parts.values())
     parts["total"] = total
     return parts

@@ -98,7 +98,7 @@ def _connect(address: str, workers: int, flag: str):
     try:
         import distributed  # noqa: PLC0415 - optional extra
     except ImportError:
-        raise NeurosimError(f"{flag} needs dask and distributed: pip install 'neurosim[dask]'") from None
+        raise NeurosimError(f"{flag} needs dask and distributed: pip install 'neurosim-hw[dask]'") from None
     cluster = None
     try:
         if address == "local":

@@ -7,6 +7,11 @@ the trainer's test inputs. A model without that metadata runs on the bundled dig
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import importlib.metadata
+import json
+import logging
 import math
 import numbers
 from dataclasses import dataclass, field
@@ -23,8 +28,12 @@ from neurosim.io.hardware_file import load_hardware
 from neurosim.io.mapping_file import load_mapping, recorded_overrides
 from neurosim.io.nir_read import load_network
 from neurosim.mapping.registry import accepted_options, map_network
+from neurosim.paths import display_path
+from neurosim.plain import plain
 from neurosim.sim.counters import RunResult
 from neurosim.sim.engine import simulate
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -96,6 +105,8 @@ def dataset_for(
         )
     if len(data) == 0:
         raise NeurosimError(f"dataset {name!r}: no samples selected")
+    if samples is not None and len(data) < samples:
+        raise NeurosimError(f"--samples {samples}: dataset {name!r} has only {len(data)} test samples")
     return data
 
 
@@ -140,7 +151,10 @@ def prepare(
     hardware = load_hardware(hw, overrides or None)
     network = load_network(model, dt=dt)
     if mapping is not None:
-        m = load_mapping(mapping, network, hardware)
+        m = _as_file_mapping(load_mapping(mapping, network, hardware), mapping)
+        if overrides_from:
+            shown = " ".join(f"{k}={v}" for k, v in overrides.items())
+            log.info("applied the hardware overrides recorded in %s: %s", overrides_from, shown)
     else:
         options = dict(mapping_options or {})
         if seed is not None and "seed" in accepted_options(strategy, placement):
@@ -148,3 +162,51 @@ def prepare(
         m = map_network(network, hardware, strategy=strategy, placement=placement, **options)
     data = dataset_for(network, samples=samples, dataset=dataset, data_path=data_path, source=model)
     return Setup(hardware, network, m, data, overrides, overrides_from)
+
+
+def file_sha256(path: str | Path) -> str:
+    """The sha256 of a file's bytes (hex)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _as_file_mapping(m: Mapping, path: str | Path) -> Mapping:
+    """A mapping read from a file, reported as strategy ``file`` with the file's path and sha256
+    (it may have been edited by hand: what the file says made it is kept as ``made_by``)."""
+    meta = {**m.meta, "made_by": m.strategy, "file": display_path(path), "sha256": file_sha256(path)}
+    return dataclasses.replace(m, strategy="file", meta=meta)
+
+
+def mapping_source(m: Mapping) -> dict[str, Any]:
+    """Where a run's mapping came from: ``{"kind": "file", "sha256"}`` for a mapping file (its
+    content; the path is ``m.meta["file"]``), else the strategy, the placement and their options
+    (the seed included, when one was taken)."""
+    if m.strategy == "file" and "sha256" in m.meta:
+        return {"kind": "file", "sha256": m.meta["sha256"]}
+    return {
+        "kind": "strategy",
+        "strategy": m.strategy,
+        "strategy_options": dict(m.meta.get("strategy_options", {})),
+        "placement": m.placement,
+        "placement_options": dict(m.meta.get("placement_options", {})),
+    }
+
+
+def dataset_source(data: SpikeDataset) -> dict[str, Any]:
+    """The data set of a run: name, its encoding parameters and the version of the package that
+    supplies it (digits: scikit-learn's, whose copy of the images it encodes)."""
+    version = None
+    if data.name == "digits":
+        version = {"sklearn": importlib.metadata.version("scikit-learn")}
+    return {"name": data.name, "version": version, "params": dict(data.params)}
+
+
+def run_identity(parts: dict[str, Any]) -> dict[str, Any]:
+    """``{"inputs": parts, "hash": <16 hex>}``: a stable hash of the canonical JSON (sorted keys,
+    no spaces) of everything that changes a run's result. Runs with equal hashes give equal results."""
+    inputs = plain(parts, json=True)
+    text = json.dumps(inputs, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return {"inputs": inputs, "hash": hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]}

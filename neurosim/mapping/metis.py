@@ -1,5 +1,5 @@
 """The neuron graph that graph partitioners cut, and its k-way partition by METIS (the optional
-``pymetis``, ``pip install 'neurosim[metis]'``).
+``pymetis``, ``pip install 'neurosim-hw[metis]'``).
 
 The graph approximates the traffic hypergraph of :mod:`neurosim.mapping.strategies` (hyperedge
 ``{i} + targets(i)`` of weight ``w_i``) by its clique-net expansion: every synapse ``i -> j``
@@ -17,7 +17,7 @@ import scipy.sparse as sp
 from neurosim.describe.network import Network
 from neurosim.errors import MappingError
 
-INSTALL = "pip install 'neurosim[metis]'"
+INSTALL = "pip install 'neurosim-hw[metis]'"
 _MAX_TOTAL = 2**28  # METIS sums weights in 32-bit integers: keep every total well below 2**31
 
 

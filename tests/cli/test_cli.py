@@ -160,8 +160,9 @@ def test_run_writes_a_complete_report(tmp_path, model, capsys, monkeypatch):
         tmp_path / "map.yaml",
     )
     assert code == 0, err
-    rep = tmp_path / "reports" / "m-small-sync"
+    (rep,) = (tmp_path / "reports").iterdir()  # --samples/--dataset: the name carries the run's hash
     summary = json.loads((rep / "summary.json").read_text())
+    assert rep.name == f"m-small-sync-{summary['run']['identity']['hash'][:8]}"
     for key in (
         "accuracy",
         "energy_per_inference_j",

@@ -5,21 +5,12 @@ import json
 
 import pytest
 import yaml
-from builders import random_network
 
 from neurosim.cli.main import main
 from neurosim.experiments.runner import prepare
-from neurosim.io.nir_write import save_network
 from neurosim.paths import HW_DIR
 
 SMALL = str(HW_DIR / "small.yaml")
-
-
-@pytest.fixture(scope="module")
-def model(tmp_path_factory):
-    path = tmp_path_factory.mktemp("m") / "m.nir"
-    save_network(random_network([64, 20, 10], seed=0, density=0.3, name="m"), path)
-    return path
 
 
 def run(capsys, tmp_path, model, *argv, name="rep"):

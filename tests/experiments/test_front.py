@@ -133,11 +133,12 @@ def test_front_mappings_rerun_to_the_points_figures(tmp_path, model, capsys, mon
         assert doc["strategy_options"]["n_cores"] == 12 and doc["seed"] == 0
         assert max(c["core"] for c in doc["cores"]) >= 8  # would not exist on the plain chip
         rec = json.loads((out / "points" / f"{key}.json").read_text())["metrics"]
-        code = main(["run", str(model), "--hw", "small", "--mapping", str(path), "--samples", "4", "-q"])
+        rep = tmp_path / "rerun" / key  # each mapping file is another run (another identity)
+        code = main(["run", str(model), "--hw", "small", "--mapping", str(path), "--samples", "4", "--out", str(rep)])
         err = capsys.readouterr().err
         assert code == 0, err
         assert "applied the hardware overrides recorded in" in err and "mesh.width=4 core.max_neurons=16" in err
-        summary = json.loads((tmp_path / "reports" / "tiny-small-sync" / "summary.json").read_text())
+        summary = json.loads((rep / "summary.json").read_text())
         assert summary["energy_per_inference_j"] == rec["energy_j"]
         assert summary["latency_per_inference_s"] == rec["latency_s"]
         assert summary["accuracy"] == rec["accuracy"]

@@ -25,7 +25,9 @@ from neurosim.mapping.quality import mapping_quality
 from neurosim.mapping.registry import map_network
 from neurosim.paths import HW_DIR
 
-needs_metis = pytest.mark.skipif(not metis_available(), reason="pymetis not installed (pip install 'neurosim[metis]')")
+needs_metis = pytest.mark.skipif(
+    not metis_available(), reason="pymetis not installed (pip install 'neurosim-hw[metis]')"
+)
 
 
 # ---- networks ------------------------------------------------------------------------------------
@@ -158,7 +160,7 @@ def test_missing_pymetis_is_refused_for_metis_and_stood_in_for_by_auto(conv, loi
     assert not metis_available()
     with pytest.raises(MappingError) as exc:
         map_network(conv, loihi128, "partition", method="metis")
-    assert "pip install 'neurosim[metis]'" in str(exc.value) and "\n" not in str(exc.value)
+    assert "pip install 'neurosim-hw[metis]'" in str(exc.value) and "\n" not in str(exc.value)
     small = sparse_network(4, sizes=(100, 110, 100), groups=5)
     m = map_network(small, loihi128, "partition")
     assert m.meta["strategy_result"]["method"] == "kl"

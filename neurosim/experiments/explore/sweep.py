@@ -29,6 +29,7 @@ atomically (no temporary file is left by a failure, and a killed sweep's are rem
 from __future__ import annotations
 
 import json
+import logging
 import math
 import multiprocessing as mp
 import os
@@ -55,6 +56,8 @@ from neurosim.experiments.explore.spec import LoadedSpec, Point, load_spec, mapp
 from neurosim.io.hardware_file import load_hardware
 from neurosim.io.mapping_file import save_mapping
 from neurosim.io.nir_read import load_network
+
+log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3
 
@@ -229,7 +232,7 @@ def _need_pandas() -> None:
         import pandas  # noqa: F401, PLC0415 - optional extra
     except ImportError:
         raise NeurosimError(
-            "neurosim explore needs pandas (and pyarrow for table.parquet): pip install 'neurosim[explore]'"
+            "neurosim explore needs pandas (and pyarrow for table.parquet): pip install 'neurosim-hw[explore]'"
         ) from None
 
 
@@ -427,10 +430,7 @@ def _write_table(df, out: Path) -> dict[str, Path]:
         flat.to_parquet(files["parquet"], index=False)
     except ImportError:
         files.pop("parquet")
-        print(
-            "neurosim: warning: pyarrow is not installed; table.parquet not written (pip install 'neurosim[explore]')",
-            file=sys.stderr,
-        )
+        log.warning("pyarrow is not installed; table.parquet not written (pip install 'neurosim-hw[explore]')")
     return files
 
 
@@ -453,7 +453,7 @@ def _write_front_mappings(loaded: LoadedSpec, records: dict, front: list[str], o
             ov = p.params["overrides"]
             save_mapping(mapping, net, hw, folder / f"{key}.yaml", overrides=ov, seed=p.params["seed"])
         except (NeurosimError, OSError, ValueError) as exc:
-            print(f"neurosim: warning: mapping of front point {key} not written: {exc}", file=sys.stderr)
+            log.warning("mapping of front point %s not written: %s", key, exc)
 
 
 def finish(
