@@ -228,7 +228,7 @@ def test_dask_local_cluster_gives_the_same_table_as_the_local_pool(tmp_path, mod
 def test_dask_missing_is_a_clear_error(tmp_path, model, monkeypatch):
     monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed -> ImportError
     spec = write_spec(tmp_path, model)
-    with pytest.raises(NeurosimError, match=r"pip install 'neurosim\[dask\]'"):
+    with pytest.raises(NeurosimError, match=r"pip install 'neurosim-hw\[dask\]'"):
         run_sweep(spec, out=tmp_path / "out", dask="local", progress=False)
 
 

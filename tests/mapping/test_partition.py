@@ -213,7 +213,7 @@ def test_n_cores_spreads_a_small_net_over_a_roomy_chip(loihi_hw, k):
 def test_kl_warns_on_large_nets(loihi128, monkeypatch):
     monkeypatch.setattr(partition_module, "KL_SLOW_SYNAPSES", 100)
     net = sparse_network(4, sizes=(100, 110, 100), groups=5)
-    with pytest.warns(UserWarning, match="Kernighan-Lin.*minutes.*neurosim\\[metis\\]"):
+    with pytest.warns(UserWarning, match="Kernighan-Lin.*minutes.*neurosim-hw\\[metis\\]"):
         map_network(net, loihi128, "partition", method="kl")
 
 
