@@ -18,15 +18,22 @@ def grid_size(hw) -> tuple[int, int]:
     return getattr(hw, "grid_width", hw.mesh.width), getattr(hw, "grid_height", hw.mesh.height)
 
 
-def hop_parts(hw: HardwareSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(east-west, north-south, chip-to-chip) hops of the XY route between every pair of
-    physical cores, as the simulator counts them: on a grid of several chips a hop that crosses
-    a chip boundary is a chip-link hop; all zero within a tile."""
-    x, y = (np.asarray(a, np.int64) for a in hw.tile_xy(np.arange(hw.n_cores)))  # global mesh
-    dx, dy = np.abs(x[:, None] - x[None, :]), np.abs(y[:, None] - y[None, :])
-    cx = np.abs(x[:, None] // hw.mesh.width - x[None, :] // hw.mesh.width)
-    cy = np.abs(y[:, None] // hw.mesh.height - y[None, :] // hw.mesh.height)
+def pair_hops(hw: HardwareSpec, a, b) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(east-west, north-south, chip-to-chip) hops of the XY route from physical core ``a`` to
+    ``b`` (arrays, broadcast against each other), as the simulator counts them: on a grid of
+    several chips a hop that crosses a chip boundary is a chip-link hop; all zero within a tile."""
+    xa, ya = (np.asarray(v, np.int64) for v in hw.tile_xy(np.asarray(a)))  # global mesh
+    xb, yb = (np.asarray(v, np.int64) for v in hw.tile_xy(np.asarray(b)))
+    dx, dy = np.abs(xa - xb), np.abs(ya - yb)
+    cx = np.abs(xa // hw.mesh.width - xb // hw.mesh.width)
+    cy = np.abs(ya // hw.mesh.height - yb // hw.mesh.height)
     return dx - cx, dy - cy, cx + cy
+
+
+def hop_parts(hw: HardwareSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`pair_hops` between every pair of physical cores (``n_cores`` x ``n_cores``)."""
+    cores = np.arange(hw.n_cores)
+    return pair_hops(hw, cores[:, None], cores[None, :])
 
 
 def hop_matrix(hw: HardwareSpec) -> np.ndarray:

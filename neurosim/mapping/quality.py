@@ -10,7 +10,7 @@ import scipy.sparse as sp
 from neurosim.describe.hardware import HardwareSpec
 from neurosim.describe.mapping import core_loads
 from neurosim.describe.network import Network
-from neurosim.describe.topology import hop_matrix
+from neurosim.describe.topology import pair_hops
 from neurosim.errors import MappingError
 
 # ---- shared pieces -------------------------------------------------------------------------------
@@ -30,12 +30,17 @@ def traffic_weights(net: Network, rates: np.ndarray | None) -> np.ndarray:
 
 def core_traffic(net: Network, core_of: np.ndarray, n_cores: int, rates: np.ndarray | None = None) -> np.ndarray:
     """``T[a, b]``: messages (traffic-weighted) from core a to core b, ``n_cores`` x ``n_cores``."""
+    return np.asarray(_core_traffic_sparse(net, core_of, n_cores, rates).toarray(), dtype=np.float64)
+
+
+def _core_traffic_sparse(net: Network, core_of: np.ndarray, n_cores: int, rates: np.ndarray | None) -> sp.csr_array:
+    """:func:`core_traffic` as a sparse matrix (only the core pairs that exchange messages)."""
     w = traffic_weights(net, rates)
     present = present_matrix(net.synapse_pattern(), core_of, n_cores)
     present.data = np.ones_like(present.data)
     n = core_of.size
     src = sp.csr_array((w, (core_of, np.arange(n))), shape=(n_cores, n))
-    return np.asarray((src @ present).toarray(), dtype=np.float64)
+    return (src @ present).tocsr()
 
 
 def mapping_quality(net: Network, hw: HardwareSpec, mapping, rates: np.ndarray | None = None) -> dict:
@@ -63,11 +68,11 @@ def mapping_quality(net: Network, hw: HardwareSpec, mapping, rates: np.ndarray |
     core_of = np.asarray(getattr(mapping, "core_of", mapping), np.int64)
     w = traffic_weights(net, rates)
     k = hw.n_cores
-    t = core_traffic(net, core_of, k, rates)
-    hops = hop_matrix(hw)
+    t = _core_traffic_sparse(net, core_of, k, rates).tocoo()  # no n_cores x n_cores arrays
+    a, b, msgs = t.row, t.col, np.asarray(t.data, np.float64)
     tile = np.arange(k) // hw.mesh.cores_per_tile
-    messages = float(t.sum())
-    diag = float(np.trace(t))
+    messages = float(msgs.sum())
+    diag = float(msgs[a == b].sum())
     pattern = net.synapse_pattern()
     per_neuron = pattern.T @ w if rates is not None else net.fan_in.astype(np.float64)
     work = np.bincount(core_of, weights=per_neuron, minlength=k).astype(np.float64)
@@ -76,12 +81,13 @@ def mapping_quality(net: Network, hw: HardwareSpec, mapping, rates: np.ndarray |
     loads = core_loads(net, core_of, k)
     cap = {"neurons": hw.core.max_neurons, "axons": hw.core.max_fan_in, "synapses": hw.core.max_synapses}
     frac = max((float(loads[key].max()) / c for key, c in cap.items() if c), default=0.0) if core_of.size else 0.0
-    total_hops = float((t * hops).sum())
+    ew, ns, chip = pair_hops(hw, a, b)
+    total_hops = float(msgs @ (ew + ns + chip).astype(np.float64))
     mean_work = float(work[used].mean()) if used.size else 0.0
     return {
         "messages": messages,
         "cut_traffic": messages - diag,
-        "tile_traffic": float(t[tile[:, None] != tile[None, :]].sum()),
+        "tile_traffic": float(msgs[tile[a] != tile[b]].sum()),
         "hops": total_hops,
         "mean_hops": total_hops / messages if messages else 0.0,
         "max_load": float(work.max()) if core_of.size else 0.0,
