@@ -8,7 +8,14 @@ from pathlib import Path
 
 from neurosim.analysis.summary import per_inference_means
 from neurosim.atomic import MARKER
-from neurosim.cli.args import add_async_arguments, async_options, non_negative_int, parse_overrides, progress_bar
+from neurosim.cli.args import (
+    add_async_arguments,
+    async_options,
+    non_negative_int,
+    parse_overrides,
+    positive_int,
+    progress_bar,
+)
 from neurosim.cli.commands import COMMANDS
 from neurosim.errors import NeurosimError
 from neurosim.experiments.runner import dataset_source, file_sha256, mapping_source, prepare, run_identity
@@ -40,7 +47,7 @@ def register(sub) -> None:
     )
     r.add_argument(
         "--neurons-per-core",
-        type=_positive,
+        type=positive_int,
         metavar="N",
         help="at most N neurons per core (below the hardware's capacity)",
     )
@@ -104,16 +111,6 @@ def _n_cores(text: str) -> int | str:
         return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a positive integer or 'all', got {text!r}") from None
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
 
 
 def _mapping_options(a) -> dict:
