@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from neurosim.io.hardware_file import load_hardware
-from neurosim.io.mapping_file import load_mapping, recorded_overrides
+from neurosim.io.mapping_file import load_mapping, read_mapping, recorded_overrides
 from neurosim.io.nir_read import load_network
 from neurosim.paths import DEFAULT_HW, DEFAULT_MODEL
 from neurosim.yamlfile import MAX_BYTES, load_yaml
@@ -32,5 +32,6 @@ def load_any(path: Path, a) -> tuple[str, object]:
     if kind == "hardware":
         return kind, load_hardware(path)
     net = load_network(a.model or DEFAULT_MODEL, dt=getattr(a, "dt", None))
-    hw = load_hardware(a.hw or DEFAULT_HW, recorded_overrides(path) or None)  # as the mapping was made
-    return kind, load_mapping(path, net, hw)
+    read = read_mapping(path)
+    hw = load_hardware(a.hw or DEFAULT_HW, recorded_overrides(read) or None)  # as the mapping was made
+    return kind, load_mapping(read, net, hw)

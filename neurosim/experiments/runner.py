@@ -25,7 +25,7 @@ from neurosim.describe.mapping import Mapping
 from neurosim.describe.network import Network
 from neurosim.errors import NeurosimError
 from neurosim.io.hardware_file import load_hardware
-from neurosim.io.mapping_file import load_mapping, recorded_overrides
+from neurosim.io.mapping_file import load_mapping, read_mapping, recorded_overrides
 from neurosim.io.nir_read import load_network
 from neurosim.mapping.registry import accepted_options, map_network
 from neurosim.paths import display_path
@@ -145,13 +145,14 @@ def prepare(
         raise NeurosimError(f"mapping file {mapping} gives the mapping; options {sorted(mapping_options)} do not apply")
     overrides = dict(overrides or {})
     overrides_from = None
-    if mapping is not None and not overrides:
-        overrides = dict(recorded_overrides(mapping) or {})
+    read = read_mapping(mapping) if mapping is not None else None
+    if read is not None and not overrides:
+        overrides = dict(recorded_overrides(read) or {})
         overrides_from = str(mapping) if overrides else None
     hardware = load_hardware(hw, overrides or None)
     network = load_network(model, dt=dt)
-    if mapping is not None:
-        m = _as_file_mapping(load_mapping(mapping, network, hardware), mapping)
+    if read is not None:
+        m = _as_file_mapping(load_mapping(read, network, hardware), read.path)
         if overrides_from:
             shown = " ".join(f"{k}={v}" for k, v in overrides.items())
             log.info("applied the hardware overrides recorded in %s: %s", overrides_from, shown)

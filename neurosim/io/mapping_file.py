@@ -29,6 +29,7 @@ and ``cores`` is optional, so a hand-written file needs none of them.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -127,10 +128,31 @@ def save_mapping(
     return atomic.write_text(path, yaml.safe_dump(doc, sort_keys=False, default_flow_style=None))
 
 
-def load_mapping(path: str | Path, net: Network, hw: HardwareSpec) -> Mapping:
-    """Read a mapping YAML and check it against the network and the hardware."""
+@dataclass(frozen=True)
+class MappingDoc:
+    """A mapping YAML read and validated once (:func:`read_mapping`), not yet checked against a
+    network and hardware: what :func:`load_mapping` and :func:`recorded_overrides` take."""
+
+    path: str | Path
+    doc: Located
+    spec: _MappingFile
+
+
+def read_mapping(path: str | Path) -> MappingDoc:
+    """Read and validate a mapping YAML (its size, syntax and keys)."""
     doc = load_yaml(path, MAX_MAPPING_BYTES)
-    spec = validate(_MappingFile, doc)
+    return MappingDoc(path, doc, validate(_MappingFile, doc))
+
+
+def _read(source: str | Path | MappingDoc) -> MappingDoc:
+    return source if isinstance(source, MappingDoc) else read_mapping(source)
+
+
+def load_mapping(source: str | Path | MappingDoc, net: Network, hw: HardwareSpec) -> Mapping:
+    """Read a mapping YAML (or take one :func:`read_mapping` read) and check it against the
+    network and the hardware."""
+    read = _read(source)
+    path, doc, spec = read.path, read.doc, read.spec
     _check_made_on(doc, spec, hw)
     core_of = np.full(net.n_neurons, -1, np.int64)
     for i, entry in enumerate(spec.cores):
@@ -183,9 +205,9 @@ def load_mapping(path: str | Path, net: Network, hw: HardwareSpec) -> Mapping:
     return m
 
 
-def recorded_overrides(path: str | Path) -> dict[str, Any] | None:
+def recorded_overrides(source: str | Path | MappingDoc) -> dict[str, Any] | None:
     """The hardware overrides a mapping file says it was made under (None when it does not say)."""
-    return validate(_MappingFile, load_yaml(path, MAX_MAPPING_BYTES)).hardware_overrides
+    return _read(source).spec.hardware_overrides
 
 
 def _hw_value(hw: HardwareSpec, dotted: str) -> Any:
