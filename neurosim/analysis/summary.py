@@ -376,6 +376,13 @@ def _conservation(result: RunResult, samples: list[SampleRecord]) -> dict[str, A
     }
 
 
+def readout_kind(result: RunResult) -> str:
+    """How the predictions were read: ``spike counts``, or ``membrane <max|mean|last>`` for a
+    non-spiking output (:mod:`neurosim.sim.readout`)."""
+    how = (result.options or {}).get("readout")
+    return "spike counts" if how is None else f"membrane {how}"
+
+
 def summarize(result: RunResult) -> dict:
     """Every reported figure of a run as a JSON-serialisable dict (see docs/report-schema.md).
 
@@ -391,6 +398,7 @@ def summarize(result: RunResult) -> dict:
         "schema": SCHEMA,
         "run": _run_info(result),
         **_headline_figures(result, samples, energies, breakdown["total"]),
+        "readout": readout_kind(result),
         **_decision_figures(samples, hw.cycle_s),
         "energy_breakdown_per_inference_j": breakdown,
         "energy_per_op_pj": cost.energy_per_op_pj(hw),

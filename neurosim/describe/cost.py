@@ -20,7 +20,23 @@ from collections.abc import Mapping
 
 from neurosim.describe.hardware import HardwareSpec
 
-CORE_OPS = ("message_in", "synop", "neuron_update_active", "neuron_update_idle", "spike_out")
+CORE_OPS = (
+    "message_in",
+    "synop",
+    "neuron_update_active",
+    "neuron_update_idle",
+    "spike_out",
+    "synaptic_current",
+    "delay_write",
+    "delay_read",
+    "membrane_read",
+)
+"""Per-core operations. The last four belong to the extended neuron model: ``synaptic_current``
+(the synaptic-current update of a cuba neuron, per neuron per frame, beside its neuron update),
+``delay_write`` (a synapse of a delayed projection writes its current into the core's delay ring
+buffer, per synapse reached), ``delay_read`` (a neuron with delayed inputs reads and clears its
+ring slot, per neuron per frame) and ``membrane_read`` (the membrane of a non-spiking output
+neuron is read out, per neuron per frame)."""
 NOC_OPS = ("hop_ew", "hop_ns", "hop_chip", "local")
 OPS = CORE_OPS + NOC_OPS + ("barrier",)
 
@@ -37,6 +53,10 @@ def energy_per_op_pj(hw: HardwareSpec, barrier_tiles: int | None = None) -> dict
         "neuron_update_active": c.energy_neuron_update_active_pj,
         "neuron_update_idle": c.energy_neuron_update_idle_pj,
         "spike_out": c.energy_spike_out_pj,
+        "synaptic_current": c.energy_synaptic_current_pj,
+        "delay_write": c.energy_delay_write_pj,
+        "delay_read": c.energy_delay_read_pj,
+        "membrane_read": c.energy_membrane_read_pj,
         "hop_ew": r.energy_hop_ew_pj,
         "hop_ns": r.energy_hop_ns_pj,
         "hop_chip": hw.chips.link_energy_pj or 0.0,

@@ -138,6 +138,23 @@ class CoreSpec(_Frozen):
     energy_neuron_update_idle_pj: EnergyPJ
     energy_spike_out_pj: EnergyPJ
     static_power_mw: PowerMW = 0.0
+    # the extended neuron model (default 0: a file written before them costs nothing extra)
+    latency_synaptic_current_cycles: Cycles = Field(
+        0, description="synaptic-current update of a cuba neuron, per neuron per frame (beside its neuron update)"
+    )
+    energy_synaptic_current_pj: EnergyPJ = Field(0.0, description="synaptic-current update of a cuba neuron")
+    latency_delay_write_cycles: Cycles = Field(
+        0, description="a delayed synapse writes its current into the delay ring buffer, per synapse"
+    )
+    energy_delay_write_pj: EnergyPJ = Field(0.0, description="a delay ring-buffer write, per synapse")
+    latency_delay_read_cycles: Cycles = Field(
+        0, description="a neuron with delayed inputs reads and clears its ring slot, per neuron per frame"
+    )
+    energy_delay_read_pj: EnergyPJ = Field(0.0, description="a delay ring-buffer slot read, per neuron per frame")
+    latency_membrane_read_cycles: Cycles = Field(
+        0, description="the membrane of a non-spiking output neuron is read out, per neuron per frame"
+    )
+    energy_membrane_read_pj: EnergyPJ = Field(0.0, description="a membrane read-out, per neuron per frame")
 
 
 class RouterSpec(_Frozen):

@@ -58,13 +58,23 @@ class Population:
 @dataclass(frozen=True, eq=False)
 class Projection:
     """Synapses from ``source`` to ``target``: ``weights[i, j]`` is the weight from source neuron
-    ``i`` to target neuron ``j`` (local indices)."""
+    ``i`` to target neuron ``j`` (local indices). ``delay`` is the synaptic delay in frames: a
+    spike of frame ``f`` is integrated in frame ``f + delay`` (0: the same frame; a recurrent
+    projection, whose target does not come after its source, needs at least 1 and has 1 when
+    given 0, see :meth:`Network.delay_of`)."""
 
     source: str
     target: str
     weights: sp.csr_array
+    delay: int = 0
 
     def __post_init__(self):
+        if isinstance(self.delay, bool) or not isinstance(self.delay, (int, np.integer)) or self.delay < 0:
+            raise NetworkError(
+                f"projection {self.source}->{self.target}: delay must be a whole number of frames >= 0, "
+                f"got {self.delay!r}"
+            )
+        object.__setattr__(self, "delay", int(self.delay))
         w = sp.csr_array(self.weights, dtype=DTYPE)
         w.sum_duplicates()
         w.eliminate_zeros()
@@ -151,6 +161,11 @@ class Network:
         """A projection whose target does not come after its source delivers in the next frame."""
         return self.index[pr.target] <= self.index[pr.source]
 
+    def delay_of(self, pr: Projection) -> int:
+        """Frames from a spike to its integration: the projection's delay, at least 1 when it is
+        recurrent."""
+        return max(pr.delay, 1) if self.is_recurrent(pr) else pr.delay
+
     @cached_property
     def params(self) -> NeuronParams:
         """Neuron parameters of every global neuron (input neurons get inert placeholders)."""
@@ -160,12 +175,10 @@ class Network:
         ]
         return NeuronParams.concat(parts)
 
-    def _global(self, recurrent: bool) -> sp.csr_array:
+    def _global(self, projections) -> sp.csr_array:
         n = self.n_neurons
         rows, cols, vals = [], [], []
-        for pr in self.projections:
-            if self.is_recurrent(pr) != recurrent:
-                continue
+        for pr in projections:
             coo = pr.weights.tocoo()
             rows.append(coo.row + self.offsets[self.index[pr.source]])
             cols.append(coo.col + self.offsets[self.index[pr.target]])
@@ -178,24 +191,61 @@ class Network:
         m.sum_duplicates()
         return m
 
+    def weights_by_delay(self) -> dict[int, sp.csr_array]:
+        """Global weight matrices ``[source, target]`` (CSR by source) by delivery delay in frames
+        (:meth:`delay_of`), in increasing delay; delay 0 is the same frame's feed-forward. Built
+        once; the matrices are shared (do not modify them)."""
+        return dict(self._weights_by_delay)
+
+    @cached_property
+    def _weights_by_delay(self) -> dict[int, sp.csr_array]:
+        delays = sorted({self.delay_of(pr) for pr in self.projections})
+        return {d: self._global([pr for pr in self.projections if self.delay_of(pr) == d]) for d in delays}
+
+    @property
+    def max_delay(self) -> int:
+        """The longest delivery delay in frames (0: every projection delivers in its frame)."""
+        return max(self._weights_by_delay, default=0)
+
     @cached_property
     def weights(self) -> sp.csr_array:
-        """Global feed-forward weight matrix ``[source, target]`` (CSR by source)."""
-        return self._global(recurrent=False)
+        """Global weights delivered in the same frame (feed-forward, delay 0; CSR by source)."""
+        return self._global([pr for pr in self.projections if self.delay_of(pr) == 0])
 
     @cached_property
     def recurrent_weights(self) -> sp.csr_array:
-        """Global weights of the recurrent projections (delivered in the next frame)."""
-        return self._global(recurrent=True)
+        """Global weights delivered in a later frame: the recurrent projections (next frame) and
+        every projection with a delay (see :meth:`weights_by_delay` for them by delay)."""
+        return self._global([pr for pr in self.projections if self.delay_of(pr) > 0])
+
+    def weights_by_delay_and_ring(self) -> dict[tuple[int, bool], sp.csr_array]:
+        """Global weights by ``(delivery delay, declares a delay)``: the second is True for the
+        projections whose synapses go through a delay ring buffer (``Projection.delay >= 1``)."""
+        keys = sorted({(self.delay_of(pr), pr.delay >= 1) for pr in self.projections})
+        return {
+            (d, r): self._global([pr for pr in self.projections if (self.delay_of(pr), pr.delay >= 1) == (d, r)])
+            for d, r in keys
+        }
+
+    @cached_property
+    def declared_delay_weights(self) -> sp.csr_array:
+        """Global weights of the projections that declare a delay (``Projection.delay >= 1``): the
+        synapses that go through a core's delay ring buffer on hardware (a recurrent projection of
+        delay 0 uses the next frame's accumulator, as every recurrent synapse always has)."""
+        return self._global([pr for pr in self.projections if pr.delay >= 1])
 
     @cached_property
     def fan_in(self) -> np.ndarray:
-        """Synapses into each neuron (feed-forward and recurrent)."""
-        return (np.diff(self.weights.tocsc().indptr) + np.diff(self.recurrent_weights.tocsc().indptr)).astype(np.int64)
+        """Synapses into each neuron (every projection, whatever its delay): a count of the CSR column
+        indices, without building a CSC copy."""
+        out = np.zeros(self.n_neurons, np.int64)
+        for m in self._weights_by_delay.values():
+            out += np.bincount(m.indices, minlength=self.n_neurons)
+        return out
 
     def synapse_pattern(self) -> sp.csr_array:
-        """0/1 matrix ``[source, target]`` of every connected pair (feed-forward and recurrent),
-        CSR with sorted indices; a new matrix on every call."""
+        """0/1 matrix ``[source, target]`` of every connected pair (every projection, whatever its
+        delay), CSR with sorted indices; a new matrix on every call."""
         both = sp.csr_array(abs(self.weights) + abs(self.recurrent_weights))
         both.sum_duplicates()
         both.eliminate_zeros()
@@ -208,5 +258,6 @@ class Network:
             lines.append(f"  {p.name:<12} {p.kind:<6} shape={p.shape} n={p.size}")
         for pr in self.projections:
             tag = " (recurrent)" if self.is_recurrent(pr) else ""
+            tag += f" (delay {self.delay_of(pr)})" if self.delay_of(pr) > (1 if self.is_recurrent(pr) else 0) else ""
             lines.append(f"  {pr.source} -> {pr.target}: {pr.n_synapses} synapses{tag}")
         return "\n".join(lines)

@@ -140,10 +140,18 @@ def _mapping_rows(mapping: dict | None) -> list[list[Any]]:
     return rows
 
 
+def _readout_text(readout: str) -> str:
+    if readout == "spike counts":
+        return "output spike counts (arg-max)"
+    how = readout.split()[-1]
+    return f"non-spiking output: arg-max of its membranes at frame ends, {how} over the frames"
+
+
 def _per_inference_section(summary: dict) -> list[str]:
     samples = summary["run"]["samples"]
     head = [
         ["accuracy", fmt_pct(summary["accuracy"])],
+        ["readout", _readout_text(summary.get("readout", "spike counts"))],
         ["energy", fmt_si(summary["energy_per_inference_j"], "J")],
         [
             "latency",

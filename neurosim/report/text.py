@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from neurosim.describe.cost import CORE_OPS
 from neurosim.describe.hardware import HardwareSpec
 from neurosim.units import fmt_si
 
@@ -30,7 +31,7 @@ def describe_hardware(hw: HardwareSpec) -> str:
         f"  in all: {peak['neurons']} neurons" + ("" if peak["synapses"] is None else f", {peak['synapses']} synapses"),
         "  core costs (cycles / ns / pJ):",
     ]
-    for op in ("message_in", "synop", "neuron_update_active", "neuron_update_idle", "spike_out"):
+    for op in CORE_OPS:
         cyc = getattr(c, f"latency_{op}_cycles")
         lines.append(f"    {op:<22} {cyc:>6} / {ns(cyc):>8.2f} / {getattr(c, f'energy_{op}_pj'):>8.2f}")
     f = c.clock_mhz * 1e6

@@ -3,11 +3,16 @@
 Each core is an independent SimPy process with its own ready queue. It serves, in this order of
 preference: the messages that have arrived (all those waiting in its queue form one batch,
 integrated in arrival order; then it checks the thresholds of its neurons: crossings join its
-ready queue), then its ready neurons (its scheduler picks at most
-``issue_width`` of them by the policy and sends their messages). Messages are delivered at their
-arrival cycle (NoC latency), so cores interleave as on the chip. A frame ends when every core is
-idle and no message is in flight (quiescence); then the frame barrier. Per core and frame at most
-``max_steps`` issues are made (neurons still ready then are dropped).
+ready queue; after its frame-start leak pass it checks those that a bias, a carried synaptic
+current, a current due from a recurrent or delayed projection, or the lack of an immediate reset
+may have taken over threshold), then its ready
+neurons (its scheduler picks at most ``issue_width`` of them by the policy and sends their
+messages). Messages are delivered at their arrival cycle (NoC latency), so cores interleave as
+on the chip. A frame ends when every core is idle and no message is in flight (quiescence); then
+the frame barrier. Per core and frame at most ``max_steps`` issues are made (neurons still ready
+then are dropped).
+
+Neuron semantics and their rounding order against sync mode: :mod:`neurosim.sim.async_global`.
 
 With ``stop_on_output=K`` the inference ends K frames after the frame of the first output spike
 (the global scope counts K in scheduler steps instead: per-core scopes have no global step).
@@ -66,9 +71,16 @@ def core_process(env, core, chip, ss: StepState, quiet: Quiescence):
             _, inputs = core.take_mail()
             issues = 0
             busy = int(chip.lif_per_core[core.cid]) * chip.hw.core.latency_neuron_update_idle_cycles
+            busy += int(chip.leak_extra_cycles[core.cid])
             ctr.busy_cycles[core.cid] += busy
             if busy:
                 yield env.timeout(busy)
+            # the frame-start update may cross thresholds: check the neurons that have a current
+            # due (recurrent, delayed), a bias, a synaptic current or no immediate reset (a plain
+            # LIF neuron without any of these waits for its first delivery, as it always has)
+            due = own[core.start_check | (chip.state.acc[own] != 0)]
+            if due.size:
+                integrate_and_check(chip, ss, due, chip.net.params.take(due))
             if inputs.size:
                 yield from _send(env, core, chip, inputs, env.now)
             continue
@@ -144,6 +156,8 @@ def async_core_controller(env, chip, stimulus):
             core.post(_FRAME_START, inputs[in_core == cid])
         yield quiet.done
         count_updates(chip, ss)
+        yield from chip.readout_pass(env)
+        chip.frame_done(env.now)
         chip.count_barrier()
         if barrier_cycles:
             yield env.timeout(barrier_cycles)

@@ -15,9 +15,35 @@ Per frame (docs/design.md, "Execution modes"; the same steps as ``neurosim.train
    a frame barrier follows. With ``stop_on_output=K`` the inference ends K steps after the first
    output spike.
 
+The extended neuron model (:mod:`neurosim.neuron`), event by event:
+
+* frame start: ``v <- decay v + bias``; a cuba neuron decays its current, ``i <- syn_decay i``,
+  and its membrane takes it, ``v <- v + i`` (the current before the decay where ``current_lag``);
+  then the delayed reset of last frame's crossings: ``v - threshold``, or ``v_reset`` with the
+  membrane *frozen* for the frame (sync mode's hard delayed reset discards the frame's input too);
+* a delivery adds to the current ``i`` of cuba neurons and to the membrane of every neuron that is
+  not frozen, except cuba neurons with ``current_lag`` (their membrane saw last frame's current
+  at the frame start); the currents due this frame from recurrent and delayed projections
+  (:meth:`Chip.start_frame`) are integrated at step 0 with the stimulus;
+* a crossing makes the neuron ready and refractory (one spike per frame); neurons that reset at
+  once are reset and frozen; ``resets=False`` and ``delayed_reset`` neurons keep integrating
+  (the latter reset at the next frame start: the reset is due from the crossing, as an immediate
+  reset is, even when the spike is dropped at the step cap); ``spiking=False`` neurons never
+  cross.
+
+Rounding order against sync mode: sync adds the frame's whole input to the leaked membrane at
+once, ``(decay v + bias) + x`` with ``x = syn_decay i + I`` for a cuba neuron, then applies a
+delayed subtractive reset; async adds ``syn_decay i`` first, the input step by step after it,
+and subtracts a delayed reset's threshold before the input. The sums are the same and exact with
+weights, biases and decays on a power-of-two grid; otherwise the last bit may differ. Beyond
+rounding, async fires a neuron as soon as it crosses, so it equals sync (with ``F`` >= every
+neuron) when no neuron crosses early on a partial input that later input would undo, e.g. with
+excitatory weights and hard resets (tests/sim/test_neuron_model.py).
+
 Timing: a step starts when the previous one's deliveries are all integrated; the chosen neurons'
-cores send at the step's start; each core's leak pass (idle-update latency per neuron) runs at the
-frame start. Neuron updates are counted once per neuron per frame, active when it received a
+cores send at the step's start; each core's leak pass (idle-update latency per neuron, plus the
+synaptic-current updates and delay-slot reads) runs at the frame start, the membrane read-out of
+a non-spiking output at the frame end. Neuron updates are counted once per neuron per frame, active when it received a
 non-zero current or spiked (as in sync mode), so the modes' energies compare like for like.
 """
 
@@ -30,10 +56,13 @@ from neurosim.sim.scheduler import select
 
 
 class StepState:
-    """Per-sample async state beyond the membrane: refractory, ready, priority, crossing order."""
+    """Per-sample async state beyond the membrane: refractory (crossed this frame: no second
+    spike), frozen (the membrane takes no more input this frame: reset at its crossing, or hard
+    reset by a delayed reset at the frame start), ready, priority, crossing order."""
 
     def __init__(self, n: int):
         self.refractory = np.zeros(n, bool)
+        self.frozen = np.zeros(n, bool)
         self.ready = np.zeros(n, bool)
         self.priority = np.zeros(n, neuron.DTYPE)
         self.sequence = np.zeros(n, np.int64)
@@ -41,13 +70,14 @@ class StepState:
         self.frame_active = np.zeros(n, bool)  # received a non-zero current this frame
         self.spiked_frame = np.zeros(n, bool)  # sent a spike this frame
 
-    def crossed(self, ids: np.ndarray, v: np.ndarray) -> None:
+    def crossed(self, ids: np.ndarray, v: np.ndarray, resets_now: np.ndarray) -> None:
         """Neurons ``ids`` crossed threshold with membrane ``v``: ready (in crossing order) and
-        refractory."""
+        refractory; frozen where ``resets_now`` (they were reset at the crossing)."""
         self.priority[ids] = v
         self.sequence[ids] = self.counter + np.arange(ids.size)
         self.counter += ids.size
         self.refractory[ids] = True
+        self.frozen[ids[resets_now]] = True
         self.ready[ids] = True
 
     def sent(self, ids: np.ndarray) -> None:
@@ -61,45 +91,71 @@ class StepState:
 
     def new_frame(self) -> None:
         """Clear the per-frame flags."""
-        for flags in (self.refractory, self.ready, self.frame_active, self.spiked_frame):
+        for flags in (self.refractory, self.frozen, self.ready, self.frame_active, self.spiked_frame):
             flags[:] = False
 
 
 def integrate_and_check(chip, ss: StepState, idx=None, pp=None) -> np.ndarray:
     """Integrate the accumulated current of neurons ``idx`` (all when None; ``pp`` their
-    parameters), check thresholds; returns the global ids that crossed (now ready, reset and
-    refractory)."""
+    parameters), check thresholds; returns the global ids that crossed (now ready and refractory;
+    reset and frozen where they reset at once, pending a reset where ``delayed_reset``).
+
+    The current joins the synaptic current ``i`` of cuba neurons and the membrane of every neuron
+    that is not frozen, except cuba neurons with ``current_lag`` (their membrane took last
+    frame's current at the frame start)."""
     st = chip.state
     if idx is None:
         idx, pp = slice(None), chip.net.params
     cur = st.acc[idx].copy()
     st.acc[idx] = 0
-    refr = ss.refractory[idx]
-    v = neuron.integrate(st.v[idx], cur, refr)
-    s = neuron.fire(v, pp, refr)
+    if pp.cuba.any():
+        st.i[idx] = np.where(pp.cuba, st.i[idx] + cur, st.i[idx]).astype(neuron.DTYPE, copy=False)
+        to_v = np.where(pp.cuba & pp.current_lag, neuron.DTYPE(0), cur).astype(neuron.DTYPE, copy=False)
+    else:
+        to_v = cur
+    v = neuron.integrate(st.v[idx], to_v, ss.frozen[idx])
+    s = neuron.fire(v, pp, ss.refractory[idx])
     st.v[idx] = neuron.reset(v, s, pp)
     ss.frame_active[idx] |= cur != 0
     local = np.flatnonzero(s)
     ids = local + (idx.start or 0) if isinstance(idx, slice) else idx[local]
     if ids.size:
-        ss.crossed(ids, v[local])
+        ss.crossed(ids, v[local], neuron.resets_now(pp)[local])
+        st.pending[ids] |= pp.delayed_reset[local]
     return ids
 
 
 def frame_start(chip, ss: StepState) -> None:
-    """Leak every neuron and clear the per-frame flags (``Chip.start_frame`` has already moved
-    last frame's recurrent current into this frame's)."""
-    st = chip.state
-    st.v[:] = neuron.frame_start(st.v, chip.net.params)
+    """The frame-start update of every neuron, and the per-frame flags cleared (``Chip.start_frame``
+    has already moved the currents due this frame, recurrent and delayed, into the accumulator):
+
+    ``v <- decay v + bias``; cuba neurons: ``i <- syn_decay i`` and ``v <- v + i`` (the decayed
+    current; the old ``i`` where ``current_lag``); then the delayed reset of last frame's spikes
+    (``v - threshold``, or ``v_reset`` and frozen for the frame: sync mode's hard delayed reset
+    discards the frame's input too)."""
+    st, p = chip.state, chip.net.params
     ss.new_frame()
+    v = neuron.frame_start(st.v, p)
+    if p.cuba.any():
+        x, st.i[:] = neuron.synaptic_input(st.i, np.zeros_like(st.i), p)
+        v = v + x
+    if st.pending.any():
+        v = neuron.pending_reset(v, st.pending, p)
+        ss.frozen |= st.pending & p.delayed_reset & p.resets & ~p.subtract
+        st.pending[:] = False
+    st.v[:] = v
 
 
 def count_updates(chip, ss: StepState) -> None:
-    """One neuron update per neuron per frame on its core: active or idle."""
+    """One neuron update per neuron per frame on its core: active or idle; and the frame's
+    synaptic-current updates, delay-slot reads and membrane read-outs (as sync mode counts them)."""
     ctr, lif, n = chip.counters, chip.is_lif, chip.counters.busy_cycles.size
-    active = (ss.frame_active | ss.spiked_frame) & lif
-    ctr.ops["neuron_update_active"] += np.bincount(chip.mapping.core_of[active], minlength=n)
-    ctr.ops["neuron_update_idle"] += np.bincount(chip.mapping.core_of[~active & lif], minlength=n)
+    core_of = chip.mapping.core_of
+    active = (ss.frame_active | ss.spiked_frame | (chip.state.i != 0)) & lif
+    ctr.ops["neuron_update_active"] += np.bincount(core_of[active], minlength=n)
+    ctr.ops["neuron_update_idle"] += np.bincount(core_of[~active & lif], minlength=n)
+    for op, per_core in chip.extra_ops_per_core.items():
+        ctr.ops[op] += per_core
 
 
 def async_global_controller(env, chip, stimulus):
@@ -136,6 +192,8 @@ def async_global_controller(env, chip, stimulus):
                 stop_at = steps_total + stop_k
         ss.drop(slice(None))  # dropped at the cap (or at the stop)
         count_updates(chip, ss)
+        yield from chip.readout_pass(env)
+        chip.frame_done(env.now)
         chip.count_barrier()
         if barrier_cycles:
             yield env.timeout(barrier_cycles)

@@ -87,4 +87,5 @@ def sync_controller(env: simpy.Environment, chip, stimulus):
             chip.count_barrier()
             if barrier_cycles:
                 yield env.timeout(barrier_cycles)
+        chip.frame_done(env.now)
         yield from chip.end_of_frame(env, t_frame)

@@ -28,9 +28,28 @@ class Chip:
         self.mesh = Mesh(hw)
         core_of = mapping.core_of
         self.counters = CoreCounters(hw.n_cores)
-        self.state = State(net.n_neurons)
-        self.weights_csc, self.recurrent_csc = net.weights.tocsc(), net.recurrent_weights.tocsc()
+        self.state = State(net.n_neurons, net.max_delay)
+        # weights by (delivery delay in frames, through the delay ring buffer): the ring holds the
+        # synapses of projections that declare a delay (recurrent ones of delay 0 take the next
+        # frame's accumulator, free as ever)
+        self.weight_blocks = {key: w.tocsc() for key, w in net.weights_by_delay_and_ring().items() if w.nnz}
+        self.ring_target = np.diff(net.declared_delay_weights.tocsc().indptr) > 0  # neurons reading a ring slot
         self.cores = {int(c): Core(int(c), np.flatnonzero(core_of == c), self) for c in mapping.used_cores}
+        # per core and frame: the extended model's extra operations (counted once per frame in
+        # async modes; sync mode counts them in each population's update pass)
+        c = hw.core
+        self.extra_ops_per_core = {
+            op: np.zeros(hw.n_cores, np.int64) for op in ("synaptic_current", "delay_read", "membrane_read")
+        }
+        for cid, core in self.cores.items():
+            for counts in core.extra_ops.values():
+                for op, k in counts.items():
+                    self.extra_ops_per_core[op][cid] += k
+        x = self.extra_ops_per_core
+        self.leak_extra_cycles = (
+            x["synaptic_current"] * c.latency_synaptic_current_cycles + x["delay_read"] * c.latency_delay_read_cycles
+        )
+        self.readout_cycles = x["membrane_read"] * c.latency_membrane_read_cycles
         self.tiles_in_use = int(np.unique(self.mesh.tile_of_core[mapping.used_cores]).size)
         # messages: one per (spiking neuron, destination core); data = synapses reached there
         pattern = net.synapse_pattern().tocoo()
@@ -84,10 +103,9 @@ class Chip:
 
     # ---- per sample ---------------------------------------------------------------------------
     def reset(self) -> None:
-        st = self.state
-        st.v[:] = 0
-        st.acc[:] = 0
-        st.acc_next[:] = 0
+        self.state.clear()
+        self.readout_v: list[np.ndarray] = []  # output membranes after each frame
+        self.frame_end: list[int] = []  # cycle at which each frame's work was done
         self._pairs: list[np.ndarray] = []  # tile-pair ids of every message (counted per sample)
         self.seq = 0
         self._group_counter = 0
@@ -101,11 +119,19 @@ class Chip:
         self.steps_per_frame: list[int] = []
 
     def start_frame(self, frame: int):
+        """Frame ``frame`` begins: the currents due now leave the ring for this frame's accumulator."""
         self.frame = frame
         st = self.state
-        if self.net.recurrent_weights.nnz:
-            st.acc += st.acc_next
-            st.acc_next[:] = 0
+        if st.depth:
+            due = st.ring[frame % st.depth]
+            st.acc += due
+            due[:] = 0
+
+    def frame_done(self, now: int) -> None:
+        """The frame's work is done at cycle ``now``: keep the output membranes (the read-out of a
+        non-spiking output) and the cycle."""
+        self.readout_v.append(self.state.v[self.out_span].copy())
+        self.frame_end.append(int(now))
 
     # ---- messages ----------------------------------------------------------------------------
     def emit(self, cid: int, group: int, gids: np.ndarray, ready: np.ndarray, lat_out: int) -> tuple[int, int]:
@@ -257,10 +283,19 @@ class Chip:
             yield env.timeout(rest)
 
     def leak_pass(self, env: simpy.Environment):
-        """Async mode: at a frame's start each core leaks all its neurons (idle-update latency)."""
-        busy = self.lif_per_core * self.hw.core.latency_neuron_update_idle_cycles
+        """Async mode: at a frame's start each core leaks all its neurons (idle-update latency;
+        plus the synaptic-current updates of cuba neurons and the delay-slot reads)."""
+        busy = self.lif_per_core * self.hw.core.latency_neuron_update_idle_cycles + self.leak_extra_cycles
         self.counters.busy_cycles += busy
         if busy.max() > 0:
+            yield env.timeout(int(busy.max()))
+
+    def readout_pass(self, env: simpy.Environment):
+        """Async mode: at a frame's end the cores holding non-spiking output neurons read their
+        membranes (``latency_membrane_read_cycles`` each)."""
+        busy = self.readout_cycles
+        if busy.max() > 0:
+            self.counters.busy_cycles += busy
             yield env.timeout(int(busy.max()))
 
     # ---- one sample ----------------------------------------------------------------------------

@@ -11,12 +11,18 @@ an event queue (a SimPy ``Store``). It serves two kinds of work items, in order:
   populations only generate spikes.
 * :class:`Deliver` - a batch of spike messages for this core, already sorted by arrival time.
   Each message costs ``latency_message_in_cycles`` plus ``latency_synop_cycles`` per synapse it
-  reaches in this core; messages are served in arrival order (a FIFO single server). The synaptic
-  work is one vectorised accumulation over the fan-out rows (docs/design.md, "Performance approach").
+  reaches in this core (plus ``latency_delay_write_cycles`` per synapse of a delayed projection,
+  whose current goes into the core's ring buffer of future frames, ``State.ring``); messages are
+  served in arrival order (a FIFO single server). The synaptic work is one vectorised
+  accumulation over the fan-out rows (docs/design.md, "Performance approach").
 
-Neuron updates: a neuron's update is *active* when it received a non-zero net current this frame
-or spiked, *idle* otherwise; the update pass visits the core's neurons of the population in index
-order, and a neuron's messages become ready when its update completes.
+Neuron updates (:func:`neurosim.neuron.step`): a neuron's update is *active* when it received a
+non-zero net current this frame, has a non-zero synaptic current or spiked, *idle* otherwise; a
+cuba neuron's update adds ``latency_synaptic_current_cycles``, a neuron with delayed inputs
+``latency_delay_read_cycles`` (it takes its ring slot) and a non-spiking output neuron
+``latency_membrane_read_cycles`` (its membrane is read out); the update pass visits the core's
+neurons of the population in index order, and a neuron's messages become ready when its update
+completes.
 """
 
 from __future__ import annotations
@@ -49,12 +55,27 @@ class Deliver:
 
 
 class State:
-    """Neuron state of the whole network (float32), shared by the cores."""
+    """Neuron state of the whole network, shared by the cores: membrane ``v``, synaptic current
+    ``i`` (cuba neurons), ``pending`` delayed resets, the current ``acc`` of this frame and a
+    ring of ``depth`` future frames' currents (``ring[f % depth]`` is due in frame ``f``: the
+    deliveries of recurrent and delayed projections; on hardware each core's delay ring buffer)."""
 
-    def __init__(self, n: int):
+    def __init__(self, n: int, depth: int = 0):
+        self.depth = int(depth)
         self.v = np.zeros(n, DTYPE)
-        self.acc = np.zeros(n, DTYPE)  # current integrated this frame (feed-forward)
-        self.acc_next = np.zeros(n, DTYPE)  # recurrent current, integrated next frame
+        self.i = np.zeros(n, DTYPE)
+        self.pending = np.zeros(n, bool)
+        self.acc = np.zeros(n, DTYPE)  # current integrated this frame
+        self.ring = np.zeros((max(self.depth, 1), n), DTYPE)
+
+    def clear(self) -> None:
+        """Every value back to zero (a fresh sample)."""
+        for a in (self.v, self.i, self.pending, self.acc, self.ring):
+            a[...] = 0
+
+    def slot(self, frame: int, delay: int) -> np.ndarray:
+        """The ring's row of currents due ``delay`` frames after ``frame`` (``delay >= 1``)."""
+        return self.ring[(frame + delay) % self.depth]
 
 
 def _block(b: sp.csr_array):
@@ -81,20 +102,46 @@ class Core:
         pops = net.population_of[neurons]
         self.groups = {int(g): _as_index(neurons[pops == g]) for g in np.unique(pops)}
         self.params = {g: net.params.take(ix) for g, ix in self.groups.items()}
-        # incoming synapses: row map (global source -> row of the block) per kind
+        # incoming synapses: row map (global source -> row of the block), the block, its delivery
+        # delay in frames (0: this frame's accumulator) and, per row, the synapses that go
+        # through the delay ring buffer (projections that declare a delay)
         self.blocks = []
-        for wc, target in ((chip.weights_csc, "acc"), (chip.recurrent_csc, "acc_next")):
+        for (delay, ring), wc in chip.weight_blocks.items():
             sub = wc[:, neurons].tocsr()
             rows = np.flatnonzero(np.diff(sub.indptr))
             if rows.size == 0:
                 continue
             rowmap = np.full(net.n_neurons, -1, np.int64)
             rowmap[rows] = np.arange(rows.size)
-            self.blocks.append((rowmap, _block(sub[rows]), target))
+            ring_syn = np.diff(sub.indptr)[rows].astype(np.int64) if ring else None
+            self.blocks.append((rowmap, _block(sub[rows]), delay, ring_syn))
+        # per population on the core: cuba neurons (synaptic-current update), neurons reading a
+        # delay ring slot each frame, non-spiking output neurons (membrane read-out)
+        p_all = self.all_params
+        # async core scope: neurons whose threshold is checked after the frame-start update
+        self.start_check = p_all.cuba | ~neuron.resets_now(p_all) | (p_all.bias != 0)
+        ring_targets = chip.ring_target[neurons]
+        self.extra_lat = {}
+        self.extra_ops = {}
+        for g in self.groups:
+            p = self.params[g]
+            nonspiking_out = ~p.spiking if g == net.index[net.output] else np.zeros(p.size, bool)
+            ops = {
+                "synaptic_current": p.cuba,
+                "delay_read": ring_targets[pops == g],
+                "membrane_read": nonspiking_out,
+            }
+            self.extra_ops[g] = {k: int(m.sum()) for k, m in ops.items() if m.any()}
+            self.extra_lat[g] = (
+                ops["synaptic_current"] * hw.core.latency_synaptic_current_cycles
+                + ops["delay_read"] * hw.core.latency_delay_read_cycles
+                + ops["membrane_read"] * hw.core.latency_membrane_read_cycles
+            ).astype(np.int64)
         c = hw.core
         self.lat_active, self.lat_idle = c.latency_neuron_update_active_cycles, c.latency_neuron_update_idle_cycles
         self.lat_out = c.latency_spike_out_cycles
         self.lat_in, self.lat_synop = c.latency_message_in_cycles, c.latency_synop_cycles
+        self.lat_ring_write = c.latency_delay_write_cycles
         self.inbox: simpy.Store | None = None
         # per-core scheduling (async, core scope): frame-start mail, arrival heap, wake-up event
         self.mail: list[tuple[str, np.ndarray]] = []
@@ -187,16 +234,16 @@ class Core:
         else:
             ix, p, st = self.groups[g], self.params[g], chip.state
             current = st.acc[ix].copy()
-            v = neuron.frame_start(st.v[ix], p)
-            v = v + current
-            s = neuron.fire(v, p)
-            st.v[ix] = neuron.reset(v, s, p)
+            s, st.v[ix], i, st.pending[ix] = neuron.step(st.v[ix], st.i[ix], st.pending[ix], current, p)
+            st.i[ix] = i
             st.acc[ix] = 0
-            active = (current != 0) | s
+            active = (current != 0) | s | (i != 0)
             n_act = int(active.sum())
             ctr.ops["neuron_update_active"][self.cid] += n_act
             ctr.ops["neuron_update_idle"][self.cid] += active.size - n_act
-            done = t0 + np.cumsum(np.where(active, self.lat_active, self.lat_idle))
+            for op, k in self.extra_ops[g].items():
+                ctr.ops[op][self.cid] += k
+            done = t0 + np.cumsum(np.where(active, self.lat_active, self.lat_idle) + self.extra_lat[g])
             end = int(done[-1]) if done.size else t0
             local = np.flatnonzero(s)
             base = ix.start if isinstance(ix, slice) else None
@@ -210,17 +257,30 @@ class Core:
         return end, busy
 
     def deliver(self, item: Deliver, t0: int) -> tuple[int, int]:
-        st, ctr = self.chip.state, self.chip.counters
-        cost = self.lat_in + self.lat_synop * item.synops
+        """Integrate a batch of messages: each costs ``latency_message_in_cycles``, plus
+        ``latency_synop_cycles`` per synapse reached and ``latency_delay_write_cycles`` per synapse
+        whose current is written into the delay ring buffer."""
+        chip = self.chip
+        st, ctr = chip.state, chip.counters
+        ring_writes = np.zeros(item.src.size, np.int64)
+        adds = []
+        for rowmap, block, delay, ring_syn in self.blocks:
+            rows = rowmap[item.src]
+            hit = rows >= 0
+            rows = rows[hit]
+            if rows.size:
+                if ring_syn is not None:
+                    ring_writes[hit] += ring_syn[rows]
+                add = np.asarray(block[rows].sum(axis=0), DTYPE).ravel()
+                adds.append((st.acc if delay == 0 else st.slot(chip.frame, delay), add))
+        for target, add in adds:
+            target[self.neurons] += add
+        cost = self.lat_in + self.lat_synop * item.synops + self.lat_ring_write * ring_writes
         end = int(finish_times(item.arrival, cost, start=t0)[-1])
-        busy = int(item.src.size * self.lat_in + self.lat_synop * item.synops.sum())
+        busy = int(
+            item.src.size * self.lat_in + self.lat_synop * item.synops.sum() + self.lat_ring_write * ring_writes.sum()
+        )
         ctr.ops["message_in"][self.cid] += item.src.size
         ctr.ops["synop"][self.cid] += int(item.synops.sum())
-        for rowmap, block, target in self.blocks:
-            rows = rowmap[item.src]
-            rows = rows[rows >= 0]
-            if rows.size:
-                add = block[rows].sum(axis=0)
-                acc = getattr(st, target)
-                acc[self.neurons] += np.asarray(add, DTYPE).ravel()
+        ctr.ops["delay_write"][self.cid] += int(ring_writes.sum())
         return end, busy

@@ -3,9 +3,11 @@ turns them into energy and time for any hardware costs, so a run can be re-coste
 re-simulating.
 
 Operation names (``OPS``) match the cost names of the hardware description:
-``message_in``, ``synop``, ``neuron_update_active``, ``neuron_update_idle``, ``spike_out``
-(per core), ``hop_ew``, ``hop_ns``, ``hop_chip`` (a hop over a chip-to-chip link), ``local``
-(per router) and ``barrier`` (per chip).
+``message_in``, ``synop``, ``neuron_update_active``, ``neuron_update_idle``, ``spike_out``,
+``synaptic_current``, ``delay_write``, ``delay_read``, ``membrane_read`` (per core; the last four
+belong to cuba neurons, delayed projections and non-spiking read-outs, see
+:data:`neurosim.describe.cost.CORE_OPS`), ``hop_ew``, ``hop_ns``, ``hop_chip`` (a hop over a
+chip-to-chip link), ``local`` (per router) and ``barrier`` (per chip).
 """
 
 from __future__ import annotations
@@ -73,6 +75,8 @@ class SampleRecord:
     first_output_cycle: int | None  # cycle of the first output spike (None: no output spike)
     decision_cycle: int | None = None  # cycle from which the arg-max stays the label (async)
     output_counts: np.ndarray | None = field(default=None, repr=False)  # spikes per output neuron
+    # (a non-spiking output has none: its prediction is the arg-max of extra["readout"], the
+    # reduced membranes at frame ends, and its decision the end of the frame from which it holds)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -140,7 +144,7 @@ class RunResult:
         return float(np.mean([s.correct for s in self.samples])) if self.samples else float("nan")
 
     def total(self, op: str) -> int:
-        return int(sum(s.ops[op] for s in self.samples))
+        return int(sum(s.ops.get(op, 0) for s in self.samples))
 
     # ---- notebook views ----------------------------------------------------------------------
     def sample_rows(self) -> list[dict[str, Any]]:

@@ -24,7 +24,7 @@ from neurosim.errors import SimulationError
 from neurosim.sim.chip import Chip
 from neurosim.sim.counters import Raster, RunResult, SampleRecord
 from neurosim.sim.modes import MODES, SCOPES
-from neurosim.sim.readout import SpikeLog
+from neurosim.sim.readout import READOUTS, MembraneReadout, SpikeLog, output_is_spiking
 from neurosim.sim.scheduler import POLICIES
 
 
@@ -48,6 +48,7 @@ def simulate(
     progress: Callable | None = None,
     options: dict | None = None,
     first_sample: int = 0,
+    readout: str = "max",
 ) -> RunResult:
     """Simulate every sample of ``inputs`` (bool, samples x frames x input channels).
 
@@ -64,9 +65,14 @@ def simulate(
     ``first_sample``: the index of ``inputs[0]`` in the whole stimulus, for a shard of a run
     (:mod:`neurosim.experiments.shard`): sample ``k`` of ``inputs`` is simulated, seeded and
     recorded as sample ``first_sample + k`` (``raster_sample`` counts the same way), so a
-    sample's result depends only on the seed and its index."""
+    sample's result depends only on the seed and its index.
 
-    _check_arguments(net, inputs, mode, scope, policy, group_size, max_steps, stop_on_output)
+    ``readout``: how a non-spiking output population (``spiking=False``: NIR LI, CubaLI, I) is
+    read: the arg-max over its neurons of their membrane at frame ends, taken as the maximum over
+    the frames (``max``, the default: Norse's decoder), the mean or the last frame's. A spiking
+    output is read by its spike counts whatever ``readout`` says (:mod:`neurosim.sim.readout`)."""
+
+    _check_arguments(net, inputs, mode, scope, policy, group_size, max_steps, stop_on_output, readout)
     t_wall = time.perf_counter()
     chip = Chip(hw, net, mapping)
     chip.configure(
@@ -78,6 +84,8 @@ def simulate(
         stop_on_output=stop_on_output,
         seed=seed,
     )
+    if not output_is_spiking(net):
+        chip.options["readout"] = readout
     totals = _RunTotals(chip)
     iterator = range(inputs.shape[0])
     if progress is not None:
@@ -104,9 +112,21 @@ def _check_arguments(
     group_size: int,
     max_steps: int | None,
     stop_on_output: int | None,
+    readout: str = "max",
 ) -> None:
-    """Raise :class:`SimulationError` for an unknown mode, scope or policy, a bad limit or a
-    stimulus of the wrong shape."""
+    """Raise :class:`SimulationError` for an unknown mode, scope, policy or readout, a bad limit, a
+    stimulus of the wrong shape, or an output that cannot be read out."""
+    if readout not in READOUTS:
+        raise SimulationError(f"readout {readout!r} is not available; choose from {READOUTS}")
+    try:
+        spiking_out = output_is_spiking(net)
+    except ValueError as e:
+        raise SimulationError(str(e)) from None
+    if stop_on_output is not None and not spiking_out:
+        raise SimulationError(
+            f"stop_on_output needs a spiking output; population {net.output!r} is non-spiking "
+            "(read out by its membranes): leave stop_on_output unset"
+        )
     if mode not in MODES:
         raise SimulationError(f"execution mode {mode!r} is not available; choose from {MODES}")
     if scope not in SCOPES:
@@ -126,6 +146,11 @@ def _check_arguments(
     if inputs.ndim != 3 or inputs.shape[2] != n_in:
         raise SimulationError(
             f"stimulus has shape {inputs.shape}; network {net.name!r} expects (samples, frames, {n_in})"
+        )
+    if inputs.dtype != np.bool_:
+        raise SimulationError(
+            f"stimulus has dtype {inputs.dtype}; the input population is a spike source: pass 0/1 spikes as "
+            "bool (event counts above 1 per channel and frame are not supported)"
         )
 
 
@@ -197,8 +222,15 @@ def _sample_record(chip: Chip, log: SpikeLog, i: int, label: int, cycles: int, o
     """The record of the sample just simulated: counts, readout and decision."""
     out = log.output_counts()
     n_input = int(log.per_group[chip.input_group])
-    decision = log.decision_cycle(label)
     extra: dict = {"output_events": log.output_events()}
+    if "readout" in chip.options:  # a non-spiking output: read by its membranes at frame ends
+        mem = MembraneReadout(chip.readout_v, chip.frame_end, chip.options["readout"])
+        values = mem.values()
+        decision = mem.decision_cycle(label)
+        extra["readout"] = values
+    else:
+        values = out
+        decision = log.decision_cycle(label)
     if decision is not None:
         extra.update(log.until(decision))
     if chip.steps_per_frame:
@@ -206,7 +238,7 @@ def _sample_record(chip: Chip, log: SpikeLog, i: int, label: int, cycles: int, o
     return SampleRecord(
         index=i,
         label=label,
-        prediction=int(np.argmax(out)),
+        prediction=int(np.argmax(values)),
         cycles=cycles,
         ops=ops,
         spikes=int(log.per_group.sum()) - n_input,

@@ -1,11 +1,70 @@
 """The readout of one sample: spike counts in emission order, the output population's events,
-the decision (the cycle from which the arg-max stays on the label) and the figures up to it."""
+the decision (the cycle from which the arg-max stays on the label) and the figures up to it.
+
+A spiking output is read by its spike counts. A non-spiking output (NIR ``LI``, ``CubaLI``, ``I``:
+``spiking=False``) is read by its membranes at the end of each frame (:class:`MembraneReadout`):
+the readout is their maximum over the frames (``max``, Norse's decoder), their mean (``mean``) or
+the last frame's (``last``); the prediction is its arg-max and the decision the end of the frame
+from which the arg-max of the readout so far stays on the label."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from neurosim.sim.chip import Chip
+
+READOUTS = ("max", "mean", "last")
+
+
+def output_is_spiking(net) -> bool:
+    """Whether the output population is read by its spikes (every neuron spiking) or by its
+    membranes (none spiking); a mix is refused (``ValueError``)."""
+    spiking = net.by_name[net.output].neurons.spiking
+    if spiking.all():
+        return True
+    if not spiking.any():
+        return False
+    raise ValueError(
+        f"output population {net.output!r} mixes spiking and non-spiking neurons; "
+        "read it out by spikes or by membranes, not both"
+    )
+
+
+class MembraneReadout:
+    """The output membranes after each frame (frames x output neurons) and the cycle at which each
+    frame's work was done; read out by ``readout`` (:data:`READOUTS`)."""
+
+    def __init__(self, membranes: list[np.ndarray], frame_end: list[int], readout: str):
+        n = membranes[0].size if membranes else 0
+        self.v = np.array(membranes, np.float32).reshape(len(membranes), n)
+        self.frame_end = np.asarray(frame_end, np.int64)
+        self.readout = readout
+
+    def running(self) -> np.ndarray:
+        """The readout over frames ``0..f`` for every frame ``f`` (frames x output neurons)."""
+        if self.readout == "max":
+            return np.maximum.accumulate(self.v, axis=0)
+        if self.readout == "mean":
+            return (np.cumsum(self.v, axis=0, dtype=np.float64) / np.arange(1, len(self.v) + 1)[:, None]).astype(
+                np.float32
+            )
+        return self.v
+
+    def values(self) -> np.ndarray:
+        """The readout of the sample (one value per output neuron)."""
+        run = self.running()
+        return run[-1] if len(run) else np.zeros(self.v.shape[1], np.float32)
+
+    def decision_cycle(self, label: int) -> int | None:
+        """The end cycle of the frame from which the arg-max of the readout stays on the label."""
+        if not len(self.v):
+            return None
+        hit = np.argmax(self.running(), axis=1) == label
+        if not hit[-1]:
+            return None
+        wrong = np.flatnonzero(~hit)
+        first = int(wrong[-1]) + 1 if wrong.size else 0
+        return int(self.frame_end[first])
 
 
 class SpikeLog:

@@ -1,8 +1,11 @@
 """A plain time-stepped numpy forward: the oracle for the simulator's ``sync`` mode.
 
 No hardware, no events: per frame, populations in topological order, each takes the whole
-frame's synaptic current and runs :func:`neurosim.neuron.step_sync`. Recurrent projections
-deliver the previous frame's spikes.
+frame's synaptic current and runs :func:`neurosim.neuron.step` (membrane ``v``, synaptic current
+``i`` of cuba neurons, pending delayed resets). A spike of frame ``f`` through a projection of
+delay ``d`` (:meth:`Network.delay_of`: recurrent projections at least 1) is integrated in frame
+``f + d``: such currents wait in a ring of ``max_delay`` future frames and join the frame's
+current (``feed-forward + delayed``) when their frame comes.
 """
 
 from __future__ import annotations
@@ -12,29 +15,42 @@ from collections.abc import Iterator
 import numpy as np
 
 from neurosim.describe.network import INPUT, Network
-from neurosim.neuron import DTYPE, step_sync
+from neurosim.neuron import DTYPE, step
 
 
 def sync_frames(net: Network, stimulus: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Per frame of one sample, the spikes (bool, all neurons, inputs included) and the membranes
     after the frame (after reset); ``stimulus`` is (frames x input channels). The arrays yielded
     are the loop's own: copy them to keep them."""
+    for s, v, _ in sync_states(net, stimulus):
+        yield s, v
+
+
+def sync_states(net: Network, stimulus: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """As :func:`sync_frames`, with the synaptic currents after the frame: ``(spikes, v, i)``."""
     n = net.n_neurons
-    w, wr = net.weights, net.recurrent_weights
+    w = net.weights
+    delayed = {d: m.T.tocsr() for d, m in net.weights_by_delay().items() if d > 0}
+    depth = net.max_delay
+    ring = np.zeros((max(depth, 1), n), DTYPE)  # ring[f % depth]: current due in frame f
     v = np.zeros(n, DTYPE)
-    prev = np.zeros(n, bool)
-    for frame in stimulus:
+    i = np.zeros(n, DTYPE)
+    pending = np.zeros(n, bool)
+    for f, frame in enumerate(stimulus):
         s = np.zeros(n, bool)
         s[net.span(net.input)] = frame
-        rec = (wr.T @ prev.astype(DTYPE)).astype(DTYPE) if wr.nnz else np.zeros(n, DTYPE)
+        due = ring[f % depth].copy() if depth else ring[0]
+        if depth:
+            ring[f % depth] = 0
         for pop in net.populations:
             if pop.kind == INPUT:
                 continue
             sl = net.span(pop.name)
-            cur = np.asarray(w[:, sl].T @ s.astype(DTYPE), DTYPE) + rec[sl]
-            s[sl], v[sl] = step_sync(v[sl], cur, pop.neurons)
-        yield s, v
-        prev = s
+            cur = np.asarray(w[:, sl].T @ s.astype(DTYPE), DTYPE) + due[sl]
+            s[sl], v[sl], i[sl], pending[sl] = step(v[sl], i[sl], pending[sl], cur, pop.neurons)
+        for d, mt in delayed.items():
+            ring[(f + d) % depth] += np.asarray(mt @ s.astype(DTYPE), DTYPE)
+        yield s, v, i
 
 
 def forward_sync(net: Network, stimulus: np.ndarray) -> np.ndarray:
@@ -43,3 +59,11 @@ def forward_sync(net: Network, stimulus: np.ndarray) -> np.ndarray:
     for f, (s, _) in enumerate(sync_frames(net, stimulus)):
         spikes[f] = s
     return spikes
+
+
+def membranes_sync(net: Network, stimulus: np.ndarray) -> np.ndarray:
+    """Membranes after each frame (frames x neurons, float32) of one sample."""
+    out = np.zeros((stimulus.shape[0], net.n_neurons), DTYPE)
+    for f, (_, v) in enumerate(sync_frames(net, stimulus)):
+        out[f] = v
+    return out

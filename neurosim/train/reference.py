@@ -15,15 +15,20 @@ import numpy as np
 from neurosim.neuron import DTYPE, NeuronParams, fire, frame_start, integrate, reset, step_sync
 
 
-def _params(n: int, beta: float, threshold: float) -> NeuronParams:
-    return NeuronParams.uniform(n, decay=beta, threshold=threshold, v_reset=0.0, bias=0.0, subtract=False)
+def _params(n: int, beta: float, threshold: float, fire_equal: bool = False) -> NeuronParams:
+    return NeuronParams.uniform(
+        n, decay=beta, threshold=threshold, v_reset=0.0, bias=0.0, subtract=False, fire_equal=fire_equal
+    )
 
 
-def layered_spikes(weights, x: np.ndarray, *, beta: float = 0.9, threshold: float = 1.0) -> np.ndarray:
+def layered_spikes(
+    weights, x: np.ndarray, *, beta: float = 0.9, threshold: float = 1.0, fire_equal: bool = False
+) -> np.ndarray:
     """Layer-synchronous spikes ``(T, N)`` uint8 of one sample ``x`` ``(T, C)``, via
-    :func:`neurosim.neuron.step_sync` per layer per frame."""
+    :func:`neurosim.neuron.step_sync` per layer per frame (``v > threshold``; ``>=`` with
+    ``fire_equal``, as the trainer's ``LIFParams.fire_equal``)."""
     weights = [np.asarray(w, DTYPE) for w in weights]
-    ps = [_params(w.shape[0], beta, threshold) for w in weights]
+    ps = [_params(w.shape[0], beta, threshold, fire_equal) for w in weights]
     v = [np.zeros(w.shape[0], DTYPE) for w in weights]
     out = []
     for t in range(x.shape[0]):
@@ -46,8 +51,10 @@ def unlayered_spikes(
     threshold: float = 1.0,
     group_size: int = 8,
     max_steps: int | None = None,
+    fire_equal: bool = False,
 ):
-    """Asynchronous forward of one sample with the global ``momentum`` scheduler.
+    """Asynchronous forward of one sample with the global ``momentum`` scheduler (``v >
+    threshold``; ``>=`` with ``fire_equal``).
 
     Returns ``(spikes (T, N) uint8, steps (T,) int)``: spikes sent per neuron per frame and the
     number of send steps per frame after step 0.
@@ -56,7 +63,7 @@ def unlayered_spikes(
     sizes = [weights[0].shape[1]] + [w.shape[0] for w in weights]
     N = sum(sizes[1:])
     offs = np.concatenate([[0], np.cumsum(sizes[1:])])
-    p = _params(N, beta, threshold)
+    p = _params(N, beta, threshold, fire_equal)
     cap = N if max_steps is None else int(max_steps)
     F = int(group_size)
     # global matrix G[target, source] over non-input neurons

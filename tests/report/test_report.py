@@ -82,8 +82,13 @@ def make_network() -> Network:
     )
 
 
+# the extended neuron model's operations (cuba current, delay ring buffer, membrane read-out): none here
+EXTENDED_NONE = {"synaptic_current": 0, "delay_write": 0, "delay_read": 0, "membrane_read": 0}
+
+
 def ops(message_in, synop, active, idle, spike_out, hop_ew, hop_ns, local, barrier, hop_chip=0):
     return {
+        **EXTENDED_NONE,
         "message_in": message_in,
         "synop": synop,
         "neuron_update_active": active,
@@ -208,6 +213,7 @@ def test_summary_energy_breakdown_and_ops():
     assert bd["total"] == pytest.approx(800.5 * PJ)
     assert sum(v for k, v in bd.items() if k != "total") == pytest.approx(bd["total"], rel=1e-12)
     assert s["ops_per_inference"] == {
+        **EXTENDED_NONE,
         "message_in": 1.5,
         "synop": 3.0,
         "neuron_update_active": 2.0,
@@ -242,6 +248,7 @@ def test_summary_per_core_populations_traffic():
     assert c0["core"] == 0 and c0["tile"] == [0, 0]
     assert c1["core"] == 1 and c1["tile"] == [1, 0]
     assert c0["ops_per_inference"] == {
+        **EXTENDED_NONE,
         "message_in": 0.5,
         "synop": 1.0,
         "neuron_update_active": 1.0,

@@ -80,7 +80,7 @@ def three_neuron_net():
         Population("in", "input", (1,)),
         Population("out", "lif", (2,), NeuronParams.uniform(2, decay=0.5, threshold=1.0)),
     ]
-    w = sp.csr_array(np.array([[1.0, 0.5]], np.float32))
+    w = sp.csr_array(np.array([[1.25, 0.5]], np.float32))
     return Network("three", pops, [Projection("in", "out", w)], "in", "out", dt=1e-3)
 
 
@@ -90,7 +90,7 @@ def test_hand_computed_two_cores_three_neurons(small_hw):
     Frame 0, input phase from t=0: spike out 1 cycle -> sent at 1; one E-W hop (1 cycle) -> arrives
     at 2; message in (1) + 2 synops (1 each) -> done at 5. Barrier over 2 tiles: interpolated
     between (1, 10) and (4, 40) -> 20 cycles -> 25. LIF phase: two active updates (2 cycles each)
-    -> 29; neuron 0 reaches v = 1.0 >= 1 and spikes (no targets: no message). Barrier -> 49.
+    -> 29; neuron 0 reaches v = 1.25 > 1 and spikes (no targets: no message). Barrier -> 49.
     Energy: spike out 1 + hop 1 + message in 1 + synops 2 + active updates 2x2 + barriers 2x10
     = 29 pJ dynamic; static 1 mW x 49 cycles x 10 ns = 490 pJ; total 519 pJ.
     """

@@ -62,6 +62,7 @@ def test_zero_latency_overrides_cover_every_latency_key():
     core = {
         f"core.latency_{op}_cycles"
         for op in ("message_in", "synop", "neuron_update_active", "neuron_update_idle", "spike_out")
+        + ("synaptic_current", "delay_write", "delay_read", "membrane_read")  # the extended neuron model
     }
     router = {f"router.latency_{k}_cycles" for k in ("hop_ew", "hop_ns", "local")}
     assert keys == core | router | {"chips.link_latency_cycles", "barrier.latency_cycles", "chip.frame_period_cycles"}
