@@ -7,7 +7,9 @@ Graph: ``input -> fc1 -> lif1 -> fc2 -> lif2 -> ... -> output`` with
   (float64) and ``r = tau / dt``, so that NIR's forward-Euler step
   ``v <- v + dt/tau * (v_leak - v + r * I)`` is ``v <- beta * v + I``. A loader that takes
   ``decay = float32(1 - dt/tau)`` gets back the trainer's float32 beta bit for bit
-  (checked at export).
+  (checked at export). The neurons fire at ``v > v_threshold``, NIR's convention, and reset hard
+  to 0 (NIR's default, so no node metadata); a model trained with ``fire_equal`` (``v >=``)
+  carries ``metadata={'fire_equal': True}`` on every LIF node, which :mod:`neurosim.io` reads.
 
 Graph metadata: ``dt`` and a ``neurosim`` dict (see :func:`write_nir`). NIR stores lists as
 arrays and numbers as numpy scalars; :func:`read_metadata` turns them back into plain Python.
@@ -53,9 +55,16 @@ def check_decay_roundtrip(beta: float, dt: float) -> float:
 
 
 def build_graph(
-    weights, *, beta: float, threshold: float = 1.0, dt: float = 1e-3, metadata: dict[str, Any] | None = None
+    weights,
+    *,
+    beta: float,
+    threshold: float = 1.0,
+    fire_equal: bool = False,
+    dt: float = 1e-3,
+    metadata: dict[str, Any] | None = None,
 ):
-    """A ``nir.NIRGraph`` of the MLP; ``weights[l]`` is ``(n_out, n_in)``."""
+    """A ``nir.NIRGraph`` of the MLP; ``weights[l]`` is ``(n_out, n_in)``; ``fire_equal``: the
+    neurons fire at ``v >= threshold`` (node metadata), else at ``v > threshold``."""
 
     weights = [np.asarray(w, dtype=np.float32) for w in weights]
     if not weights:
@@ -77,6 +86,7 @@ def build_graph(
             v_leak=np.zeros(n),
             v_threshold=np.full(n, float(threshold)),
             v_reset=np.zeros(n),
+            metadata={"reset": "hard", "fire_equal": True} if fire_equal else {"reset": "hard"},
         )
         edges += [(prev, f"fc{l}"), (f"fc{l}", f"lif{l}")]
         prev = f"lif{l}"
@@ -89,20 +99,27 @@ def build_graph(
 
 
 def write_nir(
-    path, weights, *, beta: float, threshold: float = 1.0, dt: float = 1e-3, metadata: dict[str, Any] | None = None
+    path,
+    weights,
+    *,
+    beta: float,
+    threshold: float = 1.0,
+    fire_equal: bool = False,
+    dt: float = 1e-3,
+    metadata: dict[str, Any] | None = None,
 ) -> Path:
     """Write the MLP to ``path`` with ``nir.write``; ``metadata`` goes under ``neurosim``.
 
     The trainer's metadata keys: ``mode``, ``scheduler``, ``group_size``, ``max_steps``,
     ``stop_after_output`` (-1 = off), ``dt``, ``beta``, ``threshold``, ``threshold_convention``
-    (``">="``), ``reset`` (``"hard"``), ``v_reset``, ``dataset``, ``encoding`` (the dataset's
-    encoding parameters, e.g. frames, seed), ``frames``, ``data_seed``, ``test_accuracy``
+    (``">"``, or ``">="`` with ``fire_equal``), ``reset`` (``"hard"``), ``v_reset``, ``dataset``,
+    ``encoding`` (the dataset's encoding parameters, e.g. frames, seed), ``frames``, ``data_seed``, ``test_accuracy``
     (quantised weights, same forward), ``n_test``, ``seed``, ``epochs``, ``architecture``
     (``"64-64-64-10"``), ``sizes``, ``weight_bits``, ``weight_scales``, ``neurosim_version``, ...
     """
 
     path = Path(path)
-    graph = build_graph(weights, beta=beta, threshold=threshold, dt=dt, metadata=metadata)
+    graph = build_graph(weights, beta=beta, threshold=threshold, fire_equal=fire_equal, dt=dt, metadata=metadata)
     path.parent.mkdir(parents=True, exist_ok=True)
     nir.write(str(path), graph)
     return path

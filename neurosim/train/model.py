@@ -3,9 +3,11 @@ asynchronous schedule in the loop, Koopman et al., TMLR 2025, arXiv 2408.05098).
 
 Neuron semantics are those of :mod:`neurosim.neuron` (docs/design.md, "Neuron semantics"), in float32: LIF
 without bias, ``v <- beta * v`` at the start of every frame, ``v <- v + I`` per integration,
-a spike when ``v >= threshold``, hard reset to 0, refractory for the rest of the frame (at most
-one spike per neuron per frame). Dense layers have no bias (a bias would make the async schedule
-differ from the layered one even with an unlimited group size).
+a spike when ``v > threshold`` (strictly greater: NIR's convention, :func:`neurosim.neuron.fire`;
+``LIFParams(fire_equal=True)`` fires at ``v >= threshold`` too, as ``NeuronParams.fire_equal``),
+hard reset to 0, refractory for the rest of the frame (at most one spike per neuron per frame).
+Dense layers have no bias (a bias would make the async schedule differ from the layered one even
+with an unlimited group size).
 
 Neurons are numbered globally, layers concatenated in order (first hidden layer first, output
 layer last); the input channels are not numbered. ``spikes[b, t, n]`` in a
@@ -14,14 +16,14 @@ layer last); the input channels are not numbered. ``spikes[b, t, n]`` in a
 Layered (``forward_layered``), per frame ``t``, per layer ``l`` in order::
 
     v_l = v_l * beta ; v_l = v_l + s_{l-1} @ W_l.T   (one add of the whole frame's current)
-    s_l = (v_l >= thr)                                (arctan surrogate in backward)
+    s_l = (v_l > thr)                                 (arctan surrogate in backward)
     v_l = where(s_l, 0, v_l)
 
 Unlayered (``forward_unlayered``), per frame:
 
 (a) every neuron ``v = v * beta``; refractory flags clear.
 (b) step 0: the frame's input spikes reach layer 1 at once (``v = v + x_t @ W_1.T`` for
-    non-refractory neurons); every non-refractory neuron with ``v >= thr`` *crosses*: it becomes
+    non-refractory neurons); every non-refractory neuron with ``v > thr`` *crosses*: it becomes
     READY with priority ``v`` (the value at crossing), is reset to 0 and is refractory for the
     rest of the frame.
 (c) each following step: the scheduler picks at most ``F`` READY neurons over all layers
@@ -29,7 +31,7 @@ Unlayered (``forward_unlayered``), per frame:
     sort on ``-priority``); ``random`` = uniformly among the ready ones (seeded generator). The
     picked neurons are SENT; the currents of all spikes sent in the step are summed per target
     (``I = sent @ W.T``, one add per target: ``v = v + I`` for non-refractory targets), then
-    every non-refractory neuron with ``v >= thr`` crosses as in (b). Output neurons count as
+    every non-refractory neuron with ``v > thr`` crosses as in (b). Output neurons count as
     output spikes when they are sent.
 (d) the frame ends when nothing is ready, or after ``max_steps`` send steps (neurons still ready
     then are dropped; they were already reset). Since every send step sends at least one neuron
@@ -79,27 +81,36 @@ SCHEDULERS = ("momentum", "random")
 MODES = ("layered", "unlayered")
 
 
+def _fires(v: torch.Tensor, threshold: float, fire_equal: bool = False) -> torch.Tensor:
+    """float32 0/1 mask of the neurons that fire: ``v > threshold`` (``v >= threshold`` when
+    ``fire_equal``), as :func:`neurosim.neuron.fire`."""
+    out = torch.empty_like(v)
+    return (torch.ge if fire_equal else torch.gt)(v, threshold, out=out)
+
+
 class ArctanSpike(torch.autograd.Function):
-    """Heaviside ``v >= threshold`` forward; arctan surrogate backward:
-    ``d s / d v = (a / 2) / (1 + (pi / 2 * a * (v - threshold))**2)`` (snnTorch's ``atan``),
-    ``a`` the slope."""
+    """Heaviside ``v > threshold`` forward (``v >= threshold`` when ``fire_equal``); arctan
+    surrogate backward: ``d s / d v = (a / 2) / (1 + (pi / 2 * a * (v - threshold))**2)``
+    (snnTorch's ``atan``), ``a`` the slope. The surrogate does not depend on the convention."""
 
     @staticmethod
-    def forward(ctx, v, threshold: float, slope: float):
+    def forward(ctx, v, threshold: float, slope: float, fire_equal: bool = False):
         ctx.save_for_backward(v)
         ctx.threshold, ctx.slope = threshold, slope
-        return (v >= threshold).to(v.dtype)
+        return _fires(v, threshold, fire_equal)
 
     @staticmethod
     def backward(ctx, grad):
         (v,) = ctx.saved_tensors
         a = ctx.slope
         x = v - ctx.threshold
-        return grad * (a / 2.0) / (1.0 + (math.pi / 2.0 * a * x) ** 2), None, None
+        return grad * (a / 2.0) / (1.0 + (math.pi / 2.0 * a * x) ** 2), None, None, None
 
 
-def spike_fn(v: torch.Tensor, threshold: float = 1.0, slope: float = 2.0) -> torch.Tensor:
-    return ArctanSpike.apply(v, threshold, slope)
+def spike_fn(v: torch.Tensor, threshold: float = 1.0, slope: float = 2.0, fire_equal: bool = False) -> torch.Tensor:
+    """The spikes of ``v`` (0/1 float32, ``v > threshold`` or, with ``fire_equal``, ``>=``) with
+    the arctan surrogate gradient."""
+    return ArctanSpike.apply(v, threshold, slope, fire_equal)
 
 
 @dataclass(frozen=True)
@@ -109,6 +120,7 @@ class LIFParams:
     beta: float = 0.9  # decay per frame (float32 value is what counts)
     threshold: float = 1.0
     slope: float = 2.0  # arctan surrogate slope
+    fire_equal: bool = False  # True: fire at v >= threshold (the pre-NIR convention), else v > threshold
 
     @property
     def beta32(self) -> float:
@@ -196,7 +208,7 @@ def forward_layered(
     B, T, _ = x.shape
     dev, dt = x.device, torch.float32
     beta = torch.tensor(params.beta32, dtype=dt, device=dev)
-    thr, slope = params.threshold32, params.slope
+    thr, slope, eq = params.threshold32, params.slope, params.fire_equal
     L = len(weights)
     v = [torch.zeros(B, n, dtype=dt, device=dev) for n in sizes[1:]]
     counts = torch.zeros(B, sizes[-1], dtype=dt, device=dev)
@@ -212,10 +224,10 @@ def forward_layered(
             drop = _dropout_mask((B, sizes[l + 1]), refractory_dropout, dev, generator) if l < L - 1 else None
             if drop is None:
                 v[l] = v[l] + cur
-                s = spike_fn(v[l], thr, slope)
+                s = spike_fn(v[l], thr, slope, eq)
             else:
                 v[l] = torch.where(drop, v[l], v[l] + cur)
-                s = spike_fn(v[l], thr, slope) * (~drop).to(dt)
+                s = spike_fn(v[l], thr, slope, eq) * (~drop).to(dt)
             fired = s.detach() > 0
             v[l] = torch.where(fired, torch.zeros((), dtype=dt, device=dev), v[l])
             n_spikes = n_spikes + fired.sum()
@@ -333,6 +345,7 @@ class _Net:
     beta: torch.Tensor  # float32 scalar
     thr: float
     slope: float
+    fire_equal: bool  # fire at v >= thr (else v > thr)
     hidden: torch.Tensor  # (N,) bool: True for the hidden neurons
 
     @property
@@ -363,6 +376,7 @@ def _unlayered_net(weights, x: torch.Tensor, params: LIFParams, opts: _Unlayered
         beta=torch.tensor(params.beta32, dtype=torch.float32, device=dev),
         thr=params.threshold32,
         slope=params.slope,
+        fire_equal=bool(params.fire_equal),
         hidden=hidden,
     )
 
@@ -553,11 +567,11 @@ class _Schedule:
         self, cur: torch.Tensor, nref: torch.Tensor, prio: torch.Tensor | None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """``v + I`` for the non-refractory neurons, then every non-refractory neuron with
-        ``v >= thr`` crosses: its priority is ``v`` (added to ``prio``, which is 0 there, or a
-        new ``prio`` when None), it is reset to 0 and refractory. Returns ``(new, prio)``,
-        ``new`` the 0/1 mask of the neurons that crossed."""
+        ``v > thr`` (``>=`` with ``fire_equal``) crosses: its priority is ``v`` (added to
+        ``prio``, which is 0 there, or a new ``prio`` when None), it is reset to 0 and
+        refractory. Returns ``(new, prio)``, ``new`` the 0/1 mask of the neurons that crossed."""
         self.v = torch.addcmul(self.v, cur, nref)  # v + I, non-refractory only
-        new = _ge(self.v, self.net.thr) * nref
+        new = _fires(self.v, self.net.thr, self.net.fire_equal) * nref
         if prio is None:
             prio = self.v * new
         else:
@@ -833,11 +847,12 @@ class _StepwiseForward:
         )
 
     def _cross(self, fr: _StepFrame) -> None:
-        """Every non-refractory neuron with ``v >= thr`` crosses: it becomes ready with priority
-        ``v`` and its surrogate spike pending, is reset to 0 and is refractory."""
+        """Every non-refractory neuron with ``v > thr`` (``>=`` with ``fire_equal``) crosses: it
+        becomes ready with priority ``v`` and its surrogate spike pending, is reset to 0 and is
+        refractory."""
         net, v = self.net, self.v
-        new = (v >= net.thr) & ~fr.refr
-        s = spike_fn(v, net.thr, net.slope)
+        s = spike_fn(v, net.thr, net.slope, net.fire_equal)
+        new = (s.detach() > 0) & ~fr.refr
         fr.pend = torch.where(new, s, fr.pend)
         fr.prio = torch.where(new, v.detach(), fr.prio)
         self.v = torch.where(new, self.zero, v)
@@ -900,7 +915,7 @@ class _StepwiseForward:
             vl = self.v[:, a:b]
             if g_prev is not None:
                 vl = torch.where(fr.refr[:, a:b], vl, vl + torch.nn.functional.linear(g_prev, w))
-            g = spike_fn(vl, net.thr, net.slope) * silent[:, a:b].to(torch.float32)
+            g = spike_fn(vl, net.thr, net.slope, net.fire_equal) * silent[:, a:b].to(torch.float32)
             parts.append(vl)
             g_prev = g
         self.v = torch.cat(parts, dim=1)

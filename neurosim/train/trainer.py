@@ -54,6 +54,7 @@ class TrainConfig:
     device: str = "auto"  # "auto" | "cpu" | "cuda"
     beta: float = 0.9
     threshold: float = 1.0
+    fire_equal: bool = False  # fire at v >= threshold (the pre-NIR convention); default v > threshold
     slope: float = 2.0  # arctan surrogate slope
     dt: float = 1e-3  # seconds per frame (exported to NIR)
     max_steps: int | None = None  # unlayered step cap per frame; None: number of neurons
@@ -94,6 +95,8 @@ class TrainConfig:
                 raise TrainError(f"{name} must be positive, got {getattr(self, name)!r}")
         if not (0.0 <= self.beta < 1.0):
             raise TrainError(f"beta must be in [0, 1), got {self.beta!r}")
+        if not isinstance(self.fire_equal, bool):
+            raise TrainError(f"fire_equal must be True or False, got {self.fire_equal!r}")
         return self
 
 
@@ -115,6 +118,7 @@ class TrainResult:
             self.weights,
             beta=self.config.beta,
             threshold=self.config.threshold,
+            fire_equal=self.config.fire_equal,
             dt=self.config.dt,
             metadata=self.metadata,
         )
@@ -149,11 +153,16 @@ def fake_quant(w: torch.Tensor) -> torch.Tensor:
     return w + (q - w).detach()
 
 
+def lif_params(cfg: TrainConfig) -> LIFParams:
+    """The neuron parameters of ``cfg`` (shared by every neuron)."""
+    return LIFParams(beta=cfg.beta, threshold=cfg.threshold, slope=cfg.slope, fire_equal=bool(cfg.fire_equal))
+
+
 def run_forward(
     weights, x: torch.Tensor, cfg: TrainConfig, *, generator=None, train: bool = False, record: bool = False
 ) -> ForwardResult:
     """The forward of ``cfg.mode`` with the config's parameters (dropouts only when training)."""
-    params = LIFParams(beta=cfg.beta, threshold=cfg.threshold, slope=cfg.slope)
+    params = lif_params(cfg)
     kw: dict[str, Any] = {"record": record, "generator": generator}
     if train:
         kw.update(input_dropout=cfg.input_dropout, refractory_dropout=cfg.refractory_dropout)
@@ -262,7 +271,7 @@ class _Fit:
 
     def __init__(self, cfg: TrainConfig, sizes: list[int], data: SpikeDataset, device: torch.device) -> None:
         self.cfg, self.data, self.device = cfg, data, device
-        params = LIFParams(beta=cfg.beta, threshold=cfg.threshold, slope=cfg.slope)
+        params = lif_params(cfg)
         init_gen = make_generator(torch.device("cpu"), cfg.seed)
         self.model = SpikingMLP(sizes, params, gain=cfg.init_gain, generator=init_gen).to(device)
         self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
@@ -391,7 +400,7 @@ def _neuron_metadata(cfg: TrainConfig) -> dict[str, Any]:
         "dt": float(cfg.dt),
         "beta": float(np.float32(cfg.beta)),
         "threshold": float(cfg.threshold),
-        "threshold_convention": ">=",
+        "threshold_convention": ">=" if cfg.fire_equal else ">",
         "reset": "hard",
         "v_reset": 0.0,
         "bias": False,

@@ -6,7 +6,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from neurosim.train.model import LIFParams, count_loss, forward_layered, forward_unlayered, spike_fn
+from neurosim.neuron import NeuronParams, fire  # noqa: E402
+from neurosim.train.model import LIFParams, count_loss, forward_layered, forward_unlayered, spike_fn  # noqa: E402
 from neurosim.train.quantize import quantize  # noqa: E402
 from neurosim.train.reference import layered_spikes, unlayered_spikes  # noqa: E402
 
@@ -35,19 +36,36 @@ def test_layered_golden_two_neurons():
     assert r.n_spikes == 4
 
 
-def test_threshold_is_greater_or_equal():
-    ws = _t([[[1.0]]])  # v reaches exactly 1.0 every frame
-    r = forward_layered(ws, torch.ones(1, 3, 1), LIFParams(beta=0.9), record=True)
-    assert r.spikes[0, :, 0].tolist() == [1, 1, 1]
-    r = forward_unlayered(ws, torch.ones(1, 3, 1), LIFParams(beta=0.9), record=True)
-    assert r.spikes[0, :, 0].tolist() == [1, 1, 1]
+def test_threshold_is_strictly_greater():
+    # v reaches exactly 1.0 in frames 0 and 2: no spike at equality (NIR's v > threshold);
+    # frame 1: 0.9 + 1.0 = 1.9 spikes and resets to 0
+    ws = _t([[[1.0]]])
+    x = torch.ones(1, 3, 1)
+    for fwd in (forward_layered, forward_unlayered):
+        assert fwd(ws, x, LIFParams(beta=0.9), record=True).spikes[0, :, 0].tolist() == [0, 1, 0]
+        # fire_equal: v >= threshold, every frame
+        assert fwd(ws, x, LIFParams(beta=0.9, fire_equal=True), record=True).spikes[0, :, 0].tolist() == [1, 1, 1]
+
+
+@pytest.mark.parametrize("fire_equal", [False, True])
+def test_threshold_convention_is_neurosim_neuron_fire(fire_equal):
+    """The trainer's Heaviside is :func:`neurosim.neuron.fire` with the same ``fire_equal``, on
+    values at, just below and just above the threshold."""
+    thr = np.float32(1.0)
+    v = np.array([np.nextafter(thr, np.float32(0)), thr, np.nextafter(thr, np.float32(2)), 0.0, 2.0], np.float32)
+    p = NeuronParams.uniform(len(v), threshold=thr, fire_equal=fire_equal)
+    ours = spike_fn(torch.from_numpy(v), float(thr), 2.0, fire_equal).numpy().astype(bool)
+    np.testing.assert_array_equal(ours, fire(v, p))
+    assert ours.tolist() == [False, fire_equal, True, False, True]
 
 
 def test_surrogate_gradient_golden():
     v = torch.tensor([1.0, 0.0, 2.0], requires_grad=True)
     s = spike_fn(v, 1.0, 2.0)
-    assert s.tolist() == [1.0, 0.0, 1.0]
+    assert s.tolist() == [0.0, 0.0, 1.0]  # v == threshold does not fire
+    assert spike_fn(v, 1.0, 2.0, True).tolist() == [1.0, 0.0, 1.0]
     s.sum().backward()
+    # the surrogate is centred on the threshold whatever the convention
     expected = [1.0 / (1 + (np.pi / 2 * 2 * x) ** 2) for x in (0.0, -1.0, 1.0)]
     np.testing.assert_allclose(v.grad.numpy(), expected, rtol=1e-6)
 
@@ -105,31 +123,31 @@ def test_unlayered_with_unlimited_group_equals_layered(scheduler):
 
 
 def test_momentum_ties_go_to_the_lower_index():
-    # n0 and n1 (layer 1) cross with the same priority; F=1 sends n0 first.
-    # output A gets +1 from n0 (crosses at once: v=1 >= 1, refractory) then -1 from n1 (ignored).
-    # n1 first would give -1 then +1 -> v=0, no spike.
-    w1 = [[1.0], [1.0]]
-    w2 = [[1.0, -1.0]]
+    # n0 and n1 (layer 1) cross with the same priority 1.5; F=1 sends n0 first.
+    # output A gets +1.5 from n0 (crosses at once: v=1.5 > 1, refractory) then -1.5 from n1
+    # (ignored). n1 first would give -1.5 then +1.5 -> v=0, no spike.
+    w1 = [[1.5], [1.5]]
+    w2 = [[1.5, -1.5]]
     x = torch.ones(1, 1, 1)
     r = forward_unlayered(_t([w1, w2]), x, group_size=1, scheduler="momentum", record=True)
     assert r.spikes[0, 0].tolist() == [1, 1, 1]
     # swap which neuron has the higher priority: n1 (index 1) crosses higher, goes first
-    w1b = [[1.0], [1.5]]
+    w1b = [[1.5], [2.0]]
     r = forward_unlayered(_t([w1b, w2]), x, group_size=1, scheduler="momentum", record=True)
     assert r.spikes[0, 0].tolist() == [1, 1, 0]
     # mirrored weights: tie again, but now the lower-index neuron inhibits: no output spike
-    r = forward_unlayered(_t([w1, [[-1.0, 1.0]]]), x, group_size=1, scheduler="momentum", record=True)
+    r = forward_unlayered(_t([w1, [[-1.5, 1.5]]]), x, group_size=1, scheduler="momentum", record=True)
     assert r.spikes[0, 0].tolist() == [1, 1, 0]
 
 
 def test_momentum_ties_are_global_across_layers():
     # layer 1 = [a, b], layer 2 = [c], output = [o]; F=1 and a cap of 2 send steps.
-    # step 0: a crosses at 2.0, b at 1.0. step 1: a (highest) is sent; c gets 1.0 and crosses
-    # with priority 1.0, tying with b. The tie goes to the lower global index: b (layer 1)
+    # step 0: a crosses at 3.0, b at 1.5. step 1: a (highest) is sent; c gets 1.5 and crosses
+    # with priority 1.5, tying with b. The tie goes to the lower global index: b (layer 1)
     # is sent at step 2 and c is dropped at the cap. (c first would drop b instead.)
-    w1 = [[2.0], [1.0]]
-    w2 = [[1.0, 0.0]]
-    w3 = [[1.0]]
+    w1 = [[3.0], [1.5]]
+    w2 = [[1.5, 0.0]]
+    w3 = [[1.5]]
     r = forward_unlayered(_t([w1, w2, w3]), torch.ones(1, 1, 1), group_size=1, max_steps=2, record=True)
     assert r.spikes[0, 0].tolist() == [1, 1, 0, 0]
     assert r.dropped == 1

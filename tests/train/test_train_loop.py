@@ -99,6 +99,7 @@ def test_evaluate_records_spikes_per_neuron_per_frame():
         dict(beta=1.0),
         dict(device="tpu"),
         dict(input_dropout=1.0),
+        dict(fire_equal=1),
     ],
 )
 def test_bad_config_raises(bad):
@@ -138,7 +139,7 @@ def test_cli_trains_and_writes_nir(tmp_path, capsys):
     assert rc == 0 and out.exists()
     meta = read_metadata(out)["neurosim"]
     assert meta["mode"] == "unlayered" and meta["scheduler"] == "random" and meta["group_size"] == 4
-    assert meta["threshold_convention"] == ">=" and meta["reset"] == "hard"
+    assert meta["threshold_convention"] == ">" and meta["reset"] == "hard"
     assert meta["encoding"]["frames"] == 16 and meta["dataset"] == "digits"
     assert "wrote" in capsys.readouterr().out
 
@@ -154,3 +155,24 @@ def test_cli_bad_input_is_a_neurosim_error(tmp_path):
     args = p.parse_args(["train", "--out", str(tmp_path / "a.txt")])
     with pytest.raises(NeurosimError):
         args.func(args)
+
+
+def test_fire_equal_reaches_the_forward_the_metadata_and_the_file(tmp_path):
+    import nir
+
+    from neurosim.data.registry import load_dataset
+    from neurosim.train.trainer import _neuron_metadata, lif_params
+
+    assert _neuron_metadata(TrainConfig())["threshold_convention"] == ">"
+    cfg = TrainConfig(fire_equal=True)
+    assert lif_params(cfg).fire_equal is True and lif_params(TrainConfig()).fire_equal is False
+    assert _neuron_metadata(cfg)["threshold_convention"] == ">="
+    # weights of 1.0 from every input channel: exact ties v == 1.0 occur, and only >= fires on them
+    ws = [np.ones((4, 64), np.float32) / 8, np.eye(10, 4, dtype=np.float32)]
+    data = load_dataset("digits", "test", limit=8)
+    gt, ge = evaluate(ws, data, TrainConfig()), evaluate(ws, data, cfg)
+    assert ge["spikes_per_sample"] > gt["spikes_per_sample"]
+    r = train(TrainConfig(fire_equal=True, epochs=1, hidden=(8,), limit=64, progress=False))
+    path = r.export(tmp_path / "eq.nir")
+    g = nir.read(str(path))
+    assert all(bool(g.nodes[f"lif{l}"].metadata["fire_equal"]) for l in (1, 2))

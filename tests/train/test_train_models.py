@@ -9,9 +9,11 @@ from neurosim.train.export import read_metadata
 from neurosim.train.quantize import is_on_grid
 
 MODELS = {
-    "digits_layered.nir": ("layered", "none"),
-    "digits_unlayered_random.nir": ("unlayered", "random"),
-    "digits_unlayered_momentum.nir": ("unlayered", "momentum"),
+    "digits_layered.nir": ("layered", "none", "digits"),
+    "digits_unlayered_random.nir": ("unlayered", "random", "digits"),
+    "digits_unlayered_momentum.nir": ("unlayered", "momentum", "digits"),
+    "temporal_layered.nir": ("layered", "none", "temporal"),
+    "temporal_unlayered_momentum.nir": ("unlayered", "momentum", "temporal"),
 }
 
 
@@ -34,11 +36,11 @@ def test_shipped_model_metadata_and_grid(name):
     assert path.stat().st_size < 200_000
     meta = read_metadata(path)
     m = meta["neurosim"]
-    mode, sched = MODELS[name]
+    mode, sched, dataset = MODELS[name]
     assert (m["mode"], m["scheduler"]) == (mode, sched)
     assert meta["dt"] == m["dt"]
-    assert m["threshold_convention"] == ">=" and m["reset"] == "hard" and m["bias"] is False
-    assert m["dataset"] == "digits" and m["test_accuracy"] >= 0.85
+    assert m["threshold_convention"] == ">" and m["reset"] == "hard" and m["bias"] is False
+    assert m["dataset"] == dataset and m["test_accuracy"] >= 0.85
     assert m["group_size"] == (8 if mode == "unlayered" else 0)
     g, ws = _weights(path)
     assert [w.shape[1] for w in ws] + [ws[-1].shape[0]] == m["sizes"]
@@ -68,6 +70,7 @@ def test_shipped_model_accuracy_reproduces(name):
         max_steps=m["max_steps"],
         beta=m["beta"],
         threshold=m["threshold"],
+        fire_equal=m["threshold_convention"] == ">=",
         seed=m["eval_seed"],
     )
     ev = evaluate(ws, data, cfg)

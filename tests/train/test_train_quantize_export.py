@@ -62,7 +62,7 @@ def test_export_writes_nir_whose_metadata_roundtrips(tmp_path):
         "group_size": 8,
         "max_steps": 11,
         "dt": 1e-3,
-        "threshold_convention": ">=",
+        "threshold_convention": ">",
         "reset": "hard",
         "dataset": "digits",
         "encoding": {"frames": 16, "seed": 0, "max_rate": 0.5},
@@ -92,6 +92,26 @@ def test_export_writes_nir_whose_metadata_roundtrips(tmp_path):
         assert np.all(decay == np.float32(0.9))
         np.testing.assert_allclose(lif.r, lif.tau / 1e-3)
         assert np.all(lif.v_threshold == 1.0) and not np.any(lif.v_reset) and not np.any(lif.v_leak)
+        assert "fire_equal" not in (lif.metadata or {})  # NIR's own v > threshold: nothing to say
+
+
+def test_export_fire_equal_marks_every_lif_node_and_neurosim_reads_it(tmp_path):
+    import nir
+
+    from neurosim.io.nir_read import load_network
+
+    rng = np.random.default_rng(2)
+    ws = [quantize(rng.normal(0, 0.3, (6, 4)))[0], quantize(rng.normal(0, 0.3, (2, 6)))[0]]
+    from neurosim.describe.network import INPUT
+
+    eq = write_nir(tmp_path / "eq.nir", ws, beta=0.9, fire_equal=True)
+    g = nir.read(str(eq))
+    assert [bool(g.nodes[f"lif{l}"].metadata["fire_equal"]) for l in (1, 2)] == [True, True]
+    for pop in (p for p in load_network(eq).populations if p.kind != INPUT):  # read back: v >= threshold
+        assert np.all(pop.neurons.fire_equal)
+    net = load_network(write_nir(tmp_path / "gt.nir", ws, beta=0.9))
+    for pop in (p for p in net.populations if p.kind != INPUT):  # v > threshold, hard reset to 0
+        assert not np.any(pop.neurons.fire_equal) and not np.any(pop.neurons.subtract)
 
 
 def test_export_rejects_mismatched_layers(tmp_path):
