@@ -8,6 +8,7 @@ In a notebook::
 
     import neurosim as ns
     hw = ns.load_hardware("hw_configs/loihi.yaml")
+    net = ns.from_nir("models/digits_layered.nir")   # or a nir.NIRGraph in memory (docs/nir.md)
     result = ns.simulate(hw, net, ns.map_network(net, hw), inputs, labels)
     result                      # one line (an HTML table in Jupyter): accuracy, energy, latency
     result.to_pandas()          # one row per sample, the columns of samples.csv (needs pandas)
@@ -23,6 +24,7 @@ __version__ = "0.1.0"
 _API = {
     "load_hardware": "neurosim.io.hardware_file",
     "load_network": "neurosim.io.nir_read",
+    "from_nir": "neurosim.io.nir_read",
     "save_network": "neurosim.io.nir_write",
     "map_network": "neurosim.mapping.registry",
     "load_mapping": "neurosim.io.mapping_file",

@@ -1,5 +1,10 @@
-"""Lowering of a chain of NIR linear nodes (Affine, Linear, Scale, Flatten, Conv2d, SumPool2d,
-AvgPool2d) to one sparse weight matrix, with the shapes tracked through the chain."""
+"""Lowering of a chain of NIR linear nodes (Affine, Linear, Scale, Flatten, Conv1d, Conv2d,
+SumPool2d, AvgPool2d, Delay) to sparse weight matrices, one per synaptic delay, with the shapes
+tracked through the chain.
+
+A ``Delay`` node is the identity map that delays each channel by a whole number of frames
+(``delay / dt``, refused when not whole): the weights through it are split by the delay of the
+channel they pass, and delays add along a chain."""
 
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from neurosim.errors import NetworkError
-from neurosim.io.nir_nodes import MAX_NEURONS, MAX_SYNAPSES, node_place, node_type, param_shape
+from neurosim.io.nir_nodes import MAX_DELAY_FRAMES, MAX_NEURONS, MAX_SYNAPSES, node_place, node_type, param_shape
 
 
 # ------------------------------------------------------------------------- shapes and linear maps
@@ -21,15 +26,16 @@ class _Map:
 
     in_shape: tuple
     out_shape: tuple
-    matrix: sp.csr_array | None  # None: identity (Flatten)
+    matrix: sp.csr_array | None  # None: identity (Flatten, Delay)
     bias: np.ndarray | None  # None: no bias
+    delays: np.ndarray | None = None  # Delay: frames per (flattened) channel
 
 
 class Shapes:
     """Tracks shapes from the populations through the linear nodes, building each node's map once."""
 
-    def __init__(self, nodes: dict, g: nx.DiGraph):
-        self.nodes, self.g = nodes, g
+    def __init__(self, nodes: dict, g: nx.DiGraph, dt: float | None = None):
+        self.nodes, self.g, self.dt = nodes, g, dt
         self.maps: dict[str, _Map] = {}
         self.pops: dict[str, tuple] = {}
 
@@ -41,7 +47,7 @@ class Shapes:
                 shape = node.input_type.get("input")
                 if shape is None:
                     raise NetworkError(f"{node_place(p, node)} has no shape")
-                self.pops[p] = declared_shape(p, node, shape)
+                self.pops[p] = self._strip_leading(p, node, declared_shape(p, node, shape))
             else:
                 self.pops[p] = param_shape(p, node)
         return self.pops[p]
@@ -49,10 +55,38 @@ class Shapes:
     def out_shape(self, n: str) -> tuple:
         return self.maps[n].out_shape if n in self.maps else self.pop_shape(n)
 
+    def _strip_leading(self, p: str, node, dims: tuple) -> tuple:
+        """An Input shape without the leading batch / time dimensions of size 1 that a consumer
+        taking one sample (``Conv1d``: (C, N); ``Conv2d`` and the pools: (C, H, W)) does not
+        expect; other leading dimensions are refused. Before an ``Affine``/``Linear`` (which reads
+        its input flattened) a shape ``(1, ..., 1, n)`` becomes ``(n,)``."""
+        for m in self.g.successors(p):
+            t = node_type(self.nodes[m])
+            if t in ("Affine", "Linear") and len(dims) > 1 and all(d == 1 for d in dims[:-1]):
+                return dims[-1:]
+            want = {"Conv1d": 2, "Conv2d": 3, "SumPool2d": 3, "AvgPool2d": 3}.get(t)
+            if want is None or len(dims) <= want:
+                continue
+            if all(d == 1 for d in dims[:-want]):
+                return dims[-want:]
+            declared = getattr(self.nodes[m], "input_shape", None)
+            w = getattr(self.nodes[m], "weight", None)
+            if declared is not None and w is not None:
+                channels = int(np.shape(w)[1]) * int(self.nodes[m].groups)
+                expected = str((channels, *np.ravel(declared).astype(int).tolist()))
+            else:
+                expected = "(C, N)" if want == 2 else "(C, H, W)"
+            raise NetworkError(
+                f"{node_place(p, node)}: shape {dims} does not fit {m!r} ({t}), which takes one sample of shape "
+                f"{expected}: only leading batch/time dimensions of size 1 are accepted (export one sample)"
+            )
+        return dims
+
     def propagate(self, source: str, lin_order: list[str], targets: dict) -> dict:
-        """Weights ``[source, target]`` (float64 CSR) from ``source`` to every neuron it reaches."""
+        """Weights ``{delay: [source, target]}`` (float64 CSR per delay in frames) from ``source``
+        to every neuron it reaches."""
         n_src = shape_size(self.pop_shape(source))
-        acc = {source: sp.identity(n_src, dtype=np.float64, format="csr")}
+        acc: dict[str, dict[int, sp.csr_array]] = {source: {0: sp.identity(n_src, dtype=np.float64, format="csr")}}
         region = nx.descendants(self.g, source)
         for n in lin_order:
             if n not in region:
@@ -62,13 +96,16 @@ class Shapes:
                 continue
             in_shape = self._common_shape(n, preds)
             m = self._map(n, in_shape)
-            x = _sum(acc[p] for p in preds)
-            acc[n] = x if m.matrix is None else x @ m.matrix
+            x = _sum_delays(acc[p] for p in preds)
+            if m.delays is not None:
+                acc[n] = _split_delays(x, m.delays)
+            else:
+                acc[n] = x if m.matrix is None else {d: w @ m.matrix for d, w in x.items()}
         out = {}
         for t in targets:
             preds = [p for p in self.g.predecessors(t) if p in acc]
             self._check_neuron_input(t, preds)
-            out[(source, t)] = _sum(acc[p] for p in preds).tocsr()
+            out[(source, t)] = {d: w.tocsr() for d, w in sorted(_sum_delays(acc[p] for p in preds).items())}
         return out
 
     def _common_shape(self, n: str, preds: list[str]) -> tuple:
@@ -85,7 +122,7 @@ class Shapes:
     def _map(self, n: str, in_shape: tuple) -> _Map:
         if n not in self.maps:
             try:
-                self.maps[n] = _linear_map(self.nodes[n], in_shape)
+                self.maps[n] = _linear_map(self.nodes[n], in_shape, self.dt)
             except NetworkError:
                 raise
             except (ValueError, TypeError, IndexError, OverflowError) as e:
@@ -111,9 +148,13 @@ class Shapes:
                 )
 
 
-def _linear_map(node, in_shape: tuple) -> _Map:
+def _linear_map(node, in_shape: tuple, dt: float | None = None) -> _Map:
     """The map of one linear node given its input shape (raises ValueError on a mismatch)."""
     t = node_type(node)
+    if t == "Delay":
+        return _Map(in_shape, in_shape, None, None, delay_frames(node, in_shape, dt))
+    if t == "Conv1d":
+        return _conv1d_map(node, in_shape)
     if t in ("Affine", "Linear"):
         w = _values("weight", node.weight)
         if w.ndim != 2:
@@ -149,11 +190,7 @@ def _linear_map(node, in_shape: tuple) -> _Map:
             raise ValueError(f"weight has shape {w.shape}; Conv2d needs (C_out, C_in/groups, kh, kw)")
         in_shape = _image_shape(in_shape, node, w.shape[1] * int(node.groups))
         out_shape, mat = _conv2d_matrix(in_shape, w, node.stride, node.padding, node.dilation, int(node.groups))
-        bias = None
-        if node.bias is not None and np.any(node.bias):
-            b = np.broadcast_to(_values("bias", node.bias), (w.shape[0],))
-            bias = np.repeat(b, out_shape[1] * out_shape[2])
-        return _Map(in_shape, out_shape, mat, bias)
+        return _Map(in_shape, out_shape, mat, _conv_bias(node, w.shape[0], out_shape[1] * out_shape[2]))
     if t in ("SumPool2d", "AvgPool2d"):
         if len(in_shape) != 3:
             raise ValueError(f"input shape {in_shape} is not (C, H, W)")
@@ -166,6 +203,89 @@ def _linear_map(node, in_shape: tuple) -> _Map:
         out_shape, mat = _conv2d_matrix(in_shape, ones, stride, node.padding, 1, in_shape[0])
         return _Map(in_shape, out_shape, mat, None)
     raise ValueError(f"unsupported linear node {t}")  # unreachable: checked in _structure
+
+
+def _conv_bias(node, c_out: int, per_channel: int) -> np.ndarray | None:
+    """A conv node's bias repeated over its output positions (None when absent or all zero)."""
+    if node.bias is None:
+        return None
+    b = _values("bias", node.bias)
+    if not np.any(b):
+        return None
+    try:
+        b = np.broadcast_to(b.ravel() if b.size == c_out else b, (c_out,))
+    except ValueError:
+        raise ValueError(f"bias has shape {b.shape}, {c_out} output channels") from None
+    return np.repeat(b, per_channel)
+
+
+def _conv1d_map(node, in_shape: tuple) -> _Map:
+    """``Conv1d`` as a ``Conv2d`` of height 1: weight ``(C_out, C_in/groups, k)``, input ``(C, N)``,
+    stride, padding (a number, ``'same'`` or ``'valid'``), dilation and groups as PyTorch."""
+    w = _values("weight", node.weight)
+    if w.ndim != 3:
+        raise ValueError(f"weight has shape {w.shape}; Conv1d needs (C_out, C_in/groups, k)")
+    groups = int(node.groups)
+    channels = w.shape[1] * groups
+    declared = None
+    if node.input_shape is not None:
+        declared = (channels, *(int(x) for x in np.asarray(node.input_shape).ravel()))
+    if len(in_shape) == 2:
+        if declared is not None and tuple(in_shape) != declared:
+            raise ValueError(
+                f"input shape {in_shape} does not match its input_shape {declared[1:]} with {channels} channels"
+            )
+        shape = tuple(in_shape)
+    elif declared is not None and len(declared) == 2 and shape_size(declared) == shape_size(in_shape):
+        shape = declared
+    else:
+        raise ValueError(f"input shape {in_shape} is not (C, N)")
+    if shape[0] != channels:
+        raise ValueError(f"input shape {shape} has {shape[0]} channels, weight expects {channels}")
+    padding = node.padding
+    if isinstance(padding, bytes):
+        padding = padding.decode()
+    pad = padding if isinstance(padding, str) else (0, _single(padding, "padding"))
+    stride, dilation = (1, _single(node.stride, "stride")), (1, _single(node.dilation, "dilation"))
+    out, mat = _conv2d_matrix((shape[0], 1, shape[1]), w[:, :, None, :], stride, pad, dilation, groups)
+    out_shape = (out[0], out[2])
+    return _Map(shape, out_shape, mat, _conv_bias(node, w.shape[0], out[2]))
+
+
+def _single(x, what: str) -> int:
+    a = np.asarray(x).ravel()
+    if a.size != 1:
+        raise ValueError(f"{what} {x!r} is not an int")
+    return int(a[0])
+
+
+def delay_frames(node, in_shape: tuple, dt: float | None) -> np.ndarray:
+    """A Delay node's delays in whole frames per (flattened) channel: ``delay / dt``, refused when
+    negative or not a whole number (within a relative ``1e-6``, float32 rounding of the file)."""
+    d = _values("delay", node.delay)
+    n = shape_size(in_shape)
+    if d.size not in (1, n):
+        raise ValueError(f"delay has shape {d.shape}, its input {in_shape}")
+    d = np.broadcast_to(d.ravel(), (n,))
+    if np.any(d < 0):
+        i = int(np.flatnonzero(d < 0)[0])
+        raise ValueError(f"delay {d[i]:g} s at flat index {i} is negative")
+    if not np.any(d):
+        return np.zeros(n, np.int64)
+    if dt is None:
+        raise ValueError("delays in seconds need dt: pass dt= (CLI --dt) or store metadata['dt'] in the NIR graph")
+    frames = d / dt
+    whole = np.round(frames)
+    bad = np.flatnonzero(np.abs(frames - whole) > 1e-6 * np.maximum(1.0, whole))
+    if bad.size:
+        i = int(bad[0])
+        raise ValueError(
+            f"delay {d[i]:g} s at flat index {i} is {frames[i]:g} frames of dt = {dt:g} s, not a whole number: "
+            "pass the dt the model was trained with (--dt)"
+        )
+    if whole.max() > MAX_DELAY_FRAMES:
+        raise ValueError(f"delay of {int(whole.max())} frames is over the limit of {MAX_DELAY_FRAMES}")
+    return whole.astype(np.int64)
 
 
 def _image_shape(in_shape: tuple, node, channels: int) -> tuple:
@@ -330,9 +450,22 @@ def _values(key: str, value) -> np.ndarray:
     return a
 
 
-def _sum(mats):
-    mats = list(mats)
-    total = mats[0]
-    for m in mats[1:]:
-        total = total + m
+def _sum_delays(parts) -> dict[int, sp.csr_array]:
+    """The sum of several ``{delay: matrix}``, delay by delay."""
+    total: dict[int, sp.csr_array] = {}
+    for part in parts:
+        for d, m in part.items():
+            total[d] = m if d not in total else total[d] + m
     return total
+
+
+def _split_delays(x: dict[int, sp.csr_array], delays: np.ndarray) -> dict[int, sp.csr_array]:
+    """``x`` through a Delay: the columns (channels) of each matrix move to their delay's matrix."""
+    out: dict[int, sp.csr_array] = {}
+    for d0, m in x.items():
+        for k in np.unique(delays):
+            part = sp.csr_array(m @ sp.diags_array((delays == k).astype(np.float64)))
+            part.eliminate_zeros()
+            key = d0 + int(k)
+            out[key] = part if key not in out else out[key] + part
+    return out

@@ -1,68 +1,136 @@
-"""Read networks from NIR graphs (the Neuromorphic Intermediate Representation).
+"""Read networks from NIR graphs (the Neuromorphic Intermediate Representation, nir 1.0.8).
 
 Public functions
 ----------------
+``from_nir(graph_or_path, dt=None, name=None) -> Network`` (also ``neurosim.from_nir``)
+    A ``nir.NIRGraph`` in memory (parameters as numpy arrays, torch tensors or jax arrays) or the
+    path of a NIR file.
 ``load_network(path, dt=None, name=None) -> Network``
     Read a NIR file (``nir.read``) and convert it with :func:`nir_to_network`.
 ``nir_to_network(graph, dt=None, name="network") -> Network``
     Convert an in-memory ``nir.NIRGraph`` (for example straight from an exporter).
-``network_to_nir(net) -> nir.NIRGraph`` and ``save_network(net, path)``
-    The inverse; ``load_network(save_network(net))`` reproduces weights, biases and neuron
+``network_to_nir(net) -> nir.NIRGraph`` and ``save_network(net, path)`` (:mod:`~neurosim.io.nir_write`)
+    The inverse; ``load_network(save_network(net))`` reproduces weights, delays, biases and neuron
     parameters bit for bit.
+
+Node types
+----------
+All 19 node classes of nir 1.0.8 are read. ``Input`` and every neuron node (``LIF``, ``IF``,
+``CubaLIF``, ``LI``, ``CubaLI``, ``I``, ``Threshold``) become a population named after the node;
+the connection nodes (``Affine``, ``Linear``, ``Scale``, ``Flatten``, ``Conv1d``, ``Conv2d``,
+``SumPool2d``, ``AvgPool2d``, ``Delay``) between two populations are composed into projections;
+``NIRGraph`` nodes are flattened (below); ``Output`` names the output population. A ``None`` node
+(what some exporters write for a layer they cannot export), an object that is not a NIR node and
+a type NIR 1.0.8 does not define are refused, naming the node and the likely cause.
 
 Conventions (loading)
 ---------------------
-* **Populations.** The ``Input`` node and every neuron node (``LIF``, ``IF``) become a population,
-  named after the node. Every chain of linear nodes (``Affine``, ``Linear``, ``Scale``,
-  ``Flatten``, ``Conv2d``, ``SumPool2d``, ``AvgPool2d``) between two populations is composed into
-  ONE sparse matrix ``[source neuron, target neuron]``; several paths between the same two
-  populations, and several edges into one node, sum (NIR adds the inputs of a node). Composition
-  is done in float64 and cast to float32 once at the end.
-* **Biases** of ``Affine``/``Conv2d`` nodes, carried through the later linear nodes of the chain,
-  become the target population's per-neuron ``bias`` (added once per frame, neuron.py).
+* **Projections.** Every chain of connection nodes between two populations is composed into
+  sparse matrices ``[source neuron, target neuron]``, one per synaptic delay; several paths
+  between the same two populations, and several edges into one node, sum (NIR adds the inputs of
+  a node). Composition is done in float64 and cast to float32 once at the end.
+* **Delay** ``y(t) = x(t - delay)``: each channel's ``delay / dt`` must be a whole number of
+  frames (within a relative 1e-6, float32 files) and not negative; the weights through the node
+  are split by the delay of the channel they pass (a Delay after a Linear delays the targets', one
+  before it the sources'), delays add along a chain, and each (source, target, delay) becomes one
+  :class:`Projection` with ``delay`` frames. A delay on a recurrent loop is the loop's delay (at
+  least 1: :meth:`Network.delay_of`). A bias cannot pass a non-zero delay (it would be 0 in the
+  first frames): refused.
+* **Biases** of ``Affine``/``Conv`` nodes, carried through the later linear nodes of the chain,
+  become the target population's per-neuron ``bias`` (added to the membrane once per frame),
+  times the node's input gain.
 * **Shapes** exclude the batch dimension (as NIR's do). Tensors are flattened in C order
-  (``C*H*W``). ``Conv2d`` and the pools follow PyTorch: symmetric zero padding, stride, dilation,
+  (``C*H*W``). ``Conv2d``, ``Conv1d`` (a Conv2d of height 1: weight ``(C_out, C_in/groups, k)``,
+  input ``(C, N)``) and the pools follow PyTorch: symmetric zero padding, stride, dilation,
   groups, ``floor`` output size; ``padding='same'`` needs stride 1 and pads ``d*(k-1)//2`` before.
   ``AvgPool2d`` is ``SumPool2d / (kh*kw)`` (PyTorch's ``count_include_pad=True``). ``Flatten``
   never moves a value in C order, so it is the identity map; only the tracked shape changes (a
   positive ``start_dim`` counts the batch dimension, as torch exporters copy it from
-  ``nn.Flatten``: see :func:`_flatten_shape`). An ``Affine``/``Linear`` takes a 1-D input, or any
-  input with as many entries as its weight has columns (read flattened). A neuron node whose
-  parameters hold as many entries as its input (in any shape) accepts it; scalar / size-1
-  parameters are broadcast to the input.
-* **Neurons** (forward Euler, as snnTorch, Norse and the NIR reference simulator):
-  NIR's ``LIF`` is ``tau dv/dt = (v_leak - v) + r I``. One step of length ``dt`` gives
-  ``v <- (1 - dt/tau) v + (dt r / tau) I``, so ``decay = 1 - dt/tau`` (computed in float64, cast to
-  float32) and the input gain ``g = dt r / tau`` is folded into the incoming weights and the bias of
-  the population (exact when ``g == 1``, i.e. ``r = tau/dt`` as snnTorch and :func:`save_network`
-  write; a gain within ``GAIN_TOLERANCE`` of 1 is taken as exactly 1, which absorbs float32
-  rounding of ``tau`` and ``r`` in exported files). ``v_leak`` must be 0 (neurons leak towards 0).
-  ``IF``: ``decay = 1``, gain ``r``. ``threshold = v_threshold``, ``v_reset`` as given (missing:
-  0). A neuron spikes when ``v >= threshold`` (neuron.py; NIR writes ``>``, which differs only on
-  exact equality). Reset is hard (to ``v_reset``) unless the node's ``metadata['reset']`` is
-  ``'subtract'``.
-* **dt**: the ``dt`` argument wins, else the graph's ``metadata['dt']``; a graph with a ``LIF``
-  and neither is an error. Without a LIF, ``dt`` defaults to :class:`Network`'s.
-* **Order and recurrence.** Populations are ordered topologically, the input first; cycles are
-  broken at the back edges of a depth-first search from the input (children in node order), and
-  the projections that then point backwards (or to themselves) are recurrent
-  (``Network.is_recurrent``: delivered in the next frame). A linear node whose metadata has
-  ``recurrent`` true (as :func:`save_network` writes) marks its projection as recurrent explicitly:
-  its target is ordered no later than its source.
-* ``Network.metadata`` is the graph metadata as plain Python values; the ``Output`` node's single
-  neuron-population input is ``Network.output``.
+  ``nn.Flatten``: see :func:`~neurosim.io.nir_lower._flatten_shape`). An ``Affine``/``Linear``
+  takes a 1-D input, or any input with as many entries as its weight has columns (read
+  flattened). A neuron node whose parameters hold as many entries as its input (in any shape)
+  accepts it; scalar / size-1 parameters are broadcast to the input. An ``Input`` whose shape has
+  leading batch or time dimensions of size 1 before what a convolution or pool takes
+  (Norse 1.1.0's conv export writes ``(1, C, H, W)``) loses them; other leading dimensions are refused,
+  naming the shape expected. Before an ``Affine``/``Linear``, ``(1, ..., 1, n)`` becomes ``(n,)``.
+* **Nested graphs.** A ``NIRGraph`` node ``S`` (spyx writes its recurrent layers so, snnTorch its
+  ``RLeaky``) must hold one ``Input`` and one ``Output``: edges into ``S`` enter through its Input,
+  edges out of it leave from its Output, and its other nodes join the parent as ``S.name`` (a
+  name already starting with ``S.`` is kept). Nesting recurses.
+* **dt**: the ``dt`` argument wins, else the graph's ``metadata['dt']``; a graph with a node that
+  has a time constant (``LIF``, ``CubaLIF``, ``LI``, ``CubaLI``) or a non-zero ``Delay`` and
+  neither is an error. Otherwise ``dt`` defaults to :class:`Network`'s.
 
-Anything else (``CubaLIF``, ``LI``, ``CubaLI``, ``I``, ``Delay``, ``Threshold``, ``Conv1d``, nested
-graphs, ...) is a :class:`NetworkError` naming the node; so are inconsistent shapes, missing
-Input/Output nodes and unreadable files. Messages are one line.
+Neurons (forward Euler, one step of ``dt`` per frame)
+-----------------------------------------------------
+NIR's equations are continuous; neurosim steps them with forward Euler, as snnTorch, Norse, the
+NIR reference implementations and NIR's own paper do. All arithmetic below is float64, cast to
+float32 once (:mod:`neurosim.neuron` holds the per-frame order).
 
-Writing is :mod:`neurosim.io.nir_write`; lowering of linear chains (conv, pooling) to sparse
-projections is :mod:`neurosim.io.nir_lower`.
+* ``LIF`` / ``LI``: ``tau dv/dt = (v_leak - v) + r I``. One step:
+  ``v <- v + (dt/tau)(v_leak - v + r I) = (1 - dt/tau) v + dt v_leak / tau + (dt r / tau) I``, so
+  ``decay = 1 - dt/tau``, the per-frame bias is ``dt v_leak / tau`` (plus the Affine bias times
+  the gain) and the input gain ``g = dt r / tau`` is folded into the incoming weights. ``LI`` never
+  spikes (``spiking=False``: its membrane is the readout).
+* ``CubaLIF`` / ``CubaLI``: ``tau_syn dI/dt = -I + w_in S`` and ``tau_mem dv/dt = (v_leak - v) +
+  r I``. One forward Euler step takes both derivatives from the state at the start of the step:
+  ``I' = (1 - dt/tau_syn) I + (dt w_in / tau_syn) S`` and ``v' = (1 - dt/tau_mem) v +
+  dt v_leak / tau_mem + (dt r / tau_mem) I`` - the membrane sees the current of the previous
+  frame (``current_lag``; the NIR paper's numpy reference ``CubaLIFImplementation``,
+  neuromorphs/NIR ``paper/03_rnn/extras/debug_CubaLIF/nir_reference_impl.py``, computes
+  exactly this; Norse 1.1.0's ``LIFCell`` does not: it adds the input first). So ``cuba=True``,
+  ``syn_decay = 1 - dt/tau_syn``, ``decay = 1 - dt/tau_mem``, gain
+  ``(dt w_in / tau_syn) (dt r / tau_mem)`` folded into the weights (the current is linear, so
+  scaling it by the membrane gain is scaling its input), ``current_lag=True`` by default.
+  snnTorch's ``Synaptic``, Norse's ``LIFCell``, Rockpool and Loihi's CUBA neuron update the
+  current first and feed the new one to the membrane: ``metadata['current_lag'] = False`` (their
+  adapters write it). An Affine/Conv bias into a cuba node enters the synaptic current, which
+  filters it over frames: refused (neurosim's bias is on the membrane), unless ``syn_decay == 0``
+  and there is no lag (then the current is the input).
+* ``IF``: ``dv/dt = r I``: ``decay = 1``, gain ``r``. ``I``: the same, never spikes.
+* ``Threshold``: a stateless Heaviside of its input: ``decay = 0``, gain 1, hard reset to 0,
+  fires where the input exceeds ``threshold``.
+* A gain within ``GAIN_TOLERANCE`` of 1 is taken as exactly 1 (``r = tau/dt`` as snnTorch and
+  :func:`save_network` write; absorbs float32 rounding in exported files).
+* ``threshold = v_threshold``, ``v_reset`` as given (missing: 0). A neuron spikes when
+  ``v > threshold`` (NIR's text; Lava, snnTorch, Norse and spyx agree) and then resets hard to
+  ``v_reset`` (NIR's equations). Non-spiking neurons get ``threshold = inf``, ``v_reset = 0``.
+
+Refused, one line naming the node and the numbers: ``tau <= 0``; ``tau < dt`` (a decay below 0,
+e.g. ``node 'lif1' (LIF): tau = 1e-05 s is shorter than dt = 0.001 s (decay -99): pass the dt the
+model was trained with (--dt)``); an input gain that is not a positive finite number (``r <= 0``,
+``w_in <= 0``); a parameter that is not finite, or not finite in float32 once folded.
+
+Node metadata (override NIR's conventions; written by neurosim's adapters and :func:`save_network`)
+----------------------------------------------------------------------------------------------------
+* ``reset``: ``'hard'`` (default) | ``'subtract'`` (``v <- v - threshold``) | ``'none'`` (no
+  reset); str or bytes.
+* ``reset_delay`` (bool): the reset of a spike is applied in the next frame (snnTorch).
+* ``fire_equal`` (bool): fire at ``v >= threshold`` (Sinabs, Rockpool).
+* ``current_lag`` (bool, CubaLIF/CubaLI only): see above.
+Any other value of these keys is refused. Graph metadata ``dt`` (seconds).
+
+Order and recurrence
+--------------------
+Populations are ordered topologically, the input first; cycles are broken at the back edges of a
+depth-first search from the input (children in node order), and the projections that then point
+backwards (or to themselves) are recurrent (``Network.is_recurrent``: delivered in the next frame
+at the earliest). A linear node whose metadata has ``recurrent`` true (as :func:`save_network`
+writes) marks its projection as recurrent explicitly: its target is ordered no later than its
+source. ``Network.metadata`` is the graph metadata as plain Python values; the ``Output`` node's
+single neuron-population input is ``Network.output``.
+
+Inconsistent shapes, missing Input/Output nodes and unreadable files are refused (:class:`NetworkError`)
+naming the node; messages are one line. Writing is :mod:`neurosim.io.nir_write`; the graph is
+prepared (flattened, arrays made numpy) by :mod:`neurosim.io.nir_prepare`, lowered by
+:mod:`neurosim.io.nir_lower`, and its neurons read by :mod:`neurosim.io.nir_neurons`.
 """
 
 from __future__ import annotations
 
+import logging
 import math
+import os
 import pathlib
 import warnings
 
@@ -71,29 +139,47 @@ import nir
 import numpy as np
 import scipy.sparse as sp
 
-from neurosim.describe.network import IF, INPUT, LIF, Network, Population, Projection
+from neurosim.describe.network import INPUT, Network, Population, Projection
 from neurosim.errors import NetworkError
 from neurosim.io.nir_lower import Shapes, shape_size
+from neurosim.io.nir_neurons import GAIN_TOLERANCE, NON_SPIKING, neuron_population
 from neurosim.io.nir_nodes import (
     LINEAR_TYPES,
     MAX_FILE_VALUES,
     MAX_NEURONS,
     MAX_SYNAPSES,
+    NEEDS_DT,
     NEURON_TYPES,
     RECURRENT_KEY,
     SUPPORTED_NODES,
     node_place,
     node_type,
-    param_arrays,
 )
-from neurosim.neuron import DTYPE, NeuronParams
+from neurosim.io.nir_prepare import prepare
+from neurosim.neuron import DTYPE
 from neurosim.plain import plain
 
-GAIN_TOLERANCE = 1e-6
-"""A LIF/IF input gain ``g`` with ``|g - 1| <= GAIN_TOLERANCE`` is taken as exactly 1."""
+_log = logging.getLogger(__name__)
+
+__all__ = ["GAIN_TOLERANCE", "from_nir", "load_network", "nir_to_network"]
 
 
 # ======================================================================================== loading
+def from_nir(graph_or_path, dt: float | None = None, name: str | None = None) -> Network:
+    """A :class:`Network` from a NIR graph in memory (``nir.NIRGraph``, parameters as numpy
+    arrays, torch tensors or jax arrays) or from the path of a NIR file.
+
+    ``dt`` (seconds per frame) overrides the graph's ``metadata['dt']``; ``name`` defaults to the
+    file stem, or ``"network"``. Conventions: the module docstring of :mod:`neurosim.io.nir_read`.
+    Raises :class:`NetworkError` (one line) for what neurosim cannot reproduce.
+    """
+    if isinstance(graph_or_path, nir.NIRGraph):
+        return nir_to_network(graph_or_path, dt=dt, name=name or "network")
+    if isinstance(graph_or_path, (str, os.PathLike)):
+        return load_network(graph_or_path, dt=dt, name=name)
+    raise NetworkError(f"from_nir takes a nir.NIRGraph or the path of a NIR file, got {type(graph_or_path).__name__}")
+
+
 def load_network(path, dt: float | None = None, name: str | None = None) -> Network:
     """Read the NIR file ``path`` and convert it to a :class:`Network` (see the module docstring).
 
@@ -112,19 +198,21 @@ def nir_to_network(graph: nir.NIRGraph, dt: float | None = None, name: str = "ne
     """Convert an in-memory NIR graph to a :class:`Network` (conventions: module docstring)."""
     if not isinstance(graph, nir.NIRGraph):
         raise NetworkError(f"expected a NIRGraph, got {type(graph).__name__}")
-    nodes = dict(graph.nodes)
-    g = _structure(nodes, graph.edges)
+    nodes, edges = prepare(graph)
+    g = _structure(nodes, edges)
     inp, out_pop = _ends(nodes, g)
     pops = [n for n in nodes if node_type(nodes[n]) in ("Input",) + NEURON_TYPES]
     lin_order = _linear_order(nodes, g)
     reach = {s: _reach(nodes, g, s) for s in pops}
     order = _order_populations(pops, reach, key=_position_key(nodes, inp))
     dt = _resolve_dt(graph, nodes, dt)
+    _note_unstated_reset(nodes)
 
-    shapes = Shapes(nodes, g)
-    weights = {}
+    shapes = Shapes(nodes, g, dt)
+    weights: dict[tuple[str, str], dict[int, sp.csr_array]] = {}
     for s in order:
         weights.update(shapes.propagate(s, lin_order, reach[s]))
+    weights = {k: _drop_empty_delays(v) for k, v in weights.items()}
     biases = _biases(nodes, g, lin_order, shapes)
 
     _check_totals(order, shapes, weights)
@@ -134,11 +222,12 @@ def nir_to_network(graph: nir.NIRGraph, dt: float | None = None, name: str = "ne
         populations.append(pop)
 
     index = {p: i for i, p in enumerate(order)}
+    projections = []
     with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused just below
-        projections = [
-            Projection(s, t, _finite_weights(s, t, nodes[t], (w @ sp.diags_array(gains[t])).astype(DTYPE)))
-            for (s, t), w in sorted(weights.items(), key=lambda kv: (index[kv[0][0]], index[kv[0][1]]))
-        ]
+        for (s, t), per_delay in sorted(weights.items(), key=lambda kv: (index[kv[0][0]], index[kv[0][1]])):
+            for d, w in per_delay.items():
+                folded = _finite_weights(s, t, nodes[t], (w @ sp.diags_array(gains[t])).astype(DTYPE))
+                projections.append(Projection(s, t, folded, delay=d))
     kw = {} if dt is None else {"dt": float(dt)}
     return Network(
         name=name,
@@ -151,12 +240,40 @@ def nir_to_network(graph: nir.NIRGraph, dt: float | None = None, name: str = "ne
     )
 
 
+RESET_NOTE_TYPES = ("LIF", "CubaLIF", "IF")
+"""Spiking node types whose reset NIR's equations leave to ``v_reset`` (hard) unless the file says."""
+
+
+def _note_unstated_reset(nodes: dict) -> None:
+    """Say (once, as a logged note) when spiking neuron nodes state no ``metadata['reset']``: NIR's
+    hard reset is then used, which is right for NIR's own definition but not for the models whose
+    exporter drops a subtract reset (snnTorch's default, Sinabs, Rockpool, spyx)."""
+    silent = [
+        n for n, node in nodes.items() if node_type(node) in RESET_NOTE_TYPES and "reset" not in (node.metadata or {})
+    ]
+    if silent:
+        _log.info(
+            "%d neuron node(s) (first %r) state no reset mode: NIR's hard reset to v_reset is used; "
+            "snnTorch, Sinabs, Rockpool and spyx exporters drop a subtract reset: load such models with "
+            "neurosim.interop.from_<framework> (README, 'Models from other frameworks')",
+            len(silent),
+            silent[0],
+        )
+
+
+def _drop_empty_delays(per_delay: dict[int, sp.csr_array]) -> dict[int, sp.csr_array]:
+    """The delays of one population pair that carry synapses (all of them when none does: a
+    projection without synapses carries a bias)."""
+    kept = {d: w for d, w in per_delay.items() if w.count_nonzero()}
+    return kept or {min(per_delay): per_delay[min(per_delay)]}
+
+
 def _check_totals(order: list[str], shapes: Shapes, weights: dict) -> None:
     """All populations within ``MAX_NEURONS`` and all projections within ``MAX_SYNAPSES``."""
     neurons = sum(shape_size(shapes.pop_shape(p)) for p in order)
     if neurons > MAX_NEURONS:
         raise NetworkError(f"the network has {neurons} neurons, over the limit of {MAX_NEURONS}")
-    synapses = sum(int(w.nnz) for w in weights.values())
+    synapses = sum(int(w.nnz) for per in weights.values() for w in per.values())
     if synapses > MAX_SYNAPSES:
         raise NetworkError(f"the network has {synapses} synapses, over the limit of {MAX_SYNAPSES}")
 
@@ -175,13 +292,8 @@ def _population(name: str, node, shape: tuple, dt, bias) -> tuple[Population, np
     weights (None for the input). ``bias`` (float64, before the gain) may be None."""
     if node_type(node) == "Input":
         return Population(name, INPUT, shape), None
-    params, gain = _neuron_params(name, node, shape, dt)
-    bias = np.zeros(params.size) if bias is None else bias
-    with np.errstate(over="ignore", invalid="ignore"):
-        folded = (bias * gain).astype(DTYPE)
-    _check_float32(name, node, "bias (times the input gain)", folded)
-    params = NeuronParams(params.decay, params.threshold, params.v_reset, folded, params.subtract)
-    return Population(name, LIF if node_type(node) == "LIF" else IF, shape, params), gain
+    kind, params, gain = neuron_population(name, node, shape, dt, bias)
+    return Population(name, kind, shape, params), gain
 
 
 # ---------------------------------------------------------------------------- reading and checks
@@ -297,11 +409,18 @@ def _ends(nodes: dict, g: nx.DiGraph) -> tuple[str, str]:
         got = ", ".join(f"{f!r} ({node_type(nodes[f])})" for f in feeders) or "nothing"
         raise NetworkError(
             f"{node_place(out, nodes[out])} must be fed by exactly one neuron population "
-            f"(LIF/IF node); it is fed by {got}"
+            f"(a neuron node: {', '.join(NEURON_TYPES)}); it is fed by {got}"
         )
     for n in nodes:
         if node_type(nodes[n]) in LINEAR_TYPES and not g.in_degree(n):
             raise NetworkError(f"{node_place(n, nodes[n])} has no input")
+        if node_type(nodes[n]) in NON_SPIKING:
+            fed = sorted(m for m in g.successors(n) if node_type(nodes[m]) != "Output")
+            if fed:
+                raise NetworkError(
+                    f"{node_place(n, nodes[n])} feeds {fed[0]!r}: its output is its membrane, not spikes, "
+                    "and neurosim sends only spikes through synapses: only an Output may follow it"
+                )
     return inp, feeders[0]
 
 
@@ -370,15 +489,16 @@ def _order_populations(pops: list[str], reach: dict, key) -> list[str]:
 
 
 def _resolve_dt(graph: nir.NIRGraph, nodes: dict, dt):
-    """``dt`` argument, else ``metadata['dt']``, else None (error when a LIF needs it)."""
+    """``dt`` argument, else ``metadata['dt']``, else None (error when a node with a time
+    constant needs it)."""
     if dt is None:
         dt = (graph.metadata or {}).get("dt")
     if dt is None:
-        lifs = [n for n in nodes if node_type(nodes[n]) == "LIF"]
-        if lifs:
+        timed = [n for n in nodes if node_type(nodes[n]) in NEEDS_DT]
+        if timed:
             raise NetworkError(
                 f"dt unknown: pass dt= (CLI --dt) or store metadata['dt'] in the NIR graph "
-                f"(needed by LIF node {lifs[0]!r})"
+                f"(needed by {node_type(nodes[timed[0]])} node {timed[0]!r})"
             )
         return None
     try:
@@ -400,6 +520,11 @@ def _biases(nodes: dict, g: nx.DiGraph, lin_order: list[str], shapes: Shapes) ->
         m = shapes.maps[n]
         ins = _carried_into(n, g, carried)
         b = _total(ins) if ins else None
+        if m.delays is not None and b is not None and np.any((b != 0) & (m.delays > 0)):
+            raise NetworkError(
+                f"{node_place(n, nodes[n])}: a bias (Affine/Conv) passes this delay and would be 0 in the "
+                "first frames: export the biased layer without bias, or delay before it"
+            )
         if b is not None and m.matrix is not None:
             b = m.matrix.T @ b
         if m.bias is not None:
@@ -425,52 +550,3 @@ def _total(parts: list[np.ndarray]) -> np.ndarray:
     for x in parts[1:]:
         out = out + x
     return out
-
-
-def _neuron_params(name: str, node, shape: tuple, dt: float | None) -> tuple[NeuronParams, np.ndarray]:
-    """Neuron parameters (bias left 0) and the per-neuron input gain of a LIF/IF node."""
-    n = shape_size(shape)
-    flat = {}
-    for k, a in param_arrays(node, name).items():
-        if a.size not in (1, n):
-            raise NetworkError(f"{node_place(name, node)}: parameter {k} has shape {a.shape}, the population {shape}")
-        flat[k] = np.broadcast_to(a.ravel(), (n,)) if a.size == 1 else a.ravel()
-    if node_type(node) == "LIF":
-        tau, r = flat["tau"], flat["r"]
-        if np.any(flat["v_leak"] != 0):
-            raise NetworkError(f"{node_place(name, node)}: non-zero v_leak is unsupported (neurons leak towards 0)")
-        if not np.all(np.isfinite(tau) & (tau > 0)):
-            raise NetworkError(f"{node_place(name, node)}: tau must be positive and finite")
-        with np.errstate(over="ignore", invalid="ignore"):
-            decay = 1.0 - dt / tau
-            gain = dt * r / tau
-    else:
-        decay = np.ones(n)
-        gain = flat["r"].copy()
-    gain = np.where(np.abs(gain - 1.0) <= GAIN_TOLERANCE, 1.0, gain)
-    if not np.all(np.isfinite(gain)):
-        raise NetworkError(f"{node_place(name, node)}: the input gain r dt / tau is not finite")
-    checked = {"decay (1 - dt / tau)": decay, "v_threshold": flat["v_threshold"], "v_reset": flat["v_reset"]}
-    for key, values in checked.items():
-        with np.errstate(over="ignore"):
-            _check_float32(name, node, key, values.astype(DTYPE))
-    reset = (node.metadata or {}).get("reset", "hard")
-    if isinstance(reset, bytes):
-        reset = reset.decode()
-    params = NeuronParams(
-        decay.astype(DTYPE),
-        flat["v_threshold"].astype(DTYPE),
-        flat["v_reset"].astype(DTYPE),
-        np.zeros(n, DTYPE),
-        np.full(n, reset == "subtract"),
-    )
-    return params, gain
-
-
-def _check_float32(name: str, node, key: str, values: np.ndarray) -> None:
-    """Refuse a neuron parameter that is not finite once cast to float32 (the simulator's type)."""
-    bad = np.flatnonzero(~np.isfinite(values))
-    if bad.size:
-        raise NetworkError(
-            f"{node_place(name, node)}: parameter {key} is out of the float32 range at flat index {int(bad[0])}"
-        )

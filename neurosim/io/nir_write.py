@@ -3,16 +3,31 @@
 Conventions (saving)
 --------------------
 ``Input`` (with the input population's shape; a ``Flatten`` follows when it is not 1-D) -> one
-``Affine`` per projection (dense weight ``(n_target, n_source)``; the target population's bias on
-its first incoming Affine, zeros on the others; ``metadata={'recurrent': True}`` on recurrent
-projections) -> one ``LIF`` per population (flattened, ``tau = dt/(1-decay)``, ``r = tau/dt``,
-``v_leak = 0``; a neuron with ``decay == 1`` inside a LIF gets ``tau = 2**30 dt`` and
-``r = 2**30``, which read back as decay 1 and gain 1 in float32) or ``IF`` (``r = 1``) when every decay is exactly 1 ->
-``Output``. ``metadata={'reset': 'subtract'}`` on nodes that reset by subtraction. Graph metadata
-is ``net.metadata`` plus ``'dt'``. A population with a bias but no incoming projection gets an
-all-zero Affine from the input to carry it (it reads back as a projection without synapses).
-Several projections between the same two populations read back as one (their sum). A population
-cannot mix hard and subtractive reset (one NIR node, one mode).
+``Affine`` per projection (dense weight ``(n_target, n_source)``; ``metadata={'recurrent': True}``
+on recurrent projections), then a ``Delay`` node (``delay = frames * dt`` seconds, every channel)
+when the projection has a delay -> one neuron node per population (flattened) -> ``Output``.
+
+The neuron node follows the population's switches (each the same for all its neurons: a NIR node
+has one mode, so a population mixing them is refused):
+
+* spiking, not cuba: ``IF`` (``r = 1``) when every decay is exactly 1, else ``LIF``
+  (``tau = dt/(1-decay)``, ``r = tau/dt``, ``v_leak = 0``);
+* spiking, cuba: ``CubaLIF`` (``tau_mem`` and ``r`` as a LIF's, ``tau_syn = dt/(1-syn_decay)``,
+  ``w_in = tau_syn/dt``);
+* non-spiking: ``I`` (``r = 1``, every decay 1), ``LI`` (as a LIF's) or ``CubaLI`` (as a
+  CubaLIF's); their threshold and reset are not stored (they never fire: read back as
+  ``inf`` and 0).
+
+A decay (or ``syn_decay``) of exactly 1 inside a leaky node gets ``tau = 2**30 dt`` and
+``r = 2**30`` (``w_in``), which read back as decay 1 and gain 1 in float32. Every input gain is
+1, so weights are written as they are. Node metadata: ``reset`` (``'subtract'`` or ``'none'``;
+absent: hard), ``reset_delay`` and ``fire_equal`` when true, ``current_lag`` (always, on cuba
+nodes). The population's bias is the bias of one incoming Affine without delay (zeros on the
+others; a population without one gets an all-zero Affine from the input to carry it, read back
+as a projection without synapses), except on cuba nodes, where NIR would add it to the synaptic
+current: there it is written as ``v_leak = bias tau_mem / dt``, which reads back as the bias
+``dt v_leak / tau_mem``. Graph metadata is ``net.metadata`` plus ``'dt'``. Several projections
+between the same two populations with the same delay read back as one (their sum).
 """
 
 from __future__ import annotations
@@ -45,26 +60,35 @@ def network_to_nir(net: Network) -> nir.NIRGraph:
         nodes[flat] = nir.Flatten(input_type={"input": np.array(inp.shape, dtype=np.int64)}, start_dim=0, end_dim=-1)
         edges.append((inp.name, flat))
         feed[inp.name] = flat
+    cuba = set()
     for pop in net.populations:
         if pop.kind != INPUT:
             nodes[pop.name] = _neuron_node(pop, net.dt)
             feed[pop.name] = pop.name
-    has_bias = {p.name for p in net.populations if p.params is not None and np.any(p.params.bias)}
-    incoming = {pr.target for pr in net.projections}
+            if type(nodes[pop.name]).__name__ in ("CubaLIF", "CubaLI"):
+                cuba.add(pop.name)
+    has_bias = {p.name for p in net.populations if p.params is not None and np.any(p.params.bias)} - cuba
+    carriers = {pr.target for pr in net.projections if pr.delay == 0}
     extra = [
         Projection(net.input, t, sp.csr_array((inp.size, net.by_name[t].size), dtype=DTYPE))
-        for t in sorted(has_bias - incoming, key=net.index.__getitem__)
-    ]  # carries a bias with no input
+        for t in sorted(has_bias - carriers, key=net.index.__getitem__)
+    ]  # carries a bias with no undelayed input
     for pr in (*net.projections, *extra):
         tgt = net.by_name[pr.target]
         bias = np.zeros(tgt.size, DTYPE)
-        if pr.target in has_bias:
+        if pr.target in has_bias and pr.delay == 0:
             bias = tgt.neurons.bias.astype(DTYPE)
             has_bias.discard(pr.target)
         meta = {RECURRENT_KEY: True} if net.is_recurrent(pr) else {}
         aff = _unique(f"{pr.source}_to_{pr.target}", taken)
         nodes[aff] = nir.Affine(weight=pr.weights.toarray().T.astype(DTYPE), bias=bias, metadata=meta)
-        edges += [(feed[pr.source], aff), (aff, pr.target)]
+        edges.append((feed[pr.source], aff))
+        if pr.delay:
+            delay = _unique(f"{aff}_delay", taken)
+            nodes[delay] = nir.Delay(delay=np.full(tgt.size, pr.delay * float(net.dt)))
+            edges += [(aff, delay), (delay, pr.target)]
+        else:
+            edges.append((aff, pr.target))
     out = _unique("output", taken)
     nodes[out] = nir.Output(output_type=np.array([net.by_name[net.output].size], dtype=np.int64))
     edges.append((net.output, out))
@@ -79,19 +103,57 @@ def save_network(net: Network, path) -> None:
 
 def _neuron_node(pop: Population, dt: float) -> nir.NIRNode:
     p = pop.neurons
-    sub = np.asarray(p.subtract, bool)
-    if sub.any() and not sub.all():
-        raise NetworkError(f"population {pop.name!r} mixes hard and subtractive reset; a NIR node has one reset mode")
-    meta = {"reset": "subtract"} if sub.all() and sub.size else {}
+    flag = {k: _one_mode(pop, k) for k in ("subtract", "resets", "spiking", "fire_equal", "delayed_reset", "cuba")}
+    meta: dict[str, Any] = {}
+    if flag["spiking"]:
+        # always written, "hard" included, so that a file says its reset (neurosim notes files that don't)
+        meta["reset"] = "none" if not flag["resets"] else ("subtract" if flag["subtract"] else "hard")
+        if flag["delayed_reset"]:
+            meta["reset_delay"] = True
+        if flag["fire_equal"]:
+            meta["fire_equal"] = True
+    if flag["cuba"]:
+        meta["current_lag"] = _one_mode(pop, "current_lag")
     thr, v_reset = p.threshold.astype(DTYPE), p.v_reset.astype(DTYPE)
     decay = p.decay.astype(np.float64)
+    if flag["cuba"]:
+        tau_mem = _tau(pop, "decay", decay, dt)
+        tau_syn = _tau(pop, "syn_decay", p.syn_decay.astype(np.float64), dt)
+        common = {
+            "tau_syn": tau_syn,
+            "tau_mem": tau_mem,
+            "r": tau_mem / dt,
+            "v_leak": p.bias.astype(np.float64) * tau_mem / dt,
+            "w_in": tau_syn / dt,
+        }
+        if flag["spiking"]:
+            return nir.CubaLIF(**common, v_threshold=thr, v_reset=v_reset, metadata=meta)
+        return nir.CubaLI(**common, metadata=meta)
     if np.all(decay == 1.0):
-        return nir.IF(r=np.ones(pop.size), v_threshold=thr, v_reset=v_reset, metadata=meta)
-    if np.any(decay > 1.0):
-        raise NetworkError(f"population {pop.name!r}: decay > 1 cannot be written as a NIR LIF (tau < 0)")
+        if flag["spiking"]:
+            return nir.IF(r=np.ones(pop.size), v_threshold=thr, v_reset=v_reset, metadata=meta)
+        return nir.I(r=np.ones(pop.size), metadata=meta)
+    tau = _tau(pop, "decay", decay, dt)
+    if flag["spiking"]:
+        return nir.LIF(tau=tau, r=tau / dt, v_leak=np.zeros(pop.size), v_threshold=thr, v_reset=v_reset, metadata=meta)
+    return nir.LI(tau=tau, r=tau / dt, v_leak=np.zeros(pop.size), metadata=meta)
+
+
+def _one_mode(pop: Population, key: str) -> bool:
+    """The value of a per-neuron switch, the same for the whole population (else refused)."""
+    v = np.asarray(getattr(pop.neurons, key), bool)
+    if v.any() and not v.all():
+        what = "hard and subtractive reset" if key == "subtract" else f"{key} true and false"
+        raise NetworkError(f"population {pop.name!r} mixes {what}; a NIR node has one mode")
+    return bool(v.all()) and bool(v.size)
+
+
+def _tau(pop: Population, key: str, decay: np.ndarray, dt: float) -> np.ndarray:
+    """``dt / (1 - decay)`` (``2**30 dt`` where the decay is 1), refused outside [0, 1]."""
+    if np.any((decay > 1.0) | (decay < 0.0)):
+        raise NetworkError(f"population {pop.name!r}: a {key} outside [0, 1] cannot be written as a NIR time constant")
     with np.errstate(divide="ignore"):
-        tau = np.where(decay == 1.0, dt * IF_TAU_FACTOR, dt / (1.0 - decay))
-    return nir.LIF(tau=tau, r=tau / dt, v_leak=np.zeros(pop.size), v_threshold=thr, v_reset=v_reset, metadata=meta)
+        return np.where(decay == 1.0, dt * IF_TAU_FACTOR, dt / (1.0 - decay))
 
 
 def _unique(base: str, taken: set[str]) -> str:

@@ -53,7 +53,11 @@ def bad_inputs(tmp_path, model):
                 "input": nir.Input({"input": np.array([2])}),
                 "fc": nir.Affine(np.ones((2, 2), np.float32), np.zeros(2, np.float32)),
                 "cuba": nir.CubaLIF(
-                    tau_syn=np.ones(2), tau_mem=np.ones(2), r=np.ones(2), v_leak=np.zeros(2), v_threshold=np.ones(2)
+                    tau_syn=np.full(2, 1e-5),
+                    tau_mem=np.ones(2),
+                    r=np.ones(2),
+                    v_leak=np.zeros(2),
+                    v_threshold=np.ones(2),
                 ),
                 "output": nir.Output({"output": np.array([2])}),
             },
@@ -114,7 +118,7 @@ def bad_inputs(tmp_path, model):
             ],
             "population 'hidden'",
         ),
-        ("model unsupported node", ["run", nir_bad, "--hw", SMALL], "CubaLIF"),
+        ("model node it cannot run (tau_syn < dt)", ["run", nir_bad, "--hw", SMALL], "CubaLIF"),
         ("model not a NIR file", ["run", write(tmp_path, "x.nir", "not hdf5"), "--hw", SMALL], "x.nir"),
         ("model missing file", ["info", tmp_path / "gone.nir"], "gone.nir"),
         ("bad sample count", ["run", model, "--hw", SMALL, "--samples", "0"], "--samples must be positive"),

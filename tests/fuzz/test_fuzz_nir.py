@@ -1,6 +1,8 @@
-"""NIR files under mutation: NaN and infinity in every parameter, values that overflow float32
-once folded, wrong shapes, absurd declared sizes (refused before allocation, memory bounded),
-cycles, unsupported nodes, broken structure, malformed model metadata, files that are not NIR.
+"""NIR files under mutation: NaN and infinity in every parameter of every node kind, values that
+overflow float32 once folded, wrong shapes, absurd declared sizes (refused before allocation,
+memory bounded), cycles, time constants and delays that make no sense for dt, unknown node types
+and metadata values, broken structure (nested graphs too), malformed model metadata, files that
+are not NIR; and every NIR node kind in a legal file runs.
 Each goes through ``neurosim run MODEL`` and must be refused in one line naming the file and the
 node (and parameter) or metadata key."""
 
@@ -118,6 +120,70 @@ def _nan_cases():
         cw[1, 0, 2, 2] = bad
         yield f"conv weight {tag}", _conv_graph(weight=cw), "conv", "weight"
         yield f"conv bias {tag}", _conv_graph(bias=np.array([0.0, bad])), "conv", "bias"
+        for kind, make in NEURONS.items():
+            for key in PARAMS[kind]:
+                node = make()
+                v = np.array(getattr(node, key), np.float64)
+                v.ravel()[-1] = bad
+                yield f"{kind} {key} {tag}", _base(lif=_with(node, **{key: v})), "lif", key
+        d = np.zeros(N_OUT)
+        d[2] = bad
+        yield f"delay {tag}", _delayed(_delay(d)), "d", "delay"
+        c1 = np.ones((1, 1, 3))
+        c1[0, 0, 1] = bad
+        yield f"conv1d weight {tag}", _conv1d_graph(weight=c1), "c1", "weight"
+
+
+def _full(x):
+    return np.full(N_OUT, x, np.float64)
+
+
+NEURONS = {
+    "CubaLIF": lambda: nir.CubaLIF(
+        tau_syn=_full(2 * DT),
+        tau_mem=_full(4 * DT),
+        r=_full(4.0),
+        v_leak=_full(0.0),
+        v_threshold=_full(1.0),
+        v_reset=_full(0.0),
+        w_in=_full(2.0),
+    ),
+    "LI": lambda: nir.LI(tau=_full(2 * DT), r=_full(2.0), v_leak=_full(0.0)),
+    "CubaLI": lambda: nir.CubaLI(
+        tau_syn=_full(2 * DT), tau_mem=_full(4 * DT), r=_full(4.0), v_leak=_full(0.0), w_in=_full(2.0)
+    ),
+    "I": lambda: nir.I(r=_full(1.0)),
+    "Threshold": lambda: nir.Threshold(_full(0.5)),
+}
+PARAMS = {
+    "CubaLIF": ("tau_syn", "tau_mem", "r", "v_leak", "v_threshold", "v_reset", "w_in"),
+    "LI": ("tau", "r", "v_leak"),
+    "CubaLI": ("tau_syn", "tau_mem", "r", "v_leak", "w_in"),
+    "I": ("r",),
+    "Threshold": ("threshold",),
+}
+
+
+def _delay(d):
+    return _with(nir.Delay(np.zeros(N_OUT)), delay=d)
+
+
+def _delayed(delay, fc=None):
+    """Input -> Affine -> Delay -> LIF -> Output."""
+    nodes, _ = _base(d=delay, **({} if fc is None else {"fc": fc}))
+    return nodes, [("in", "fc"), ("fc", "d"), ("d", "lif"), ("lif", "out")]
+
+
+def _conv1d_graph(**conv):
+    """Input(1, 64) -> Conv1d -> IF -> Output; ``conv`` set past NIR's checks."""
+    node = nir.Conv1d(64, np.ones((1, 1, 3)) / 8, 1, 0, 1, 1, np.zeros(1))
+    nodes = {
+        "in": nir.Input(np.array([1, 64])),
+        "c1": _with(node, **conv),
+        "if": nir.IF(r=np.ones(1), v_threshold=np.ones(1), v_reset=np.zeros(1)),
+        "out": nir.Output(np.array([62])),
+    }
+    return nodes, [("in", "c1"), ("c1", "if"), ("if", "out")]
 
 
 NAN_CASES = list(_nan_cases())
@@ -126,7 +192,6 @@ OVERFLOW_CASES = {
     "gain overflows the weights": (_base(lif=_lif(N_OUT, r=np.full(N_OUT, 1e300))), "lif"),
     "threshold beyond float32": (_base(lif=_lif(N_OUT, v_threshold=np.full(N_OUT, 1e39))), "lif"),
     "v_reset beyond float32": (_base(lif=_lif(N_OUT, v_reset=np.full(N_OUT, -1e39))), "lif"),
-    "decay beyond float32": (_base(lif=_lif(N_OUT, tau=np.full(N_OUT, 1e-300))), "lif"),
     "bias beyond float32": (_base(fc=_affine(bias=np.full(N_OUT, 1e300))), "lif"),
 }
 
@@ -168,19 +233,48 @@ SIZE_CASES = {
     "conv padding 1e5": (_conv_graph(padding=10**5), "conv"),
 }
 
-UNSUPPORTED = {
-    "CubaLIF": nir.CubaLIF(
-        tau_syn=np.ones(N_OUT),
-        tau_mem=np.ones(N_OUT),
-        r=np.ones(N_OUT),
-        v_leak=np.zeros(N_OUT),
-        v_threshold=np.ones(N_OUT),
+CONVENTIONS = {
+    "lif tau shorter than dt": (_base(lif=_lif(N_OUT, tau=np.full(N_OUT, DT / 100))), "lif", "shorter than dt"),
+    "lif tau 1e-300 (decay -1e297)": (_base(lif=_lif(N_OUT, tau=np.full(N_OUT, 1e-300))), "lif", "shorter than dt"),
+    "lif tau 0": (_base(lif=_lif(N_OUT, tau=np.zeros(N_OUT))), "lif", "must be positive"),
+    "cubalif tau_syn shorter than dt": (
+        _base(lif=_with(NEURONS["CubaLIF"](), tau_syn=_full(DT / 2))),
+        "lif",
+        "shorter than dt",
     ),
-    "LI": nir.LI(tau=np.ones(N_OUT), r=np.ones(N_OUT), v_leak=np.zeros(N_OUT)),
-    "I": nir.I(r=np.ones(N_OUT)),
-    "Delay": nir.Delay(np.ones(N_OUT)),
-    "Threshold": nir.Threshold(np.ones(N_OUT)),
-    "Conv1d": nir.Conv1d(10, np.ones((1, 1, 3)), 1, 0, 1, 1, np.zeros(1)),
+    "li tau negative": (_base(lif=_with(NEURONS["LI"](), tau=_full(-1.0))), "lif", "must be positive"),
+    "lif r 0": (_base(lif=_lif(N_OUT, r=np.zeros(N_OUT))), "lif", "input gain"),
+    "cubali w_in negative": (_base(lif=_with(NEURONS["CubaLI"](), w_in=_full(-1.0))), "lif", "input gain"),
+    "if r negative": (_base(lif=_if(r=np.full(N_OUT, -1.0))), "lif", "input gain"),
+    "delay 2.5 frames": (_delayed(_delay(np.full(N_OUT, 2.5 * DT))), "d", "not a whole number"),
+    "delay negative": (_delayed(_delay(np.full(N_OUT, -DT))), "d", "negative"),
+    "delay 1e9 frames": (_delayed(_delay(np.full(N_OUT, 1e9 * DT))), "d", "limit"),
+    "bias through a delay": (
+        _delayed(_delay(np.full(N_OUT, DT)), fc=_affine(bias=np.ones(N_OUT))),
+        "d",
+        "bias",
+    ),
+    "bias into a synaptic current": (
+        _base(lif=NEURONS["CubaLIF"](), fc=_affine(bias=np.ones(N_OUT))),
+        "lif",
+        "synaptic current",
+    ),
+    "reset soft": (_base(lif=_lif(N_OUT, metadata={"reset": "soft"})), "lif", "reset"),
+    "reset_delay text": (_base(lif=_lif(N_OUT, metadata={"reset_delay": "yes"})), "lif", "reset_delay"),
+    "current_lag on a LIF": (_base(lif=_lif(N_OUT, metadata={"current_lag": True})), "lif", "current_lag"),
+    "input batch 2 into a conv": (
+        (lambda g: (g[0] | {"in": nir.Input(np.array([2, 1, 8, 8]))}, g[1]))(_conv_graph()),
+        "in",
+        "batch",
+    ),
+}
+
+LEGAL = {
+    **{kind: _base(odd=make()) for kind, make in NEURONS.items()},
+    "IF": _base(odd=_if()),
+    "Delay": _delayed(_delay(np.arange(N_OUT) * DT)),
+    "Conv1d": _conv1d_graph(),
+    "input with a batch dimension": (lambda g: (g[0] | {"in": nir.Input(np.array([1, 1, 8, 8]))}, g[1]))(_conv_graph()),
 }
 
 STRUCTURE = {
@@ -274,19 +368,56 @@ def test_declared_dataset_too_big(tmp_path):
     assert "over the limit" in line
 
 
-@pytest.mark.parametrize("case", sorted(UNSUPPORTED))
-def test_unsupported_nodes(tmp_path, case):
-    nodes, _ = _base(odd=UNSUPPORTED[case])
-    edges = [("in", "fc"), ("fc", "lif"), ("lif", "odd"), ("odd", "out")]
-    line = _refused(tmp_path, _write(tmp_path, nodes, edges), ["node 'odd'"], "nir unsupported")
-    assert "not supported" in line
+@pytest.mark.parametrize("case", sorted(CONVENTIONS))
+def test_parameters_that_make_no_sense(tmp_path, case):
+    (nodes, edges), node, what = CONVENTIONS[case]
+    line = _refused(tmp_path, _write(tmp_path, nodes, edges), [f"node {node!r}"], "nir convention")
+    assert what in line, line
 
 
-def test_nested_graph_unsupported(tmp_path):
-    inner = nir.NIRGraph(nodes=dict(_base()[0]), edges=_base()[1], type_check=False)
+def test_unknown_node_type(tmp_path):
+    """A node whose type NIR 1.0.8 does not define (a newer NIR, a custom exporter) is refused."""
+    path = _write(tmp_path, *_base())
+    with h5py.File(path, "a") as f:
+        del f["node/nodes/lif/type"]
+        f["node/nodes/lif/type"] = "FancyLIF"
+    _refused(tmp_path, path, ["node 'lif'"], "nir unsupported")
+
+
+def test_bad_nested_graph(tmp_path):
+    inner = nir.NIRGraph(
+        nodes=dict(_base()[0]) | {"in2": nir.Input(np.array([N_IN]))}, edges=_base()[1], type_check=False
+    )
     nodes, _ = _base(sub=inner)
     edges = [("in", "fc"), ("fc", "lif"), ("lif", "sub"), ("sub", "out")]
-    _refused(tmp_path, _write(tmp_path, nodes, edges), ["node 'sub'"], "nir unsupported")
+    _refused(tmp_path, _write(tmp_path, nodes, edges), ["subgraph 'sub'"], "nir structure")
+
+
+def _run(tmp_path, nodes, edges):
+    path = _write(tmp_path, nodes, edges)
+    out = tmp_path / "report"
+    ran("nir legal mutation", ["run", str(path), "--hw", "small", "--samples", "2", "--out", str(out), "-q"], out)
+
+
+@pytest.mark.slow  # ~15 s a case: a whole `neurosim run`
+@pytest.mark.parametrize("case", sorted(LEGAL))
+def test_every_node_kind_runs(tmp_path, case):
+    nodes, edges = LEGAL[case]
+    if "odd" in nodes:
+        edges = [("in", "fc"), ("fc", "lif"), ("lif", "odd"), ("odd", "out")]
+    _run(tmp_path, nodes, edges)
+
+
+@pytest.mark.slow
+def test_nested_graph_runs(tmp_path):
+    """A NIRGraph node (flattened: its inner nodes join as 'sub.NAME') runs."""
+    inner = nir.NIRGraph(
+        nodes={"i": nir.Input(np.array([N_OUT])), "lif": _lif(N_OUT), "o": nir.Output(np.array([N_OUT]))},
+        edges=[("i", "lif"), ("lif", "o")],
+        type_check=False,
+    )
+    nodes, _ = _base(sub=inner)
+    _run(tmp_path, nodes, [("in", "fc"), ("fc", "lif"), ("lif", "sub"), ("sub", "out")])
 
 
 @pytest.mark.parametrize("case", sorted(STRUCTURE))

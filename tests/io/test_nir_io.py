@@ -169,7 +169,7 @@ def test_exported_graph_layout():
     assert sum(k == "Affine" for k in kinds.values()) == 6
     assert sum(k == "Output" for k in kinds.values()) == 1
     assert g.metadata["dt"] == net.dt
-    assert g.nodes["output"].metadata == {"reset": "subtract"} and g.nodes["hidden"].metadata == {}
+    assert g.nodes["output"].metadata == {"reset": "subtract"} and g.nodes["hidden"].metadata == {"reset": "hard"}
     assert np.all(g.nodes["output"].r == 1)
     lif = g.nodes["hidden"]
     assert np.all(lif.v_leak == 0) and np.allclose(lif.r, lif.tau / net.dt)
@@ -475,7 +475,7 @@ def _malformed(case):
     nodes, edges, meta = _base_nodes(), list(_BASE_EDGES), {"dt": DT}
     if case == "cubalif":
         nodes["lif"] = nir.CubaLIF(
-            tau_syn=np.ones(4), tau_mem=np.ones(4), r=np.ones(4), v_leak=np.zeros(4), v_threshold=np.ones(4)
+            tau_syn=np.full(4, 1e-5), tau_mem=np.ones(4), r=np.ones(4), v_leak=np.zeros(4), v_threshold=np.ones(4)
         )
     elif case == "no_output":
         del nodes["out"]
@@ -485,8 +485,12 @@ def _malformed(case):
         edges.remove(("in", "fc"))
     elif case == "shape":
         nodes["fc"] = nir.Affine(np.ones((5, 3)), np.zeros(5))
-    elif case == "v_leak":
-        nodes["lif"] = lif_node(4, v_leak=0.1)
+    elif case == "short_tau":
+        nodes["lif"] = nir.LIF(
+            tau=np.full(4, 1e-5), r=np.ones(4), v_leak=np.zeros(4), v_threshold=np.ones(4), v_reset=np.zeros(4)
+        )
+    elif case == "reset":
+        nodes["lif"] = lif_node(4, metadata={"reset": "soft"})
     elif case == "no_dt":
         meta = {}
     elif case == "missing_node":
@@ -498,9 +502,9 @@ def _malformed(case):
     elif case == "output_from_affine":
         nodes["fc3"] = nir.Affine(np.ones((4, 4)), np.zeros(4))
         edges[-1:] = [("lif", "fc3"), ("fc3", "out")]
-    elif case == "conv1d":
-        nodes["c1"] = nir.Conv1d(4, np.ones((1, 1, 2)), 1, 0, 1, 1, np.zeros(1))
-        edges.append(("lif", "c1"))
+    elif case == "delay":
+        nodes["d"] = nir.Delay(np.full(4, 2.5 * DT))
+        edges[1:2] = [("fc", "d"), ("d", "lif")]
     elif case == "nested":
         nodes["sub"] = graph({"i": nir.Input(np.array([4])), "o": nir.Output(np.array([4]))}, [("i", "o")])
         edges.append(("lif", "sub"))
@@ -510,14 +514,23 @@ def _malformed(case):
 @pytest.mark.parametrize(
     "case,pattern",
     [
-        ("cubalif", r"node 'lif' \(CubaLIF\) is not supported; supported: Input, Output, Affine"),
+        (
+            "cubalif",
+            r"node 'lif' \(CubaLIF\): tau_syn = 1e-05 s is shorter than dt = 0.001 s \(decay -99\): "
+            r"pass the dt the model was trained with \(--dt\)$",
+        ),
+        (
+            "short_tau",
+            r"node 'lif' \(LIF\): tau = 1e-05 s is shorter than dt = 0.001 s \(decay -99\): "
+            r"pass the dt the model was trained with \(--dt\)$",
+        ),
+        ("reset", r"node 'lif' \(LIF\): metadata\['reset'\] = 'soft' is not one of 'hard', 'subtract', 'none'$"),
         ("no_output", r"no Output node"),
         ("no_input", r"no Input node"),
         (
             "shape",
             r"node 'lif' \(LIF\): input shape \(5,\) from 'fc' \(Affine\) does not match the neuron shape \(4,\)",
         ),
-        ("v_leak", r"node 'lif' \(LIF\): non-zero v_leak is unsupported"),
         ("no_dt", r"dt unknown: pass dt= \(CLI --dt\) or store metadata\['dt'\] in the NIR graph"),
         ("missing_node", r"edge \('lif', 'ghost'\) names node 'ghost', which does not exist"),
         ("linear_cycle", r"cycle through linear nodes only \((loop -> fc2 -> loop|fc2 -> loop -> fc2)\)"),
@@ -525,8 +538,12 @@ def _malformed(case):
             "output_from_affine",
             r"node 'out' \(Output\) must be fed by exactly one neuron population .*'fc3' \(Affine\)",
         ),
-        ("conv1d", r"node 'c1' \(Conv1d\) is not supported"),
-        ("nested", r"node 'sub' \(NIRGraph\) is not supported"),
+        (
+            "delay",
+            r"node 'd' \(Delay\): delay 0.0025 s at flat index 0 is 2.5 frames of dt = 0.001 s, not a whole "
+            r"number: pass the dt the model was trained with \(--dt\)$",
+        ),
+        ("nested", r"subgraph 'sub' \(NIRGraph\) wires its Input 'i' straight to its Output 'o'$"),
     ],
 )
 def test_malformed_models_raise_one_line_errors(tmp_path, case, pattern):
