@@ -25,12 +25,14 @@ LAYERS = {
     "mapping": 3,
     "sim": 4,
     "train": 4,
+    "interop": 5,
     "analysis": 5,
     "report": 6,
     "experiments": 7,
     "cli": 8,
 }
 EXTRAS = {"torch", "numba", "pandas", "pyarrow", "dask", "distributed", "tonic", "pymetis", "h5py", "threadpoolctl"}
+EXTRAS |= {"snntorch", "norse", "sinabs", "rockpool", "spyx", "jax", "flax", "nirtorch"}  # the interop extra
 
 
 def _modules() -> dict[str, Path]:
