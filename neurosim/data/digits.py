@@ -34,8 +34,9 @@ SPLIT_SEED = 0
 
 
 @lru_cache(maxsize=1)
-def _raw():
-
+def digit_images():
+    """scikit-learn's 8x8 digits: (images (1797 x 64, 0..16), labels, {"train", "test"}: indices of
+    the stratified split), loaded once."""
     d = load_digits()
     images = np.asarray(d.data, dtype=np.float64)  # (1797, 64), 0..16
     labels = np.asarray(d.target, dtype=np.int64)
@@ -72,7 +73,7 @@ def load(
         raise DatasetError(f"dataset 'digits': seed must be a non-negative integer, got {seed!r}")
     if not (0.0 < float(max_rate) <= 1.0):
         raise DatasetError(f"dataset 'digits': max_rate must be in (0, 1], got {max_rate!r}")
-    images, labels, splits = _raw()
+    images, labels, splits = digit_images()
     idx = splits[split]
     if limit is not None:
         idx = idx[:limit]

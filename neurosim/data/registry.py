@@ -7,6 +7,9 @@ One entry point, :func:`load_dataset`, dispatches on the dataset name:
     (:mod:`neurosim.data.digits`; numpy and scikit-learn only, no download).
 ``temporal``
     a synthetic temporal-pattern task (:mod:`neurosim.data.temporal`).
+``nmnist-like``
+    an N-MNIST-like event task generated at run time: digits moved along saccades in front of a
+    simulated DVS camera, 2x34x34 channels (:mod:`neurosim.data.nmnist_like`; no download).
 ``nmnist``, ``shd``, ``dvsgesture``
     event-camera / cochlea datasets read from disk (:mod:`neurosim.data.events`).
 
@@ -21,10 +24,17 @@ import importlib
 from neurosim.data.dataset import SPLITS, DatasetError, SpikeDataset, check_limit
 
 #: names accepted by :func:`load_dataset`, in the order they are listed in error messages
-DATASETS = ("digits", "temporal", "nmnist", "shd", "dvsgesture")
+DATASETS = ("digits", "temporal", "nmnist", "shd", "dvsgesture", "nmnist-like")
 EVENT_DATASETS = ("nmnist", "shd", "dvsgesture")
 #: the module of ``neurosim.data`` that reads each dataset (imported on first use)
-_MODULES = {"digits": "digits", "temporal": "temporal", "nmnist": "events", "shd": "events", "dvsgesture": "events"}
+_MODULES = {
+    "digits": "digits",
+    "temporal": "temporal",
+    "nmnist-like": "nmnist_like",
+    "nmnist": "events",
+    "shd": "events",
+    "dvsgesture": "events",
+}
 
 
 def _import(module: str, name: str, hint: str = ""):
@@ -42,7 +52,7 @@ def load_dataset(
 
     ``frames``: number of frames (time bins); None picks the dataset's default. ``seed``: the
     seed of any random encoding (deterministic given the seed). ``path``: where the files of an
-    on-disk dataset live (ignored by ``digits`` and ``temporal``). ``limit``: keep only the first
+    on-disk dataset live (ignored by ``digits``, ``temporal`` and ``nmnist-like``). ``limit``: keep only the first
     ``limit`` samples of the split (encoded exactly as in the full split).
     Unknown names raise :class:`DatasetError` listing the known ones.
     """

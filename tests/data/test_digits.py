@@ -32,7 +32,7 @@ def test_rate_follows_intensity():
     d = load_dataset("digits", "train", frames=200, limit=50)
     imgs = load_digits().data
     # pixels that are 0 never spike; rates follow intensity/16 * max_rate
-    idx = np.asarray(__import__("neurosim.data.digits", fromlist=["_raw"])._raw()[2]["train"][:50])
+    idx = np.asarray(__import__("neurosim.data.digits", fromlist=["digit_images"]).digit_images()[2]["train"][:50])
     p = imgs[idx] / 16 * d.params["max_rate"]
     rate = d.inputs.mean(axis=1)
     assert not rate[p == 0].any()
