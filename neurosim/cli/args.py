@@ -1,5 +1,6 @@
-"""Pieces shared by the commands: the one-line error, the exit code for bad input, ``--set``
-parsing, the progress bar, and the async execution arguments."""
+"""Pieces shared by the commands: ``--set`` parsing, the progress bar, argument types and the
+async execution arguments; the parser and the one-line error (:mod:`neurosim.cli.parser`) are
+re-exported here."""
 
 from __future__ import annotations
 
@@ -8,24 +9,12 @@ import sys
 
 from tqdm import tqdm
 
+from neurosim.cli.parser import EXIT_USAGE, Parser, fail
 from neurosim.errors import NeurosimError
 from neurosim.sim.scheduler import POLICIES
 from neurosim.yamlfile import parse_value
 
-EXIT_USAGE = 2
-
-
-class Parser(argparse.ArgumentParser):
-    """argparse's own errors as one line and exit code 2."""
-
-    def error(self, message):
-        raise SystemExit(fail(f"{self.prog}: {message}"))
-
-
-def fail(msg: str) -> int:
-    """Print ``neurosim: error: <msg>`` as one line on stderr; returns the exit code for bad input."""
-    print(f"neurosim: error: {' '.join(str(msg).split())}", file=sys.stderr)
-    return EXIT_USAGE
+__all__ = ["EXIT_USAGE", "Parser", "fail"]  # the parser's names, for the commands
 
 
 def parse_overrides(items: list[str] | None) -> dict:
@@ -113,7 +102,7 @@ def async_options(net, a) -> dict:
         "max_steps": pick(a.max_steps, "max_steps", None, is_int),
         "stop_on_output": a.stop_on_output,
         "seed": a.seed,
-    }
+    } | ({"readout": a.readout} if getattr(a, "readout", None) is not None else {})
 
 
 def add_async_arguments(p) -> None:

@@ -75,7 +75,7 @@ def build_parser(defined: Iterable[str] | None = None):
     """The parser. The commands in ``defined`` (default: all) get their arguments from their
     module's ``register``; the others are listed by name and help only, so that parsing one
     command imports only that command's module. ``train`` imports no torch until it runs."""
-    parser_class = importlib.import_module("neurosim.cli.args").Parser
+    parser_class = importlib.import_module("neurosim.cli.parser").Parser
     names = set(COMMANDS if defined is None else defined)
     p = parser_class(prog="neurosim", description="Simulate spiking neural networks on neuromorphic hardware.")
     p.add_argument("--version", action="version", version=f"neurosim {__version__}")
@@ -137,7 +137,7 @@ def _exit_code(exc: BaseException, first: int | None) -> int:
     if isinstance(exc, BrokenPipeError):  # the reader went away (``neurosim run | head -1``): nothing to say
         _silence_stdout()
         return EXIT_BROKEN_PIPE
-    fail = importlib.import_module("neurosim.cli.args").fail
+    fail = importlib.import_module("neurosim.cli.parser").fail
     if isinstance(exc, NeurosimError):
         return fail(str(exc))
     if isinstance(exc, (OSError, ValueError)):  # e.g. an unwritable --out, a bad number in a file

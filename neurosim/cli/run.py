@@ -53,6 +53,12 @@ def register(sub) -> None:
     )
     r.add_argument("--mode", default="sync", choices=list(MODES), help="execution mode (default: sync)")
     add_async_arguments(r)
+    r.add_argument(
+        "--readout",
+        choices=["max", "mean", "last"],
+        help="how a non-spiking output layer (NIR LI, CubaLI, I) decides: the arg-max of its membranes' "
+        "max, mean or last value over the frames (default: max; a spiking output is read by its spike counts)",
+    )
     r.add_argument("--samples", type=int, help="number of test samples (default: the whole test split)")
     r.add_argument("--out", help="report directory (default: reports/<run-name>)")
     r.add_argument(

@@ -55,3 +55,24 @@ def test_notes_and_warnings_are_one_line_and_quiet_keeps_warnings(capsys):
         "neurosim: warning: KL takes minutes",
         "neurosim: warning: shown",
     ]
+
+
+def test_help_imports_only_the_standard_library():
+    """`neurosim --help` builds the parser without numpy, tqdm, the YAML reader or any command's
+    module (so it starts in ~0.1 s: benchmarks/README measures it)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from neurosim.cli.main import main\n"
+        "try:\n"
+        "    main(['--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "heavy = sorted(m for m in ('numpy', 'tqdm', 'yaml', 'pydantic', 'scipy', 'simpy', 'neurosim.cli.run') "
+        "if m in sys.modules)\n"
+        "print('HEAVY', heavy)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "HEAVY []" in out, out

@@ -93,3 +93,38 @@ def test_seed_reaches_the_placement(tmp_path, model):
     # strategies without a seed are not given one (and do not fail)
     b = prepare(model, SMALL, samples=1, strategy="balanced", seed=7, mapping_options={"n_cores": 4})
     assert b.mapping.meta == {"strategy_options": {"n_cores": 4}, "placement_options": {}}
+
+
+def li_readout_model(path):
+    """A 64-16-10 digits-sized net whose output is NIR's non-spiking LI, written to ``path``."""
+    import nir
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    tau = np.full(16, 2e-3)
+    nodes = {
+        "input": nir.Input({"input": np.array([64])}),
+        "fc1": nir.Linear((np.round(rng.normal(0.05, 0.2, (16, 64)) * 64) / 64).astype(np.float32)),
+        "lif": nir.LIF(tau=tau, r=tau / 1e-3, v_leak=np.zeros(16), v_threshold=np.ones(16), v_reset=np.zeros(16)),
+        "fc2": nir.Linear((np.round(rng.normal(0, 0.5, (10, 16)) * 64) / 64).astype(np.float32)),
+        "li": nir.LI(tau=np.full(10, 4e-3), r=np.full(10, 4.0), v_leak=np.zeros(10)),
+        "output": nir.Output({"output": np.array([10])}),
+    }
+    names = list(nodes)
+    nir.write(path, nir.NIRGraph(nodes=nodes, edges=list(zip(names, names[1:])), metadata={"dt": 1e-3}))
+    return path
+
+
+def test_readout_of_a_non_spiking_output(capsys, tmp_path):
+    """``--readout`` reaches the run of a model with an LI output: recorded, in the identity, and
+    refused for a value it does not know."""
+    model = li_readout_model(tmp_path / "li.nir")
+    runs = {}
+    for how in ("max", "last"):
+        code, err, _, summary = run(capsys, tmp_path, model, "--readout", how, "--dataset", "digits", name=how)
+        assert code == 0, err
+        assert summary["readout"] == f"membrane {how}"
+        runs[how] = summary["run"]["identity"]
+    assert runs["max"] != runs["last"]
+    assert main(["run", str(model), "--hw", SMALL, "--readout", "median"]) == 2
+    assert "invalid choice" in capsys.readouterr().err
