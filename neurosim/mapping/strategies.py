@@ -73,6 +73,7 @@ from neurosim.describe.hardware import HardwareSpec
 from neurosim.describe.network import Network
 from neurosim.errors import MappingError
 from neurosim.mapping.capacity import Packer, compact, n_cores_option
+from neurosim.mapping.fill import sequential_fill
 from neurosim.mapping.quality import traffic_weights
 
 # ---- balanced -----------------------------------------------------------------------------------
@@ -146,28 +147,16 @@ def sequential(net: Network, hw: HardwareSpec, neurons_per_core: int | None = No
     cap_n = min(neurons_per_core or hw.core.max_neurons, hw.core.max_neurons)
     cap_ax, cap_syn = hw.core.max_fan_in, hw.core.max_synapses or np.iinfo(np.int64).max
     csc = (net.weights + net.recurrent_weights).tocsc()
-    core_of = np.empty(net.n_neurons, np.int64)
-    seen = np.zeros(net.n_neurons, bool)  # source axons already on the current core
-    touched: list[int] = []
-    core, n_in, n_ax, n_syn = -1, cap_n, 0, 0
-    for pop in net.populations:
-        start = True
-        for j in range(net.span(pop.name).start, net.span(pop.name).stop):
-            src = csc.indices[csc.indptr[j] : csc.indptr[j + 1]]
-            if src.size > cap_ax or src.size > cap_syn:
-                raise MappingError(
-                    f"neuron {j} of population {pop.name!r} has fan-in {src.size}; a core of "
-                    f"{hw.name!r} takes at most {min(cap_ax, cap_syn)}"
-                )
-            new = src[~seen[src]]
-            if start or n_in >= cap_n or n_ax + new.size > cap_ax or n_syn + src.size > cap_syn:
-                seen[np.asarray(touched, np.int64)] = False
-                core, n_in, n_ax, n_syn, touched, start = core + 1, 0, 0, 0, [], False
-                new = src
-            seen[new] = True
-            touched.extend(new.tolist())
-            core_of[j] = core
-            n_in, n_ax, n_syn = n_in + 1, n_ax + new.size, n_syn + src.size
+    starts = np.zeros(net.n_neurons, np.bool_)
+    starts[net.offsets[:-1][np.diff(net.offsets) > 0]] = True
+    core_of, bad = sequential_fill(csc.indptr, csc.indices, starts, int(cap_n), int(cap_ax), int(min(cap_syn, 2**62)))
+    if bad >= 0:
+        pop = net.populations[int(net.population_of[bad])].name
+        fan = int(csc.indptr[bad + 1] - csc.indptr[bad])
+        raise MappingError(
+            f"neuron {bad} of population {pop!r} has fan-in {fan}; a core of "
+            f"{hw.name!r} takes at most {min(cap_ax, cap_syn)}"
+        )
     return core_of
 
 
