@@ -40,7 +40,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "train",
         help=COMMANDS["train"][1],
-        description="Train a bias-free LIF MLP with layered BPTT or unlayered backprop (the "
+        description="Train a LIF MLP (bias-free unless --bias) with layered BPTT or unlayered backprop (the "
         "asynchronous schedule in the loop, Koopman et al. TMLR 2025), quantise the "
         "weights to 8 bits on a power-of-two grid, measure the test accuracy and write "
         "a NIR file. Needs torch: pip install -e .[train]",
@@ -78,7 +78,41 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=None, help="use only the first N samples of each split")
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--beta", type=float, default=0.9, help="membrane decay per frame")
+    p.add_argument(
+        "--beta",
+        type=float,
+        default=0.9,
+        help="membrane decay per frame, in [0, 1] (asynctorch's exp(-dt/tau_m), e.g. 4.54e-5 = e**-10; default 0.9)",
+    )
+    p.add_argument("--threshold", type=float, default=1.0, help="firing threshold, v > threshold (default: 1.0)")
+    p.add_argument(
+        "--bias",
+        action="store_true",
+        help="trainable per-neuron biases (start at 0; added once per frame after the leak; quantised "
+        "with the layer's weights on one power-of-two grid; exported as the NIR Affine bias)",
+    )
+    p.add_argument(
+        "--init-gain",
+        type=float,
+        default=1.0,
+        help="initial weights uniform in +-GAIN/sqrt(fan_in) (default: 1.0, torch's Linear)",
+    )
+    p.add_argument("--weight-decay", type=float, default=0.0, help="Adam's L2 weight decay (default: 0)")
+    p.add_argument(
+        "--loss",
+        choices=("ce-count", "ce-rate", "first-spike"),
+        default="ce-count",
+        help="ce-count: cross-entropy of the summed output counts (default); ce-rate: cross-entropy at every "
+        "frame, averaged (asynctorch's, snntorch ce_rate_loss); first-spike: cross-entropy of the negated "
+        "first output spike frames (snntorch ce_temporal_loss)",
+    )
+    p.add_argument(
+        "--spike-penalty",
+        type=float,
+        default=0.0,
+        metavar="LAMBDA",
+        help="add LAMBDA times the hidden spikes per sample to the loss (default: 0)",
+    )
     p.add_argument("--slope", type=float, default=2.0, help="arctan surrogate slope")
     p.add_argument("--dt", type=float, default=1e-3, help="seconds per frame, written to NIR")
     p.add_argument("--input-dropout", type=float, default=0.0)
@@ -141,6 +175,12 @@ def run(args: argparse.Namespace) -> int:
         input_dropout=args.input_dropout,
         refractory_dropout=args.refractory_dropout,
         loss_scale=args.loss_scale,
+        threshold=args.threshold,
+        bias=bool(args.bias),
+        init_gain=args.init_gain,
+        weight_decay=args.weight_decay,
+        loss=args.loss,
+        spike_penalty=args.spike_penalty,
         qat_epochs=args.qat_epochs,
         threads=args.threads,
         device=args.device,

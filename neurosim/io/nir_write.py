@@ -41,7 +41,8 @@ import scipy.sparse as sp
 
 from neurosim.describe.network import INPUT, Network, Population, Projection
 from neurosim.errors import NetworkError
-from neurosim.io.nir_nodes import IF_TAU_FACTOR, RECURRENT_KEY
+from neurosim.io.nir_nodes import RECURRENT_KEY
+from neurosim.io.nir_tau import tau_for_decay
 from neurosim.neuron import DTYPE
 
 
@@ -149,11 +150,11 @@ def _one_mode(pop: Population, key: str) -> bool:
 
 
 def _tau(pop: Population, key: str, decay: np.ndarray, dt: float) -> np.ndarray:
-    """``dt / (1 - decay)`` (``2**30 dt`` where the decay is 1), refused outside [0, 1]."""
+    """The ``tau`` whose ``1 - dt/tau`` reads back as exactly ``decay`` (``2**30 dt`` where the decay
+    is 1; :func:`neurosim.io.nir_tau.tau_for_decay`), refused outside [0, 1]."""
     if np.any((decay > 1.0) | (decay < 0.0)):
         raise NetworkError(f"population {pop.name!r}: a {key} outside [0, 1] cannot be written as a NIR time constant")
-    with np.errstate(divide="ignore"):
-        return np.where(decay == 1.0, dt * IF_TAU_FACTOR, dt / (1.0 - decay))
+    return tau_for_decay(f"population {pop.name!r}", key, decay, dt)
 
 
 def _unique(base: str, taken: set[str]) -> str:

@@ -9,7 +9,8 @@ names below are loaded on first use:
   ``LIFParams``, ``spike_fn``, ``count_loss``;
 * :mod:`neurosim.train.trainer`: ``TrainConfig``, ``train``, ``evaluate``;
 * :mod:`neurosim.train.export` (numpy + nir): ``write_nir``, ``read_metadata``;
-* :mod:`neurosim.train.quantize` (numpy): ``quantize``, ``is_on_grid`` (import from there);
+* :mod:`neurosim.train.quantize` (numpy): ``quantize``, ``quantize_layer``, ``is_on_grid`` (import from there);
+* :mod:`neurosim.train.losses`: ``LOSSES``, ``total_loss`` and the losses (import from there);
 * :mod:`neurosim.train.reference` (numpy): per-sample reference forwards (the test oracle);
 * :mod:`neurosim.train.cli`: ``register(subparsers)`` for ``neurosim train``.
 """

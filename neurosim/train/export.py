@@ -2,12 +2,20 @@
 
 Graph: ``input -> fc1 -> lif1 -> fc2 -> lif2 -> ... -> output`` with
 
-* ``fcK``: ``nir.Affine(weight=W (n_out, n_in) float32, bias=zeros float32)``;
-* ``lifK``: ``nir.LIF(tau, r, v_leak=0, v_threshold, v_reset=0)`` with ``tau = dt / (1 - beta)``
-  (float64) and ``r = tau / dt``, so that NIR's forward-Euler step
-  ``v <- v + dt/tau * (v_leak - v + r * I)`` is ``v <- beta * v + I``. A loader that takes
-  ``decay = float32(1 - dt/tau)`` gets back the trainer's float32 beta bit for bit
-  (checked at export). The neurons fire at ``v > v_threshold``, NIR's convention, and reset hard
+* ``fcK``: ``nir.Affine(weight=W (n_out, n_in) float32, bias=b float32)`` (zeros for a model
+  trained without bias; NIR adds the bias to the node's input every step, neurosim once per frame
+  after the leak, ``v <- beta v + b``, as the trainer);
+* ``lifK``: ``nir.LIF(tau, r, v_leak=0, v_threshold, v_reset=0)`` with ``tau`` (float64) chosen
+  by :func:`neurosim.io.nir_tau.tau_for_decay` so that a loader computing
+  ``decay = float32(1 - dt/tau)`` in float64, as :mod:`neurosim.io.nir_read` does, gets back the
+  trainer's float32 beta bit for bit, for any beta in [0, 1] that this formula can give: 0,
+  asynctorch's ``exp(-dt/tau_m) = e**-10`` and everything up to 1 (an IF neuron, ``tau = 2**30
+  dt``); exact for every one of 10**6 sampled float32 decays in [1e-8, 1] at dt from 0.1 ms to
+  1 s; below 1e-8 some are refused, in one line (``1 - dt/tau`` has too few bits there).
+  ``r = tau / dt``, so that NIR's forward-Euler step ``v <- v + dt/tau * (v_leak - v + r * I)``
+  is ``v <- beta * v + I``. A loader that stores ``tau`` in float32 gets only an approximation
+  of small decays (float32 tau has 24 bits).
+  The neurons fire at ``v > v_threshold``, NIR's convention, and reset hard
   to 0 (NIR's default, so no node metadata); a model trained with ``fire_equal`` (``v >=``)
   carries ``metadata={'fire_equal': True}`` on every LIF node, which :mod:`neurosim.io` reads.
 
@@ -23,7 +31,8 @@ from typing import Any
 import nir
 import numpy as np
 
-from neurosim.errors import NeurosimError
+from neurosim.errors import NetworkError, NeurosimError
+from neurosim.io.nir_tau import tau_for_decay
 from neurosim.plain import plain
 
 
@@ -32,26 +41,42 @@ class ExportError(NeurosimError, ValueError):
 
 
 def lif_tau(beta: float, dt: float) -> float:
-    """``tau = dt / (1 - beta)`` in float64, for the float32 value of ``beta``."""
-    b = float(np.float32(beta))
-    if not (0.0 <= b < 1.0):
-        raise ExportError(f"beta must be in [0, 1) to export as a NIR LIF, got {beta}")
-    return dt / (1.0 - b)
+    """The NIR time constant (float64) whose forward-Euler decay ``float32(1 - dt/tau)`` is the
+    float32 value of ``beta`` exactly (:func:`neurosim.io.nir_tau.tau_for_decay`); refused outside
+    [0, 1] and for the tiny decays (below about 1e-8 at dt = 1 ms) that no tau gives."""
+    b = np.float32(beta)
+    if not (0.0 <= b <= 1.0):
+        raise ExportError(f"beta must be in [0, 1] to export as a NIR LIF, got {beta}")
+    if not (dt > 0 and np.isfinite(dt)):
+        raise ExportError(f"dt must be positive to export as a NIR LIF, got {dt}")
+    try:
+        return float(tau_for_decay("NIR export", "beta", np.array([b]), float(dt))[0])
+    except NetworkError as exc:
+        raise ExportError(f"{exc}; pick another beta or dt") from None
 
 
 def check_decay_roundtrip(beta: float, dt: float) -> float:
-    """The decay a loader recovers, ``float32(1 - dt/tau)``; raises unless it equals
-    ``float32(beta)`` exactly (also via a float32-stored tau)."""
+    """The decay a loader recovers, ``float32(1 - dt/tau)`` with the exported float64 ``tau``;
+    raises unless it equals ``float32(beta)`` exactly."""
     tau = lif_tau(beta, dt)
     b32 = np.float32(beta)
-    for t in (tau, float(np.float32(tau))):
-        d = np.float32(1.0 - dt / t)
-        if d != b32:
-            raise ExportError(
-                f"beta={beta!r} with dt={dt!r} does not round-trip through tau=dt/(1-beta): "
-                f"a loader would get decay {d!r} instead of {b32!r}; pick another beta or dt"
-            )
+    d = np.float32(1.0 - dt / tau)
+    if d != b32:  # pragma: no cover - tau_for_decay guarantees it
+        raise ExportError(f"beta={beta!r} with dt={dt!r}: a loader would get decay {d!r} instead of {b32!r}")
     return float(b32)
+
+
+def _biases(biases, weights) -> list[np.ndarray]:
+    """The per-layer biases as float32 vectors (zeros when ``biases`` is None), shape-checked."""
+    if biases is None:
+        return [np.zeros(w.shape[0], np.float32) for w in weights]
+    out = [np.asarray(b, dtype=np.float32).reshape(-1) for b in biases]
+    if len(out) != len(weights) or any(b.shape[0] != w.shape[0] for b, w in zip(out, weights)):
+        raise ExportError(
+            f"biases {[b.shape for b in out]} do not match the layers {[w.shape[0] for w in weights]}: "
+            "one bias per neuron of every layer"
+        )
+    return out
 
 
 def build_graph(
@@ -62,9 +87,11 @@ def build_graph(
     fire_equal: bool = False,
     dt: float = 1e-3,
     metadata: dict[str, Any] | None = None,
+    biases=None,
 ):
-    """A ``nir.NIRGraph`` of the MLP; ``weights[l]`` is ``(n_out, n_in)``; ``fire_equal``: the
-    neurons fire at ``v >= threshold`` (node metadata), else at ``v > threshold``."""
+    """A ``nir.NIRGraph`` of the MLP; ``weights[l]`` is ``(n_out, n_in)``, ``biases[l]`` (or None:
+    zeros) ``(n_out,)``; ``fire_equal``: the neurons fire at ``v >= threshold`` (node metadata),
+    else at ``v > threshold``."""
 
     weights = [np.asarray(w, dtype=np.float32) for w in weights]
     if not weights:
@@ -72,14 +99,15 @@ def build_graph(
     for l in range(1, len(weights)):
         if weights[l].shape[1] != weights[l - 1].shape[0]:
             raise ExportError(f"layer {l + 1}: weight shape {weights[l].shape} does not follow {weights[l - 1].shape}")
+    bs = _biases(biases, weights)
     check_decay_roundtrip(beta, dt)
     tau = lif_tau(beta, dt)
     nodes = {"input": nir.Input(input_type={"input": np.array([weights[0].shape[1]])})}
     edges = []
     prev = "input"
-    for l, w in enumerate(weights, start=1):
+    for l, (w, b) in enumerate(zip(weights, bs), start=1):
         n = w.shape[0]
-        nodes[f"fc{l}"] = nir.Affine(weight=w, bias=np.zeros(n, np.float32))
+        nodes[f"fc{l}"] = nir.Affine(weight=w, bias=b)
         nodes[f"lif{l}"] = nir.LIF(
             tau=np.full(n, tau),
             r=np.full(n, tau / dt),
@@ -107,8 +135,10 @@ def write_nir(
     fire_equal: bool = False,
     dt: float = 1e-3,
     metadata: dict[str, Any] | None = None,
+    biases=None,
 ) -> Path:
-    """Write the MLP to ``path`` with ``nir.write``; ``metadata`` goes under ``neurosim``.
+    """Write the MLP to ``path`` with ``nir.write``; ``metadata`` goes under ``neurosim``;
+    ``biases`` (None: zeros) become the Affine biases.
 
     The trainer's metadata keys: ``mode``, ``scheduler``, ``group_size``, ``max_steps``,
     ``stop_after_output`` (-1 = off), ``dt``, ``beta``, ``threshold``, ``threshold_convention``
@@ -119,7 +149,9 @@ def write_nir(
     """
 
     path = Path(path)
-    graph = build_graph(weights, beta=beta, threshold=threshold, fire_equal=fire_equal, dt=dt, metadata=metadata)
+    graph = build_graph(
+        weights, beta=beta, threshold=threshold, fire_equal=fire_equal, dt=dt, metadata=metadata, biases=biases
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     nir.write(str(path), graph)
     return path

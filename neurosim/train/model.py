@@ -1,13 +1,18 @@
 """Spiking MLP forwards in torch: layered (layer-synchronous BPTT) and unlayered (the
 asynchronous schedule in the loop, Koopman et al., TMLR 2025, arXiv 2408.05098).
 
-Neuron semantics are those of :mod:`neurosim.neuron` (docs/design.md, "Neuron semantics"), in float32: LIF
-without bias, ``v <- beta * v`` at the start of every frame, ``v <- v + I`` per integration,
+Neuron semantics are those of :mod:`neurosim.neuron` (docs/design.md, "Neuron semantics"), in float32: LIF,
+``v <- beta * v`` at the start of every frame (then ``v <- v + b`` with a per-neuron bias ``b``,
+when the model has biases: two roundings, as :func:`neurosim.neuron.frame_start`), ``v <- v + I`` per integration,
 a spike when ``v > threshold`` (strictly greater: NIR's convention, :func:`neurosim.neuron.fire`;
 ``LIFParams(fire_equal=True)`` fires at ``v >= threshold`` too, as ``NeuronParams.fire_equal``),
 hard reset to 0, refractory for the rest of the frame (at most one spike per neuron per frame).
-Dense layers have no bias (a bias would make the async schedule differ from the layered one even
-with an unlimited group size).
+Dense layers have no bias by default. With biases (``biases=[b_1, ...]``, one per neuron of each
+layer, exported as the NIR Affine bias) a neuron of a deeper layer can cross at step 0 on its bias
+alone, before the frame's spikes from the layer below reach it, so the async schedule differs from
+the layered one even with an unlimited group size. (asynctorch's ``nn.Linear`` layers add their
+bias in every forward step in which the layer receives a spike, ``AsyncLayer.forward`` in
+``asynctorch/nn/architecture/mixed_architecture.py``; neurosim and NIR add it once per frame.)
 
 Neurons are numbered globally, layers concatenated in order (first hidden layer first, output
 layer last); the input channels are not numbered. ``spikes[b, t, n]`` in a
@@ -15,13 +20,13 @@ layer last); the input channels are not numbered. ``spikes[b, t, n]`` in a
 
 Layered (``forward_layered``), per frame ``t``, per layer ``l`` in order::
 
-    v_l = v_l * beta ; v_l = v_l + s_{l-1} @ W_l.T   (one add of the whole frame's current)
+    v_l = v_l * beta ; [v_l = v_l + b_l] ; v_l = v_l + s_{l-1} @ W_l.T   (one add of the frame's current)
     s_l = (v_l > thr)                                 (arctan surrogate in backward)
     v_l = where(s_l, 0, v_l)
 
 Unlayered (``forward_unlayered``), per frame:
 
-(a) every neuron ``v = v * beta``; refractory flags clear.
+(a) every neuron ``v = v * beta`` (then ``v = v + b`` with biases); refractory flags clear.
 (b) step 0: the frame's input spikes reach layer 1 at once (``v = v + x_t @ W_1.T`` for
     non-refractory neurons); every non-refractory neuron with ``v > thr`` *crosses*: it becomes
     READY with priority ``v`` (the value at crossing), is reset to 0 and is refractory for the
@@ -65,8 +70,9 @@ forward (silent neurons are below threshold), so the forward is unchanged bit fo
 output layer's ``g`` is added (as 0) to the output counts. The ghost pass runs only when
 gradients are recorded.
 
-Readout: output spike counts summed over frames; prediction = argmax (first maximum on ties);
-loss = cross-entropy of ``loss_scale * counts`` (see :func:`count_loss`).
+Readout: output spike counts summed over frames; prediction = argmax (first maximum on ties).
+The losses (summed-count and per-frame cross-entropy, first spike, spike-count penalty) are in
+:mod:`neurosim.train.losses`; :func:`count_loss` is the summed-count one.
 """
 
 from __future__ import annotations
@@ -138,13 +144,18 @@ class ForwardResult:
     (global numbering) when recorded. ``steps``: ``(B, T)`` int32 number of send steps per
     frame after step 0 (unlayered, when recorded). ``n_spikes``: total spikes sent (all layers,
     all samples), a Python int. ``dropped``: neurons that crossed but were never sent because
-    of the step cap (unlayered)."""
+    of the step cap (unlayered). With ``track=True``: ``frame_counts`` ``(B, T, n_out)``, the
+    output spikes of every frame, and ``hidden_spikes`` ``(B,)``, the spikes of the hidden
+    neurons per sample, both with their gradients (surrogate; the ghost pass's zeros included),
+    for the per-frame losses and the spike-count penalty (:mod:`neurosim.train.losses`)."""
 
     counts: torch.Tensor
     spikes: torch.Tensor | None = None
     steps: torch.Tensor | None = None
     n_spikes: int = 0
     dropped: int = 0
+    frame_counts: torch.Tensor | None = None
+    hidden_spikes: torch.Tensor | None = None
 
     @property
     def prediction(self) -> torch.Tensor:
@@ -187,6 +198,19 @@ def _input_current(weights, x: torch.Tensor, input_dropout: float, generator) ->
     return torch.nn.functional.linear(x, weights[0])
 
 
+def _check_biases(biases, sizes: list[int]) -> list[torch.Tensor] | None:
+    """``biases`` (None, or one ``(n,)`` tensor per layer) checked against the layer sizes."""
+    if biases is None:
+        return None
+    biases = list(biases)
+    if len(biases) != len(sizes) - 1 or any(tuple(b.shape) != (n,) for b, n in zip(biases, sizes[1:])):
+        raise ValueError(
+            f"biases {[tuple(b.shape) for b in biases]} do not match the layers {sizes[1:]}: "
+            "one per neuron of each layer"
+        )
+    return biases
+
+
 def forward_layered(
     weights,
     x: torch.Tensor,
@@ -196,15 +220,20 @@ def forward_layered(
     input_dropout: float = 0.0,
     refractory_dropout: float = 0.0,
     generator: torch.Generator | None = None,
+    biases=None,
+    track: bool = False,
 ) -> ForwardResult:
     """Layer-synchronous forward over ``x`` of shape ``(B, T, C)`` (0/1 float32).
 
-    ``weights[l]`` has shape ``(n_out, n_in)``. Dropouts apply only when > 0 (use them only in
+    ``weights[l]`` has shape ``(n_out, n_in)``; ``biases[l]`` (None: no bias) ``(n_out,)``,
+    added after the leak once per frame. Dropouts apply only when > 0 (use them only in
     training): ``input_dropout`` removes each input spike with that probability;
     ``refractory_dropout`` makes each hidden neuron refractory for a whole frame (it neither
-    integrates nor fires) with that probability.
+    integrates nor fires; its membrane only leaks) with that probability. ``track``: fill
+    ``frame_counts`` and ``hidden_spikes`` (see :class:`ForwardResult`).
     """
     sizes = _layer_sizes(weights)
+    bs = _check_biases(biases, sizes)
     B, T, _ = x.shape
     dev, dt = x.device, torch.float32
     beta = torch.tensor(params.beta32, dtype=dt, device=dev)
@@ -215,6 +244,8 @@ def forward_layered(
     rec: list[torch.Tensor] = []
     n_spikes = torch.zeros((), dtype=torch.int64, device=dev)
     cur_in = _input_current(weights, x, input_dropout, generator).unbind(1)
+    outs: list[torch.Tensor] = []
+    hidden = torch.zeros(B, dtype=dt, device=dev) if track else None
     for t in range(T):
         h: torch.Tensor | None = None  # the previous layer's spikes (None for the first layer)
         frame = []
@@ -223,22 +254,39 @@ def forward_layered(
             cur = cur_in[t] if h is None else torch.nn.functional.linear(h, weights[l])
             drop = _dropout_mask((B, sizes[l + 1]), refractory_dropout, dev, generator) if l < L - 1 else None
             if drop is None:
+                if bs is not None:
+                    v[l] = v[l] + bs[l]
                 v[l] = v[l] + cur
                 s = spike_fn(v[l], thr, slope, eq)
             else:
-                v[l] = torch.where(drop, v[l], v[l] + cur)
+                vb = v[l] if bs is None else v[l] + bs[l]
+                v[l] = torch.where(drop, v[l], vb + cur)
                 s = spike_fn(v[l], thr, slope, eq) * (~drop).to(dt)
             fired = s.detach() > 0
             v[l] = torch.where(fired, torch.zeros((), dtype=dt, device=dev), v[l])
             n_spikes = n_spikes + fired.sum()
             if record:
                 frame.append(fired)
+            if hidden is not None and l < L - 1:
+                hidden = hidden + s.sum(dim=1)
             h = s
         counts = counts + s  # the output layer's spikes
+        if track:
+            outs.append(s)
         if record:
             rec.append(torch.cat(frame, dim=1).to(torch.uint8))
     spikes = torch.stack(rec, dim=1) if record else None
-    return ForwardResult(counts=counts, spikes=spikes, n_spikes=int(n_spikes))
+    frame_counts = _stack_frames(outs, B, sizes[-1], dev) if track else None
+    return ForwardResult(
+        counts=counts, spikes=spikes, n_spikes=int(n_spikes), frame_counts=frame_counts, hidden_spikes=hidden
+    )
+
+
+def _stack_frames(outs: list[torch.Tensor], B: int, n_out: int, device) -> torch.Tensor:
+    """The per-frame output spikes ``(B, T, n_out)`` (``(B, 0, n_out)`` without frames)."""
+    if not outs:
+        return torch.zeros(B, 0, n_out, dtype=torch.float32, device=device)
+    return torch.stack(outs, dim=1)
 
 
 def _block_matrix(weights, sizes) -> torch.Tensor:
@@ -269,6 +317,8 @@ def forward_unlayered(
     refractory_dropout: float = 0.0,
     ghost: bool | None = None,
     backward: str = "replay",
+    biases=None,
+    track: bool = False,
 ) -> ForwardResult:
     """Asynchronous (unlayered) forward over ``x`` of shape ``(B, T, C)``; see the module doc.
 
@@ -283,6 +333,10 @@ def forward_unlayered(
     crossing is the leaked start value plus the currents of the steps up to the crossing step).
     ``"steps"`` records autograd through every send step. Both give the same gradients up to
     float rounding of the surrogate's argument; "replay" is several times faster.
+
+    ``biases`` (None: no bias): one ``(n,)`` tensor per layer, added after the leak once per frame
+    (before step 0, so a neuron of any layer may cross at step 0). ``track``: fill
+    ``frame_counts`` and ``hidden_spikes`` (see :class:`ForwardResult`).
     """
     if scheduler not in SCHEDULERS:
         raise ValueError(f"unknown scheduler {scheduler!r}; use one of {SCHEDULERS}")
@@ -304,10 +358,13 @@ def forward_unlayered(
         input_dropout=input_dropout,
         refractory_dropout=refractory_dropout,
         ghost=ghost,
+        biases=None if biases is None else tuple(_check_biases(biases, _layer_sizes(weights)) or ()),
+        track=bool(track),
     )
     if backward == "steps":
         return _unlayered_steps(weights, x, params, opts)
-    needs_grad = torch.is_grad_enabled() and any(w.requires_grad for w in weights)
+    params_all = list(weights) + list(opts.biases or ())
+    needs_grad = torch.is_grad_enabled() and any(w.requires_grad for w in params_all)
     return _unlayered_replay(weights, x, params, opts, needs_grad=needs_grad)
 
 
@@ -325,6 +382,12 @@ class _UnlayeredOptions:
     input_dropout: float
     refractory_dropout: float
     ghost: bool
+    biases: tuple[torch.Tensor, ...] | None = None  # one (n,) per layer, with their gradients
+    track: bool = False  # frame_counts and hidden_spikes
+
+    def bias_vector(self) -> torch.Tensor | None:
+        """The biases of all neurons in the global numbering ``(N,)`` (None without biases)."""
+        return None if self.biases is None else torch.cat(list(self.biases))
 
 
 @dataclass(frozen=True)
@@ -470,9 +533,24 @@ def _unlayered_replay(
     with torch.no_grad():
         schedule.run(cur_in.detach())
     spikes, steps = schedule.recorded()
-    counts = _Replay(weights, net, opts.ghost).run(cur_in, schedule.frames) if needs_grad else schedule.counts
+    frame_counts = hidden = None
+    if needs_grad:
+        replay = _Replay(weights, net, opts.ghost, opts.biases, opts.track)
+        counts = replay.run(cur_in, schedule.frames)
+        if opts.track:
+            frame_counts, hidden = _stack_frames(replay.outs, net.B, net.n_out, net.device), replay.hidden
+    else:
+        counts = schedule.counts
+        if opts.track:
+            frame_counts, hidden = _stack_frames(schedule.outs, net.B, net.n_out, net.device), schedule.hidden
     return ForwardResult(
-        counts=counts, spikes=spikes, steps=steps, n_spikes=schedule.n_spikes, dropped=schedule.dropped
+        counts=counts,
+        spikes=spikes,
+        steps=steps,
+        n_spikes=schedule.n_spikes,
+        dropped=schedule.dropped,
+        frame_counts=frame_counts,
+        hidden_spikes=hidden,
     )
 
 
@@ -528,6 +606,10 @@ class _Schedule:
         self.n_spikes = 0
         self.dropped = 0
         self.counts = torch.zeros(net.B, net.n_out, dtype=torch.float32, device=dev)
+        bias = opts.bias_vector()
+        self.bias = None if bias is None else bias.detach()
+        self.outs: list[torch.Tensor] = []  # per-frame output spikes, when tracking
+        self.hidden = torch.zeros(net.B, dtype=torch.float32, device=dev)  # hidden spikes per sample
 
     def run(self, cur_in: torch.Tensor) -> None:
         """Schedule every frame; ``cur_in``: the first layer's currents ``(B, T, n1)``."""
@@ -544,6 +626,12 @@ class _Schedule:
         net, stop = self.net, self.stop
         self.v = self.v * net.beta
         blocked, nref = self._refractory()
+        if self.bias is not None:  # after the leak, once per frame (not for dropped-out or stopped samples)
+            mult = None if blocked is None else 1.0 - blocked
+            if stop is not None:
+                am = _mask(stop.alive).unsqueeze(1)
+                mult = am if mult is None else mult * am
+            self.v = self.v + (self.bias if mult is None else self.bias * mult)
         alive = stop.alive.clone() if stop is not None else None
         if stop is not None:
             cur = cur * _mask(stop.alive).unsqueeze(1)
@@ -662,6 +750,9 @@ class _Schedule:
         was_sent = fr.sent > 0
         self.n_spikes += int(was_sent.sum())
         self.counts += _mask(was_sent[:, self.net.out0 :])
+        if self.opts.track:
+            self.outs.append(_mask(was_sent[:, self.net.out0 :]))
+            self.hidden += _mask(was_sent[:, : self.net.out0]).sum(dim=1)
         self.frames.append(record)
         if fr.steps is not None:  # recording
             self.rec_spikes.append(was_sent.to(torch.uint8))
@@ -688,9 +779,13 @@ class _Replay:
     membrane of a neuron of layer l >= 2 at its crossing step c is the leaked start value plus
     the currents of send steps 1..c (all steps when it stays silent). Masks are float 0/1."""
 
-    def __init__(self, weights, net: _Net, ghost: bool) -> None:
-        self.weights, self.net, self.ghost = weights, net, ghost
+    def __init__(
+        self, weights, net: _Net, ghost: bool, biases: tuple[torch.Tensor, ...] | None = None, track: bool = False
+    ) -> None:
+        self.weights, self.net, self.ghost, self.biases, self.track = weights, net, ghost, biases, track
         self.v0 = [torch.zeros(net.B, n, dtype=torch.float32, device=net.device) for n in net.sizes[1:]]
+        self.outs: list[torch.Tensor] = []  # per-frame output spikes (with the ghost's zeros), when tracking
+        self.hidden = torch.zeros(net.B, dtype=torch.float32, device=net.device)
 
     def run(self, cur_in: torch.Tensor, frames: list[_FrameRecord]) -> torch.Tensor:
         """The output counts with their gradient graph; ``cur_in``: ``(B, T, n1)``."""
@@ -699,11 +794,31 @@ class _Replay:
         for t, fr in enumerate(frames):
             s, g = self._layer(0, fr, cur_in_t[t], None, None)
             for l in range(1, self.net.L):
+                if self.track:
+                    self._count_hidden(s, g)
                 s, g = self._layer(l, fr, cur_in_t[t], s, g)
             counts = counts + s
             if g is not None:  # the ghost pass
                 counts = counts + g
+            if self.track:
+                self.outs.append(s if g is None else s + g)
         return counts
+
+    def _bias(self, l: int, fr: _FrameRecord, a: int, b: int) -> torch.Tensor:
+        """Layer ``l``'s bias as the schedule added it: not to dropped-out neurons nor to stopped
+        samples (the same 0/1 products, so the same float32 values)."""
+        bias = self.biases[l]  # type: ignore[index]
+        mult = None if fr.blocked is None else 1.0 - fr.blocked[:, a:b]
+        if fr.alive is not None:
+            am = _mask(fr.alive).unsqueeze(1)
+            mult = am if mult is None else mult * am
+        return bias if mult is None else bias * mult
+
+    def _count_hidden(self, s: torch.Tensor, g: torch.Tensor | None) -> None:
+        """Add a hidden layer's sent spikes (and its ghost spikes, 0 in the forward) per sample."""
+        self.hidden = self.hidden + s.sum(dim=1)
+        if g is not None:
+            self.hidden = self.hidden + g.sum(dim=1)
 
     def _layer(
         self,
@@ -720,6 +835,8 @@ class _Replay:
         cl = fr.cross[:, a:b]
         crossed = _ge(cl, 0.5)
         base = self.v0[l] * net.beta
+        if self.biases is not None:
+            base = base + self._bias(l, fr, a, b)
         if s_prev is None:
             cur: torch.Tensor | None = cur_in if fr.alive is None else cur_in * _mask(fr.alive).unsqueeze(1)
         else:
@@ -751,9 +868,11 @@ class _Replay:
         S = torch.zeros(net.B, K + 1, a - src, dtype=torch.float32, device=net.device)
         S = torch.scatter(S, 1, ss, s_prev.unsqueeze(1))[:, 1:]
         C = torch.cumsum(torch.nn.functional.linear(S, self.weights[l]), dim=1)  # (B, K, n)
-        # index of the last integrated step: crossing step (>= 1 here), or K if silent
-        upto = (crossed * (cl - 1.0 - K) + K).long() - 1
-        return torch.gather(C, 1, upto.unsqueeze(1)).squeeze(1)
+        # C0[:, c] = the current of send steps 1..c (c = 0: none, a crossing at step 0 on the bias)
+        C0 = torch.cat([C.new_zeros(net.B, 1, C.shape[2]), C], dim=1)
+        # index: the crossing step (cross - 1), or K if silent
+        upto = (crossed * (cl - 1.0 - K) + K).long()
+        return torch.gather(C0, 1, upto.unsqueeze(1)).squeeze(1)
 
 
 def _unlayered_steps(weights, x: torch.Tensor, params: LIFParams, opts: _UnlayeredOptions) -> ForwardResult:
@@ -764,8 +883,15 @@ def _unlayered_steps(weights, x: torch.Tensor, params: LIFParams, opts: _Unlayer
     for cur in _input_current(weights, x, opts.input_dropout, opts.generator).unbind(1):  # T x (B, n1)
         fwd.frame(cur)
     spikes, steps = fwd.recorded()
+    track = opts.track
     return ForwardResult(
-        counts=fwd.counts, spikes=spikes, steps=steps, n_spikes=int(fwd.n_spikes), dropped=int(fwd.dropped)
+        counts=fwd.counts,
+        spikes=spikes,
+        steps=steps,
+        n_spikes=int(fwd.n_spikes),
+        dropped=int(fwd.dropped),
+        frame_counts=_stack_frames(fwd.outs, net.B, net.n_out, net.device) if track else None,
+        hidden_spikes=fwd.hidden if track else None,
     )
 
 
@@ -797,6 +923,10 @@ class _StepwiseForward:
         self.n_spikes = torch.zeros((), dtype=torch.int64, device=dev)
         self.dropped = torch.zeros((), dtype=torch.int64, device=dev)
         self.stop = _stopper(opts, net)
+        self.bias = opts.bias_vector()
+        self.outs: list[torch.Tensor] = []  # per-frame output spikes, when tracking
+        self.hidden = torch.zeros(net.B, dtype=torch.float32, device=dev)
+        self.frame_out = self.counts
 
     def recorded(self) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         """``(spikes, steps)`` as in :class:`ForwardResult` (None, None unless recording)."""
@@ -810,6 +940,10 @@ class _StepwiseForward:
         # (a) leak, refractory flags clear (refractory dropout: hidden neurons sit out the frame)
         self.v = self.v * net.beta
         fr = self._new_frame()
+        self.frame_out = torch.zeros_like(self.counts)
+        if self.bias is not None:  # after the leak: not for dropped-out neurons or stopped samples
+            skip = fr.refr if stop is None else fr.refr | ~stop.alive.unsqueeze(1)
+            self.v = torch.where(skip, self.v, self.v + self.bias)
         # (b) step 0: the frame's input reaches layer 1 in one add
         if stop is not None:
             cur = torch.where(stop.alive.unsqueeze(1), cur, self.zero)
@@ -826,6 +960,8 @@ class _StepwiseForward:
             stop.update()
         if self.opts.ghost:
             self._ghost(fr)
+        if self.opts.track:
+            self.outs.append(self.frame_out)
         if fr.sent is not None and fr.steps is not None:  # recording
             self.rec_spikes.append(fr.sent.to(torch.uint8))
             self.rec_steps.append(fr.steps)
@@ -871,6 +1007,9 @@ class _StepwiseForward:
         fr.ready = fr.ready & ~picked
         self.n_spikes = self.n_spikes + picked.sum()
         self.counts = self.counts + sent[:, net.out0 :]
+        if self.opts.track:
+            self.frame_out = self.frame_out + sent[:, net.out0 :]
+            self.hidden = self.hidden + sent[:, : net.out0].sum(dim=1)
         if fr.sent is not None:
             fr.sent |= picked
         if fr.steps is not None:
@@ -917,15 +1056,19 @@ class _StepwiseForward:
                 vl = torch.where(fr.refr[:, a:b], vl, vl + torch.nn.functional.linear(g_prev, w))
             g = spike_fn(vl, net.thr, net.slope, net.fire_equal) * silent[:, a:b].to(torch.float32)
             parts.append(vl)
+            if self.opts.track and l < len(self.weights) - 1:
+                self.hidden = self.hidden + g.sum(dim=1)
             g_prev = g
         self.v = torch.cat(parts, dim=1)
         self.counts = self.counts + g  # the output layer's ghost spikes (0 in the forward)
+        if self.opts.track:
+            self.frame_out = self.frame_out + g
 
 
 def forward(weights, x, params: LIFParams = LIFParams(), *, mode: str = "layered", **kw) -> ForwardResult:
     """Dispatch to :func:`forward_layered` or :func:`forward_unlayered` by ``mode``."""
     if mode == "layered":
-        allowed = {"record", "input_dropout", "refractory_dropout", "generator"}
+        allowed = {"record", "input_dropout", "refractory_dropout", "generator", "biases", "track"}
         return forward_layered(weights, x, params, **{k: v for k, v in kw.items() if k in allowed})
     if mode == "unlayered":
         return forward_unlayered(weights, x, params, **kw)
@@ -933,14 +1076,21 @@ def forward(weights, x, params: LIFParams = LIFParams(), *, mode: str = "layered
 
 
 class SpikingMLP(torch.nn.Module):
-    """Dense LIF layers without bias: ``sizes = [n_in, h_1, ..., n_out]``.
+    """Dense LIF layers, without bias unless ``bias``: ``sizes = [n_in, h_1, ..., n_out]``.
 
     Weights are initialised uniformly in ``+-gain / sqrt(n_in)`` (``gain`` 1 is torch's Linear
-    default).
+    default); biases (trainable, one per neuron, added once per frame after the leak) start at 0,
+    so the weights' initialisation does not depend on ``bias``.
     """
 
     def __init__(
-        self, sizes, params: LIFParams = LIFParams(), *, gain: float = 1.0, generator: torch.Generator | None = None
+        self,
+        sizes,
+        params: LIFParams = LIFParams(),
+        *,
+        gain: float = 1.0,
+        generator: torch.Generator | None = None,
+        bias: bool = False,
     ):
         super().__init__()
         self.sizes = [int(s) for s in sizes]
@@ -953,6 +1103,13 @@ class SpikingMLP(torch.nn.Module):
             w = (torch.rand(n_out, n_in, generator=generator) * 2 - 1) * bound
             ws.append(torch.nn.Parameter(w))
         self.weights = torch.nn.ParameterList(ws)
+        self.biases = (
+            torch.nn.ParameterList([torch.nn.Parameter(torch.zeros(n)) for n in self.sizes[1:]]) if bias else None
+        )
 
-    def forward(self, x, *, mode: str = "layered", weights=None, **kw) -> ForwardResult:
-        return forward(list(self.weights) if weights is None else weights, x, self.params, mode=mode, **kw)
+    def forward(self, x, *, mode: str = "layered", weights=None, biases=None, **kw) -> ForwardResult:
+        if biases is None and self.biases is not None:
+            biases = list(self.biases)
+        return forward(
+            list(self.weights) if weights is None else weights, x, self.params, mode=mode, biases=biases, **kw
+        )

@@ -47,3 +47,20 @@ def is_on_grid(w: np.ndarray, qmax: int = QMAX) -> bool:
     scale = pow2_scale(np.max(np.abs(w)), qmax)
     q = w / scale
     return bool(np.all(q == np.round(q)) and np.all(np.abs(q) <= qmax))
+
+
+def quantize_layer(
+    w: np.ndarray, b: np.ndarray | None, qmax: int = QMAX
+) -> tuple[np.ndarray, np.ndarray | None, float]:
+    """Quantise one layer's weights and biases on one grid: ``(w_q, b_q, scale)`` with ``scale``
+    the power of two for the largest magnitude of both (so a bias is a multiple of the weights'
+    step too: the trainer and the simulator then add the same float32 values). Without a bias
+    (``b`` None) this is :func:`quantize`."""
+    if b is None:
+        wq, scale = quantize(w, qmax)
+        return wq, None, scale
+    w64, b64 = np.asarray(w, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    both = np.concatenate([w64.ravel(), b64.ravel()])
+    scale = pow2_scale(np.max(np.abs(both)) if both.size else 0.0, qmax)
+    on_grid = lambda a: (np.clip(np.round(a / scale), -qmax, qmax) * scale).astype(np.float32)
+    return on_grid(w64), on_grid(b64), scale

@@ -15,20 +15,31 @@ import numpy as np
 from neurosim.neuron import DTYPE, NeuronParams, fire, frame_start, integrate, reset, step_sync
 
 
-def _params(n: int, beta: float, threshold: float, fire_equal: bool = False) -> NeuronParams:
-    return NeuronParams.uniform(
+def _params(n: int, beta: float, threshold: float, fire_equal: bool = False, bias=None) -> NeuronParams:
+    p = NeuronParams.uniform(
         n, decay=beta, threshold=threshold, v_reset=0.0, bias=0.0, subtract=False, fire_equal=fire_equal
     )
+    if bias is not None:
+        p.bias[:] = np.asarray(bias, DTYPE)
+    return p
 
 
 def layered_spikes(
-    weights, x: np.ndarray, *, beta: float = 0.9, threshold: float = 1.0, fire_equal: bool = False
+    weights,
+    x: np.ndarray,
+    *,
+    beta: float = 0.9,
+    threshold: float = 1.0,
+    fire_equal: bool = False,
+    biases=None,
 ) -> np.ndarray:
     """Layer-synchronous spikes ``(T, N)`` uint8 of one sample ``x`` ``(T, C)``, via
     :func:`neurosim.neuron.step_sync` per layer per frame (``v > threshold``; ``>=`` with
-    ``fire_equal``, as the trainer's ``LIFParams.fire_equal``)."""
+    ``fire_equal``, as the trainer's ``LIFParams.fire_equal``); ``biases``: None or one vector
+    per layer (added after the leak, :func:`neurosim.neuron.frame_start`)."""
     weights = [np.asarray(w, DTYPE) for w in weights]
-    ps = [_params(w.shape[0], beta, threshold, fire_equal) for w in weights]
+    bs = [None] * len(weights) if biases is None else list(biases)
+    ps = [_params(w.shape[0], beta, threshold, fire_equal, b) for w, b in zip(weights, bs)]
     v = [np.zeros(w.shape[0], DTYPE) for w in weights]
     out = []
     for t in range(x.shape[0]):
@@ -52,9 +63,10 @@ def unlayered_spikes(
     group_size: int = 8,
     max_steps: int | None = None,
     fire_equal: bool = False,
+    biases=None,
 ):
     """Asynchronous forward of one sample with the global ``momentum`` scheduler (``v >
-    threshold``; ``>=`` with ``fire_equal``).
+    threshold``; ``>=`` with ``fire_equal``); ``biases``: None or one vector per layer.
 
     Returns ``(spikes (T, N) uint8, steps (T,) int)``: spikes sent per neuron per frame and the
     number of send steps per frame after step 0.
@@ -63,7 +75,7 @@ def unlayered_spikes(
     sizes = [weights[0].shape[1]] + [w.shape[0] for w in weights]
     N = sum(sizes[1:])
     offs = np.concatenate([[0], np.cumsum(sizes[1:])])
-    p = _params(N, beta, threshold, fire_equal)
+    p = _params(N, beta, threshold, fire_equal, None if biases is None else np.concatenate(list(biases)))
     cap = N if max_steps is None else int(max_steps)
     F = int(group_size)
     # global matrix G[target, source] over non-input neurons

@@ -1,11 +1,19 @@
 """Training loop: layered BPTT or unlayered backprop on a :class:`~neurosim.data.SpikeDataset`,
 8-bit power-of-two quantisation, test accuracy with the quantised weights, NIR export.
 
-Loss: cross-entropy of the output spike counts (summed over frames) used as logits, times
-``loss_scale`` (1.0 by default; see :func:`neurosim.train.model.count_loss`). Optimiser: Adam
-with a cosine learning-rate decay over the epochs. Reproducible on CPU for a given seed: the
-weight initialisation, shuffling, dropouts and the random scheduler all draw from generators
-seeded from ``seed``, and torch's deterministic algorithms are switched on.
+Loss (``loss``, :mod:`neurosim.train.losses`): ``ce-count`` (default), cross-entropy of the
+output spike counts (summed over frames) used as logits, times ``loss_scale``; ``ce-rate``,
+cross-entropy at every frame (asynctorch's, snnTorch's ``ce_rate_loss``); ``first-spike``
+(snnTorch's ``ce_temporal_loss``); plus ``spike_penalty`` times the hidden spikes per sample.
+Optimiser: Adam (``weight_decay``: its L2 term, as asynctorch's notebooks use it:
+``torch.optim.Adam(async_simulator.parameters(), lr=1e-3, weight_decay=1e-5)`` in RoelMK/asynctorch
+``examples/tutorial_training_mixed_arch.ipynb``, with ``membrane_threshold=0.3`` and ``tau_m=1000``
+at ``dt=10000``, i.e. ``threshold=0.3``, ``beta=exp(-10)`` here) with a cosine learning-rate
+decay over the epochs. ``bias``: trainable per-neuron biases, quantised with the
+weights on one power-of-two grid per layer and exported as the NIR Affine bias.
+Reproducible on CPU for a given seed: the weight initialisation, shuffling, dropouts and the
+random scheduler all draw from generators seeded from ``seed``, and torch's deterministic
+algorithms are switched on.
 """
 
 from __future__ import annotations
@@ -24,8 +32,9 @@ from neurosim.data.dataset import SpikeDataset
 from neurosim.data.registry import load_dataset
 from neurosim.errors import NeurosimError
 from neurosim.train.export import write_nir
-from neurosim.train.model import MODES, SCHEDULERS, ForwardResult, LIFParams, SpikingMLP, count_loss, forward
-from neurosim.train.quantize import QMAX, pow2_scale, quantize
+from neurosim.train.losses import DESCRIPTIONS, LOSSES, needs_tracking, total_loss
+from neurosim.train.model import MODES, SCHEDULERS, ForwardResult, LIFParams, SpikingMLP, forward
+from neurosim.train.quantize import QMAX, pow2_scale, quantize_layer
 
 PAPER = "Koopman et al., TMLR 2025, arXiv:2408.05098 (unlayered backprop)"
 
@@ -62,7 +71,11 @@ class TrainConfig:
     input_dropout: float = 0.0  # training only
     refractory_dropout: float = 0.0  # training only (hidden neurons sit out a frame)
     loss_scale: float = 1.0
-    init_gain: float = 1.0
+    init_gain: float = 1.0  # initial weights uniform in +-init_gain / sqrt(fan_in)
+    loss: str = "ce-count"  # "ce-count" | "ce-rate" | "first-spike" (neurosim.train.losses)
+    spike_penalty: float = 0.0  # lambda times the hidden spikes per sample, added to the loss
+    weight_decay: float = 0.0  # Adam's L2 term (weights and biases)
+    bias: bool = False  # trainable per-neuron biases (start at 0), exported as the Affine bias
     qat_epochs: int = 0  # last epochs with fake-quantised weights (straight-through)
     threads: int | None = None  # torch CPU threads (None: torch's default)
     progress: bool = True
@@ -70,6 +83,8 @@ class TrainConfig:
     def validate(self) -> TrainConfig:
         if self.mode not in MODES:
             raise TrainError(f"unknown mode {self.mode!r}; use one of {', '.join(MODES)}")
+        if self.loss not in LOSSES:
+            raise TrainError(f"unknown loss {self.loss!r}; use one of {', '.join(LOSSES)}")
         if self.scheduler not in SCHEDULERS:
             raise TrainError(f"unknown scheduler {self.scheduler!r}; use one of {', '.join(SCHEDULERS)}")
         if self.device not in ("auto", "cpu", "cuda"):
@@ -93,10 +108,14 @@ class TrainConfig:
         for name in ("lr", "dt", "loss_scale", "slope", "init_gain", "threshold"):
             if not (getattr(self, name) > 0 and math.isfinite(getattr(self, name))):
                 raise TrainError(f"{name} must be positive, got {getattr(self, name)!r}")
-        if not (0.0 <= self.beta < 1.0):
-            raise TrainError(f"beta must be in [0, 1), got {self.beta!r}")
-        if not isinstance(self.fire_equal, bool):
-            raise TrainError(f"fire_equal must be True or False, got {self.fire_equal!r}")
+        if not (0.0 <= self.beta <= 1.0):
+            raise TrainError(f"beta must be in [0, 1], got {self.beta!r}")
+        for name in ("spike_penalty", "weight_decay"):
+            if not (getattr(self, name) >= 0 and math.isfinite(getattr(self, name))):
+                raise TrainError(f"{name} must be a non-negative number, got {getattr(self, name)!r}")
+        for name in ("fire_equal", "bias"):
+            if not isinstance(getattr(self, name), bool):
+                raise TrainError(f"{name} must be True or False, got {getattr(self, name)!r}")
         return self
 
 
@@ -111,11 +130,14 @@ class TrainResult:
     config: TrainConfig
     metadata: dict[str, Any] = field(default_factory=dict)
     float_weights: list[np.ndarray] = field(default_factory=list)
+    biases: list[np.ndarray] | None = None  # quantised, float32 (n_out,) per layer; None without bias
+    float_biases: list[np.ndarray] | None = None
 
     def export(self, path) -> Any:
         return write_nir(
             path,
             self.weights,
+            biases=self.biases,
             beta=self.config.beta,
             threshold=self.config.threshold,
             fire_equal=self.config.fire_equal,
@@ -146,11 +168,24 @@ def make_generator(device: torch.device, seed: int) -> torch.Generator:
     return g
 
 
-def fake_quant(w: torch.Tensor) -> torch.Tensor:
-    """Straight-through 8-bit power-of-two quantisation (forward on the grid, identity grad)."""
-    scale = pow2_scale(float(w.detach().abs().max()))
+def fake_quant(w: torch.Tensor, scale: float | None = None) -> torch.Tensor:
+    """Straight-through 8-bit power-of-two quantisation (forward on the grid, identity grad);
+    ``scale`` (default: the grid of ``w`` alone) is the grid step."""
+    if scale is None:
+        scale = pow2_scale(float(w.detach().abs().max()))
     q = torch.clamp(torch.round(w.detach() / scale), -QMAX, QMAX) * scale
     return w + (q - w).detach()
+
+
+def fake_quant_layers(weights, biases) -> tuple[list[torch.Tensor], list[torch.Tensor] | None]:
+    """:func:`fake_quant` per layer, a layer's weights and bias on one grid (as
+    :func:`neurosim.train.quantize.quantize_layer`)."""
+    if biases is None:
+        return [fake_quant(w) for w in weights], None
+    scales = [
+        pow2_scale(max(float(w.detach().abs().max()), float(b.detach().abs().max()))) for w, b in zip(weights, biases)
+    ]
+    return [fake_quant(w, s) for w, s in zip(weights, scales)], [fake_quant(b, s) for b, s in zip(biases, scales)]
 
 
 def lif_params(cfg: TrainConfig) -> LIFParams:
@@ -159,11 +194,24 @@ def lif_params(cfg: TrainConfig) -> LIFParams:
 
 
 def run_forward(
-    weights, x: torch.Tensor, cfg: TrainConfig, *, generator=None, train: bool = False, record: bool = False
+    weights,
+    x: torch.Tensor,
+    cfg: TrainConfig,
+    *,
+    generator=None,
+    train: bool = False,
+    record: bool = False,
+    biases=None,
+    track: bool = False,
 ) -> ForwardResult:
-    """The forward of ``cfg.mode`` with the config's parameters (dropouts only when training)."""
+    """The forward of ``cfg.mode`` with the config's parameters (dropouts only when training);
+    ``biases`` (None: none) one per layer; ``track``: per-frame outputs and hidden spikes."""
     params = lif_params(cfg)
     kw: dict[str, Any] = {"record": record, "generator": generator}
+    if biases is not None:
+        kw["biases"] = biases
+    if track:
+        kw["track"] = True
     if train:
         kw.update(input_dropout=cfg.input_dropout, refractory_dropout=cfg.refractory_dropout)
     if cfg.mode == "unlayered":
@@ -192,24 +240,25 @@ def evaluate(
     eval_seed: int | None = None,
     batch_size: int = 256,
     record: bool = False,
+    biases=None,
 ) -> dict[str, Any]:
-    """Accuracy of ``weights`` (numpy or torch, ``(n_out, n_in)``) on ``data`` with the
-    config's forward. The random scheduler draws from a generator seeded with ``eval_seed``
-    (default: ``cfg.seed``). Returns accuracy, predictions, counts, spikes per sample and, when
-    ``record``, the per-sample per-neuron per-frame spikes and send steps."""
+    """Accuracy of ``weights`` (numpy or torch, ``(n_out, n_in)``; ``biases``, None or one
+    ``(n_out,)`` per layer) on ``data`` with the config's forward. The random scheduler draws
+    from a generator seeded with ``eval_seed`` (default: ``cfg.seed``). Returns accuracy,
+    predictions, counts, spikes per sample and, when ``record``, the per-sample per-neuron
+    per-frame spikes and send steps."""
     device = torch.device(device)
-    ws = [
-        torch.as_tensor(np.asarray(w, np.float32) if not torch.is_tensor(w) else w.detach(), dtype=torch.float32).to(
-            device
-        )
-        for w in weights
-    ]
+    as_t = lambda w: torch.as_tensor(
+        np.asarray(w, np.float32) if not torch.is_tensor(w) else w.detach(), dtype=torch.float32
+    ).to(device)
+    ws = [as_t(w) for w in weights]
+    bs = None if biases is None else [as_t(b) for b in biases]
     gen = make_generator(device, cfg.seed if eval_seed is None else eval_seed)
     preds, counts, spikes, steps = [], [], [], []
     n_spikes = 0
     for idx in _batches(len(data), batch_size):
         x = torch.from_numpy(data.inputs[idx]).to(device=device, dtype=torch.float32)
-        r = run_forward(ws, x, cfg, generator=gen, record=record)
+        r = run_forward(ws, x, cfg, generator=gen, record=record, biases=bs)
         preds.append(r.prediction.cpu().numpy())
         counts.append(r.counts.cpu().numpy())
         n_spikes += r.n_spikes
@@ -273,8 +322,8 @@ class _Fit:
         self.cfg, self.data, self.device = cfg, data, device
         params = lif_params(cfg)
         init_gen = make_generator(torch.device("cpu"), cfg.seed)
-        self.model = SpikingMLP(sizes, params, gain=cfg.init_gain, generator=init_gen).to(device)
-        self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
+        self.model = SpikingMLP(sizes, params, gain=cfg.init_gain, generator=init_gen, bias=cfg.bias).to(device)
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         n_batches = math.ceil(len(data) / cfg.batch_size)
         self.sched = torch.optim.lr_scheduler.CosineAnnealingLR(self.opt, T_max=max(1, cfg.epochs * n_batches))
         self.shuffle_gen = np.random.default_rng([cfg.seed, 1])
@@ -313,9 +362,14 @@ class _Fit:
         returns the batch's mean loss and number of correct predictions."""
         x = torch.from_numpy(self.data.inputs[idx]).to(device=self.device, dtype=torch.float32)
         y = self.labels[idx].to(self.device)
-        ws = [fake_quant(w) if quant else w for w in self.model.weights]
-        r = run_forward(ws, x, self.cfg, generator=self.fwd_gen, train=True)
-        loss = count_loss(r.counts, y, self.cfg.loss_scale)
+        cfg = self.cfg
+        ws: list[torch.Tensor] = list(self.model.weights)
+        bs = None if self.model.biases is None else list(self.model.biases)
+        if quant:
+            ws, bs = fake_quant_layers(ws, bs)
+        track = needs_tracking(cfg.loss, cfg.spike_penalty)
+        r = run_forward(ws, x, cfg, generator=self.fwd_gen, train=True, biases=bs, track=track)
+        loss = total_loss(r, y, cfg.loss, cfg.loss_scale, cfg.spike_penalty)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         self.opt.step()
@@ -334,11 +388,15 @@ def _quantised_result(
 ) -> TrainResult:
     """Quantise the trained weights, measure the test accuracy before and after, and build the result."""
     float_w = [w.detach().cpu().numpy().astype(np.float32) for w in model.weights]
-    qs = [quantize(w) for w in float_w]
-    q_w, scales = [q for q, _ in qs], [s for _, s in qs]
-    acc_float = evaluate(float_w, test_data, cfg, device=device)["accuracy"] if len(test_data) else float("nan")
+    float_b = None if model.biases is None else [b.detach().cpu().numpy().astype(np.float32) for b in model.biases]
+    qs = [quantize_layer(w, None if float_b is None else float_b[l]) for l, w in enumerate(float_w)]
+    q_w, scales = [q for q, _, _ in qs], [s for _, _, s in qs]
+    q_b = None if float_b is None else [np.asarray(b, np.float32) for _, b, _ in qs]
+    acc_float = (
+        evaluate(float_w, test_data, cfg, device=device, biases=float_b)["accuracy"] if len(test_data) else float("nan")
+    )
     ev = (
-        evaluate(q_w, test_data, cfg, device=device)
+        evaluate(q_w, test_data, cfg, device=device, biases=q_b)
         if len(test_data)
         else {"accuracy": float("nan"), "spikes_per_sample": 0.0}
     )
@@ -353,6 +411,8 @@ def _quantised_result(
         config=cfg,
         metadata=meta,
         float_weights=float_w,
+        biases=q_b,
+        float_biases=float_b,
     )
 
 
@@ -403,7 +463,7 @@ def _neuron_metadata(cfg: TrainConfig) -> dict[str, Any]:
         "threshold_convention": ">=" if cfg.fire_equal else ">",
         "reset": "hard",
         "v_reset": 0.0,
-        "bias": False,
+        "bias": bool(cfg.bias),
         "refractory": "one spike per neuron per frame",
     }
 
@@ -428,8 +488,12 @@ def _training_metadata(cfg: TrainConfig, sizes, scales, history) -> dict[str, An
         "epochs": int(cfg.epochs),
         "lr": float(cfg.lr),
         "batch_size": int(cfg.batch_size),
-        "loss": "cross_entropy(loss_scale * output spike counts)",
+        "loss": DESCRIPTIONS[cfg.loss],
+        "loss_name": cfg.loss,
         "loss_scale": float(cfg.loss_scale),
+        "spike_penalty": float(cfg.spike_penalty),
+        "weight_decay": float(cfg.weight_decay),
+        "init_gain": float(cfg.init_gain),
         "surrogate": "arctan",
         "slope": float(cfg.slope),
         "input_dropout": float(cfg.input_dropout),

@@ -48,7 +48,7 @@ def test_decay_roundtrips_for_the_default_beta():
     tau = lif_tau(0.9, 1e-3)
     assert np.float32(1 - 1e-3 / tau) == np.float32(0.9)
     with pytest.raises(ExportError):
-        lif_tau(1.0, 1e-3)
+        lif_tau(1.5, 1e-3)
 
 
 def test_export_writes_nir_whose_metadata_roundtrips(tmp_path):
@@ -117,3 +117,16 @@ def test_export_fire_equal_marks_every_lif_node_and_neurosim_reads_it(tmp_path):
 def test_export_rejects_mismatched_layers(tmp_path):
     with pytest.raises(ExportError):
         write_nir(tmp_path / "bad.nir", [np.zeros((4, 3)), np.zeros((2, 5))], beta=0.9)
+
+
+def test_quantize_layer_puts_weights_and_bias_on_one_grid():
+    from neurosim.train.quantize import quantize_layer
+
+    rng = np.random.default_rng(3)
+    w, b = rng.normal(0, 0.1, (6, 5)), rng.normal(0, 2.0, 6)  # the bias sets the grid here
+    wq, bq, scale = quantize_layer(w, b)
+    assert scale == pow2_scale(np.abs(b).max())
+    assert np.all(np.round(wq / scale) == wq / scale) and np.all(np.round(bq / scale) == bq / scale)
+    assert np.max(np.abs(bq - b)) <= scale / 2 and wq.dtype == bq.dtype == np.float32
+    w2, none, s2 = quantize_layer(w, None)  # without a bias: quantize()
+    assert none is None and s2 == quantize(w)[1] and np.array_equal(w2, quantize(w)[0])
