@@ -49,7 +49,7 @@ def main(argv=None):
     ap.add_argument("--hw", default=str(DEFAULT_HW))
     ap.add_argument("--neurons-per-core", type=int, default=64)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--mode", choices=["sync", "async"], default="sync")
+    ap.add_argument("--mode", choices=["sync", "async", "timestep"], default="sync")
     ap.add_argument("--scope", choices=["global", "core"], default="core", help="async scheduler scope")
     ap.add_argument("--policy", choices=list(POLICIES), default="fifo")
     ap.add_argument(

@@ -40,6 +40,18 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 PAIRS = (("contention", "detailed"), ("free", "simple"))  # (neurosim NoC model, SANA-FE timing model)
 QUICK_SIZES = (64, 64, 64, 32, 10)
+# SANA-FE's LoihiLifModel rules as neurosim hardware options (--rules sanafe, the default): the
+# active update for v != 0, an input or a bias, and the membrane truncated to 1/64 after the leak
+SANAFE_RULES = {
+    "core.update_rule": "nonzero_state",
+    "core.membrane_grid": 2.0**-6,
+    # SANA-FE arch/loihi.yaml's two spike costs: the soma's per fired neuron, the axon out's per
+    # message (the shipped Loihi preset still books 69.3 pJ / 30 ns per message, nothing per neuron)
+    "core.energy_spike_fired_pj": 69.3,
+    "core.latency_spike_fired_cycles": 300,
+    "core.energy_spike_out_pj": 111.0,
+    "core.latency_spike_out_cycles": 51,
+}
 
 
 # ---- the workloads -----------------------------------------------------------------------------
@@ -107,13 +119,14 @@ def worker(a) -> dict:
 
     rss0 = _rss_mb()
     t0 = time.perf_counter()
+    rules = SANAFE_RULES if a.rules == "sanafe" else {}
     if a.worker == "neurosim":
-        hw = load_hardware(a.hw, {"router.contention": a.model == "contention"})
+        hw = load_hardware(a.hw, {"router.contention": a.model == "contention", **rules})
         net, mapper, stim = workload(a, hw)
         mapping = mapper()
         t_load = time.perf_counter() - t0
         return _run_neurosim(a, hw, net, mapping, stim, t_load, rss0)
-    hw = load_hardware(a.hw, {})
+    hw = load_hardware(a.hw, rules)
     net, mapper, stim = workload(a, hw)
     mapping = mapper()
     t_prep = time.perf_counter() - t0
@@ -129,6 +142,9 @@ def _run_neurosim(a, hw, net, mapping, stim, t_load, rss0) -> dict:
     t_chip = time.perf_counter() - t1
     del chip
     gc.collect()
+    if a.pad:  # as many frames as SANA-FE's steps (input silent in the last depth ones): every
+        # neuron is updated as often on both sides (SANA-FE's layer k idles k steps before its input)
+        stim = np.vstack([stim, np.zeros((max(depths(net).values()), stim.shape[1]), bool)])
     t2 = time.perf_counter()
     res = simulate(
         hw, net, mapping, stim[None], np.zeros(1, np.int64), name="bench", raster_sample=0 if a.record else None
@@ -145,6 +161,7 @@ def _run_neurosim(a, hw, net, mapping, stim, t_load, rss0) -> dict:
         "peak_rss_mb": _rss_mb(),
         "rss_after_imports_mb": rss0,
         "steps": int(stim.shape[0]),
+        "input_steps": int(a.steps),
         "neurons": int(net.n_neurons),
         "synapses": int(net.n_synapses),
         "cores": int(len(mapping.used_cores)),
@@ -154,6 +171,8 @@ def _run_neurosim(a, hw, net, mapping, stim, t_load, rss0) -> dict:
         "messages": int(s.messages_sent),
         "hops": int(s.hops),
         "ops": {k: int(v) for k, v in s.ops.items()},
+        "neurons_updated": int(s.ops["neuron_update_active"]),
+        "rules": a.rules,
         "energy_j": float(e["total"]),
         # without the parts SANA-FE has no counterpart for: static power, barriers, within-tile delivery
         "energy_comparable_j": float(e["total"] - e.get("static", 0.0) - e.get("barrier", 0.0) - e.get("local", 0.0)),
@@ -241,6 +260,7 @@ def _spawn(a, tool: str, net: str, model: str, check: bool, tmp: Path) -> dict:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", tool, "--net", net, "--model", model]
     cmd += ["--steps", str(a.steps), "--seed", str(a.seed), "--rate", str(a.rate), "--hw", a.hw]
     cmd += ["--neurons-per-core", str(a.neurons_per_core), "--dense-decay", str(a.dense_decay)]
+    cmd += ["--rules", a.rules] + ([] if a.pad else ["--no-pad"])
     cmd += ["--result", str(res), "--spikes-out", str(spikes)]
     cmd += ["--quick"] if a.quick else []
     cmd += ["--record-spikes"] if check else []
@@ -448,6 +468,20 @@ def main(argv=None):
     ap.add_argument("--neurons-per-core", type=int, default=64)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--hw", default=str(DEFAULT_HW))
+    ap.add_argument(
+        "--no-pad",
+        dest="pad",
+        action="store_false",
+        help="neurosim runs only the input steps (default: also SANA-FE's depth extra steps, input silent)",
+    )
+    ap.add_argument(
+        "--rules",
+        choices=["sanafe", "neurosim"],
+        default="sanafe",
+        help="sanafe (default): neurosim runs with SANA-FE's Loihi rules (core.update_rule nonzero_state, "
+        "core.membrane_grid 2**-6, its per-fired-neuron and per-message spike costs); neurosim: the hardware "
+        "file's own rules",
+    )
     ap.add_argument("--timeout", type=float, default=3600, help="seconds per worker process")
     # internal: one side in its own process
     ap.add_argument("--worker", choices=["neurosim", "sanafe"], help=argparse.SUPPRESS)

@@ -5,8 +5,8 @@ Costs come from the neurosim preset, per operation, as SANA-FE's pipeline units 
 
 * soma: ``energy/latency_access_neuron`` = neurosim's *idle* update (every neuron, every step),
   ``energy/latency_update_neuron`` = active minus idle (the neurons SANA-FE marks updated: its rule
-  is ``v != 0``, an input, or a bias; neurosim's active rule is a non-zero net input or a spike),
-  ``energy/latency_spike_out`` = 0;
+  is ``v != 0``, an input, or a bias, neurosim's ``core.update_rule: nonzero_state``),
+  ``energy/latency_spike_out`` = neurosim's ``spike_fired`` (per fired neuron);
 * axon out: ``energy/latency_message_out`` = neurosim's ``spike_out`` (booked per message in both);
 * axon in: ``message_in``; synapse: ``synop``; tile hops: ``hop_ew`` / ``hop_ns``;
 * barrier: SANA-FE's ``sync_model: table`` with neurosim's barrier latency for 1..tiles tiles.
@@ -46,6 +46,11 @@ def arch_yaml(hw: HardwareSpec, input_units: int) -> str:
     if hw.core.issue_width != 1:
         raise ConfigError(
             f"hardware {hw.name!r}: core.issue_width {hw.core.issue_width}; SANA-FE sends one message at a time (use 1)"
+        )
+    if hw.core.membrane_grid != 2.0**-6:
+        print(
+            f"note: hardware {hw.name!r}: core.membrane_grid {hw.core.membrane_grid}; SANA-FE's Loihi LIF always "
+            "truncates the membrane to 1/64 after the leak (spikes differ with a leak and grid != 2**-6)"
         )
     c, r, s = hw.core, hw.router, hw.cycle_s
     e_upd = (c.energy_neuron_update_active_pj - c.energy_neuron_update_idle_pj) * 1e-12
@@ -90,8 +95,8 @@ def arch_yaml(hw: HardwareSpec, input_units: int) -> str:
                 latency_access_neuron: {c.latency_neuron_update_idle_cycles * s:.6e}
                 energy_update_neuron: {e_upd:.6e}
                 latency_update_neuron: {t_upd:.6e}
-                energy_spike_out: 0.0
-                latency_spike_out: 0.0
+                energy_spike_out: {c.energy_spike_fired_pj * 1e-12:.6e}
+                latency_spike_out: {c.latency_spike_fired_cycles * s:.6e}
             - name: {INPUT_UNIT}[0..{max(1, input_units) - 1}]
               attributes:
                 model: input

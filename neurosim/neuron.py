@@ -14,7 +14,8 @@ float32 in exactly this order, which framework adapters rely on bit for bit:
    membrane takes ``x = i`` (the new current; the old one where ``current_lag``, the forward-Euler
    step of NIR's equations); any other neuron takes ``x = I``, the frame's summed synaptic input.
 2. ``frame_start``: ``v <- decay * v`` then ``v <- v + bias`` (two roundings, in this order);
-   then ``v <- v + x``.
+   then ``v <- v + x``. With a membrane grid (the hardware's ``core.membrane_grid``, default off)
+   the leaked membrane is truncated toward zero to the grid before the bias (:func:`to_grid`).
 3. ``pending_reset``: where ``delayed_reset`` (snnTorch's ``reset_delay``), last frame's spike
    resets now, after the leak and input: ``v - threshold`` or ``v_reset``.
 4. ``fire``: a neuron spikes when ``v > threshold`` (strictly greater: NIR's text, Lava's Loihi
@@ -135,10 +136,23 @@ class NeuronParams:
         return cls(*(cat(k) for k in cls.field_names()))
 
 
-def frame_start(v: np.ndarray, p: NeuronParams) -> np.ndarray:
-    """Leak then bias, once per frame. Returns the new membrane."""
+def frame_start(v: np.ndarray, p: NeuronParams, grid: float = 0.0) -> np.ndarray:
+    """Leak then bias, once per frame. Returns the new membrane. ``grid`` > 0 (a power of two, the
+    hardware's ``core.membrane_grid``): the exact product ``decay * v`` (taken in float64, where a
+    float32 product is exact) is truncated to the grid before the bias (:func:`to_grid`, Loihi's
+    integer arithmetic; SANA-FE's float64 leak then ``loihi_quantize``)."""
+    if grid:  # the exact product (float32 x float32 fits a float64), truncated to the grid
+        return to_grid(v.astype(np.float64) * p.decay, grid) + p.bias
     v = v * p.decay
     return v + p.bias
+
+
+def to_grid(v: np.ndarray, grid: float) -> np.ndarray:
+    """``v`` (float32 or float64) truncated toward zero to a multiple of ``grid`` (a power of two,
+    so every step is exact), as float32: Loihi's fixed-point leak, ``sign(x) * (|x| >> bits)``
+    (SANA-FE's ``loihi_quantize``: ``int(v * 64) / 64`` on its float64 membrane)."""
+    v = np.asarray(v)
+    return (v - np.fmod(v, grid)).astype(DTYPE, copy=False)  # exact: no division, no overflow
 
 
 def synaptic_input(i: np.ndarray, current: np.ndarray, p: NeuronParams) -> tuple[np.ndarray, np.ndarray]:
@@ -187,20 +201,21 @@ def pending_reset(v: np.ndarray, pending: np.ndarray, p: NeuronParams) -> np.nda
     return np.where(due, _after_reset(v, p), v).astype(DTYPE, copy=False)
 
 
-def step(v: np.ndarray, i: np.ndarray, pending: np.ndarray, current: np.ndarray, p: NeuronParams):
-    """One layer-synchronous frame with the whole state: ``-> (spikes, v, i, pending)``.
+def step(v: np.ndarray, i: np.ndarray, pending: np.ndarray, current: np.ndarray, p: NeuronParams, grid: float = 0.0):
+    """One layer-synchronous frame with the whole state: ``-> (spikes, v, i, pending)``; ``grid``:
+    the membrane grid of :func:`frame_start` (0: off).
 
     The canonical order (float32; framework adapters rely on it bit for bit)::
 
         x, i = synaptic_input(i, current)       # cuba: i <- syn_decay i + I (x: new i, or old i with lag)
-        v = decay * v;  v = v + bias;  v = v + x
+        v = decay * v;  v = to_grid(v) (grid > 0);  v = v + bias;  v = v + x
         v = pending_reset(v, pending)           # delayed_reset: last frame's spike resets now
         s = fire(v)                             # v > threshold (>= where fire_equal), spiking only
         v = reset(v, s)                         # resets and not delayed_reset
         pending = s & delayed_reset
     """
     x, i = synaptic_input(i, current, p)
-    v = frame_start(v, p)
+    v = frame_start(v, p, grid)
     v = v + x
     v = pending_reset(v, pending, p)
     s = fire(v, p)
@@ -213,7 +228,7 @@ def stateful(p: NeuronParams) -> bool:
     return bool(p.cuba.any() or (p.delayed_reset & p.resets).any())
 
 
-def step_sync(v: np.ndarray, current: np.ndarray, p: NeuronParams):
+def step_sync(v: np.ndarray, current: np.ndarray, p: NeuronParams, grid: float = 0.0):
     """One layer-synchronous frame of membrane-only neurons: ``(current, v) -> (spikes, v)``
     (:func:`step` without ``i`` and ``pending``; a ``ValueError`` for neurons that need them).
 
@@ -221,7 +236,7 @@ def step_sync(v: np.ndarray, current: np.ndarray, p: NeuronParams):
     """
     if stateful(p):
         raise ValueError("step_sync: cuba or delayed-reset neurons need the full state; use neuron.step")
-    v = frame_start(v, p)
+    v = frame_start(v, p, grid)
     v = v + current
     s = fire(v, p)
     return s, reset(v, s, p)

@@ -30,8 +30,11 @@ CORE_OPS = (
     "delay_write",
     "delay_read",
     "membrane_read",
+    "spike_fired",
 )
-"""Per-core operations. The last four belong to the extended neuron model: ``synaptic_current``
+"""Per-core operations. ``spike_fired``: a neuron fires (one per spiking neuron per frame, input
+neurons excluded), beside ``spike_out`` per message (SANA-FE's Loihi books both). The four before
+it belong to the extended neuron model: ``synaptic_current``
 (the synaptic-current update of a cuba neuron, per neuron per frame, beside its neuron update),
 ``delay_write`` (a synapse of a delayed projection writes its current into the core's delay ring
 buffer, per synapse reached), ``delay_read`` (a neuron with delayed inputs reads and clears its
@@ -57,6 +60,7 @@ def energy_per_op_pj(hw: HardwareSpec, barrier_tiles: int | None = None) -> dict
         "delay_write": c.energy_delay_write_pj,
         "delay_read": c.energy_delay_read_pj,
         "membrane_read": c.energy_membrane_read_pj,
+        "spike_fired": c.energy_spike_fired_pj,
         "hop_ew": r.energy_hop_ew_pj,
         "hop_ns": r.energy_hop_ns_pj,
         "hop_chip": hw.chips.link_energy_pj or 0.0,

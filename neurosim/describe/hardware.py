@@ -113,6 +113,12 @@ class MeshSpec(_Frozen):
     cores_per_tile: Count
 
 
+def _grid(v: float) -> float:
+    if v != 0 and (v > 1 or math.frexp(v)[0] != 0.5 or v < 2.0**-60):
+        raise ValueError(f"membrane_grid must be 0 (off) or a power of two 2**-k, k = 0..60, got {v!r}")
+    return v
+
+
 class CoreSpec(_Frozen):
     """One neuromorphic core: capacity, clock, and what each operation costs."""
 
@@ -155,6 +161,24 @@ class CoreSpec(_Frozen):
         0, description="the membrane of a non-spiking output neuron is read out, per neuron per frame"
     )
     energy_membrane_read_pj: EnergyPJ = Field(0.0, description="a membrane read-out, per neuron per frame")
+    # Loihi's cost and arithmetic details (defaults: the model as it was before them)
+    latency_spike_fired_cycles: Cycles = Field(
+        0, description="a neuron fires (soma spike generation), per spiking neuron per frame, beside spike_out"
+    )
+    energy_spike_fired_pj: EnergyPJ = Field(
+        0.0, description="a neuron fires, per spiking neuron per frame (SANA-FE's soma energy_spike_out)"
+    )
+    update_rule: Literal["input_or_spike", "nonzero_state", "all"] = Field(
+        "input_or_spike",
+        description="which neurons pay the active update: input_or_spike (a non-zero net input, a non-zero "
+        "synaptic current or a spike), nonzero_state (also a non-zero membrane or synaptic current at the frame "
+        "start, or a non-zero bias: SANA-FE's Loihi rule), all (every neuron, every frame)",
+    )
+    membrane_grid: Annotated[NonNegativeFloat, AfterValidator(_grid)] = Field(
+        0.0,
+        description="0: off; else a power of two 2**-k: after the leak the membrane is truncated toward zero "
+        "to this grid (Loihi's integer arithmetic; SANA-FE's loihi_quantize uses 2**-6)",
+    )
 
 
 class RouterSpec(_Frozen):

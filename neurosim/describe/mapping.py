@@ -6,6 +6,7 @@ Physical cores are numbered ``tile * cores_per_tile + slot`` with tiles row-majo
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -13,7 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from neurosim.describe.hardware import HardwareSpec
-from neurosim.describe.network import Network
+from neurosim.describe.network import Network, count_values
 from neurosim.errors import MappingError
 
 
@@ -34,14 +35,44 @@ class Mapping:
 # ---- capacity ----------------------------------------------------------------------------------
 
 
-def core_loads(net: Network, core_of: np.ndarray, n_cores: int) -> dict[str, np.ndarray]:
-    """Per physical core: neurons, synapses stored (fan-in of its neurons), distinct source axons."""
+def message_table(net: Network, core_of: np.ndarray, n_cores: int) -> sp.csr_array:
+    """``[source neuron, core]``: the synapses a spike of the source reaches in the core, for every
+    (source, core) pair with at least one (CSR, sorted, int64 counts): one message per entry. Built
+    from the synapse pattern's column indices without a COO copy."""
+    indptr, indices = net.pattern_arrays()
+    idx_t = np.int32 if max(n_cores, indices.size) < np.iinfo(np.int32).max else np.int64
+    cores = core_of.astype(idx_t)[indices]
+    table = sp.csr_array((np.ones(indices.size, np.int32), cores, indptr.copy()), shape=(net.n_neurons, n_cores))
+    del cores
+    table.sum_duplicates()  # sorts each row's cores and counts the synapses per (source, core)
+    table.data = table.data.astype(np.int64)
+    return table
+
+
+_TABLES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def mapping_message_table(net: Network, m: Mapping, n_cores: int) -> sp.csr_array:
+    """:func:`message_table` of a mapping, computed once per (mapping, network, core count) and
+    shared (do not modify it)."""
+    hit = _TABLES.get(m)
+    if hit is not None and hit[0]() is net and hit[1] == n_cores:
+        return hit[2]
+    table = message_table(net, m.core_of, n_cores)
+    _TABLES[m] = (weakref.ref(net), n_cores, table)
+    return table
+
+
+def core_loads(
+    net: Network, core_of: np.ndarray, n_cores: int, table: sp.csr_array | None = None
+) -> dict[str, np.ndarray]:
+    """Per physical core: neurons, synapses stored (fan-in of its neurons), distinct source axons
+    (the entries of the :func:`message_table`, ``table`` when given)."""
     neurons = np.bincount(core_of, minlength=n_cores)
     synapses = np.bincount(core_of, weights=net.fan_in, minlength=n_cores).astype(np.int64)
-    # distinct (source neuron, core) pairs: the pattern matrix times a one-hot of the cores
-    both = net.synapse_pattern()
-    onehot = sp.csr_array((np.ones(core_of.size), (np.arange(core_of.size), core_of)), shape=(core_of.size, n_cores))
-    axons = np.bincount((both @ onehot).indices, minlength=n_cores)
+    if table is None:
+        table = message_table(net, core_of, n_cores)
+    axons = count_values(table.indices, n_cores)
     return {"neurons": neurons, "synapses": synapses, "axons": axons}
 
 
@@ -52,7 +83,7 @@ def check_mapping(net: Network, hw: HardwareSpec, m: Mapping) -> None:
     if m.core_of.size and (m.core_of.min() < 0 or m.core_of.max() >= hw.n_cores):
         bad = int(m.core_of.max() if m.core_of.max() >= hw.n_cores else m.core_of.min())
         raise MappingError(f"core {bad} does not exist: hardware {hw.name!r} has cores 0..{hw.n_cores - 1}")
-    loads = core_loads(net, m.core_of, hw.n_cores)
+    loads = core_loads(net, m.core_of, hw.n_cores, mapping_message_table(net, m, hw.n_cores))
     c = hw.core
     for key, cap in (("neurons", c.max_neurons), ("axons", c.max_fan_in), ("synapses", c.max_synapses)):
         if cap is None:

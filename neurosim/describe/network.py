@@ -24,6 +24,18 @@ INPUT, LIF, IF = "input", "lif", "if"
 KINDS = (INPUT, LIF, IF)
 
 
+def count_values(values: np.ndarray, n: int) -> np.ndarray:
+    """``np.bincount(values, minlength=n)`` in chunks: bincount converts its input to 64-bit
+    integers, a temporary of 8 bytes per value that chunks keep small for large index arrays."""
+    chunk = 1 << 22
+    if values.size <= chunk:
+        return np.bincount(values, minlength=n)
+    out = np.zeros(n, np.int64)
+    for a in range(0, values.size, chunk):
+        out += np.bincount(values[a : a + chunk], minlength=n)
+    return out
+
+
 @dataclass(frozen=True, eq=False)
 class Population:
     """A group of neurons of one kind. ``params`` is None for the input (spike source)."""
@@ -175,16 +187,72 @@ class Network:
         ]
         return NeuronParams.concat(parts)
 
+    @cached_property
+    def _globals(self) -> dict[tuple[int, ...], sp.csr_array]:
+        return {}
+
     def _global(self, projections) -> sp.csr_array:
+        """The global matrix ``[source, target]`` of ``projections`` (CSR by source, sorted
+        indices, float32, int32 indices where they fit); built once per set of projections and
+        shared by every view that asks for the same set."""
+        prs = list(projections)
+        key = tuple(id(pr) for pr in prs)
+        if key not in self._globals:
+            self._globals[key] = self._build_global(prs)
+        return self._globals[key]
+
+    def _build_global(self, prs: list[Projection]) -> sp.csr_array:
+        n = self.n_neurons
+        nnz = sum(pr.weights.nnz for pr in prs)
+        idx_t = np.int32 if max(n, nnz) < np.iinfo(np.int32).max else np.int64
+        if not prs:
+            return sp.csr_array((n, n), dtype=DTYPE)
+        if len({(pr.source, pr.target) for pr in prs}) < len(prs):
+            return self._global_coo(prs)  # two projections between the same populations: summed
+        # no two projections share an entry: each source population's rows are its projections'
+        # rows side by side (in target order), written straight into the global arrays
+        lengths = np.zeros(n, np.int64)
+        for pr in prs:
+            lengths[self.span(pr.source)] += np.diff(pr.weights.indptr)
+        indptr = np.zeros(n + 1, np.int64)
+        np.cumsum(lengths, out=indptr[1:])
+        indices = np.empty(nnz, idx_t)
+        data = np.empty(nnz, DTYPE)
+        by_source: dict[str, list[Projection]] = {}
+        for pr in prs:
+            by_source.setdefault(pr.source, []).append(pr)
+        for src, group in by_source.items():
+            group.sort(key=lambda pr: self.index[pr.target])
+            rows = self.span(src)
+            filled = np.zeros(rows.stop - rows.start, np.int64)  # entries written per row so far
+            for pr in group:
+                w, off = pr.weights, self.offsets[self.index[pr.target]]
+                if len(group) == 1:
+                    a, b = int(indptr[rows.start]), int(indptr[rows.stop])
+                    indices[a:b] = w.indices
+                    indices[a:b] += off
+                    data[a:b] = w.data
+                    continue
+                counts = np.diff(w.indptr)
+                base = indptr[rows.start : rows.stop] + filled
+                pos = np.repeat(base - w.indptr[:-1], counts) + np.arange(w.nnz)
+                indices[pos] = w.indices + off
+                data[pos] = w.data
+                filled += counts
+        if idx_t is np.int32:
+            indptr = indptr.astype(np.int32)
+        m = sp.csr_array((data, indices, indptr), shape=(n, n))
+        m.has_canonical_format = True  # sorted (targets in population order) and no duplicates
+        return m
+
+    def _global_coo(self, prs: list[Projection]) -> sp.csr_array:
         n = self.n_neurons
         rows, cols, vals = [], [], []
-        for pr in projections:
+        for pr in prs:
             coo = pr.weights.tocoo()
             rows.append(coo.row + self.offsets[self.index[pr.source]])
             cols.append(coo.col + self.offsets[self.index[pr.target]])
             vals.append(coo.data)
-        if not rows:
-            return sp.csr_array((n, n), dtype=DTYPE)
         m = sp.csr_array(
             (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n), dtype=DTYPE
         )
@@ -207,27 +275,29 @@ class Network:
         """The longest delivery delay in frames (0: every projection delivers in its frame)."""
         return max(self._weights_by_delay, default=0)
 
-    @cached_property
+    @property
     def weights(self) -> sp.csr_array:
-        """Global weights delivered in the same frame (feed-forward, delay 0; CSR by source)."""
+        """Global weights delivered in the same frame (feed-forward, delay 0; CSR by source; shared,
+        do not modify)."""
         return self._global([pr for pr in self.projections if self.delay_of(pr) == 0])
 
-    @cached_property
+    @property
     def recurrent_weights(self) -> sp.csr_array:
         """Global weights delivered in a later frame: the recurrent projections (next frame) and
-        every projection with a delay (see :meth:`weights_by_delay` for them by delay)."""
+        every projection with a delay (see :meth:`weights_by_delay` for them by delay; shared)."""
         return self._global([pr for pr in self.projections if self.delay_of(pr) > 0])
 
     def weights_by_delay_and_ring(self) -> dict[tuple[int, bool], sp.csr_array]:
         """Global weights by ``(delivery delay, declares a delay)``: the second is True for the
-        projections whose synapses go through a delay ring buffer (``Projection.delay >= 1``)."""
+        projections whose synapses go through a delay ring buffer (``Projection.delay >= 1``).
+        Built once; the matrices are shared (do not modify them)."""
         keys = sorted({(self.delay_of(pr), pr.delay >= 1) for pr in self.projections})
         return {
             (d, r): self._global([pr for pr in self.projections if (self.delay_of(pr), pr.delay >= 1) == (d, r)])
             for d, r in keys
         }
 
-    @cached_property
+    @property
     def declared_delay_weights(self) -> sp.csr_array:
         """Global weights of the projections that declare a delay (``Projection.delay >= 1``): the
         synapses that go through a core's delay ring buffer on hardware (a recurrent projection of
@@ -240,17 +310,29 @@ class Network:
         indices, without building a CSC copy."""
         out = np.zeros(self.n_neurons, np.int64)
         for m in self._weights_by_delay.values():
-            out += np.bincount(m.indices, minlength=self.n_neurons)
+            out += count_values(m.indices, self.n_neurons)
         return out
+
+    def pattern_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(indptr, indices)`` of :meth:`synapse_pattern`, shared with the weights where they
+        can be (do not modify them)."""
+        w, r = self.weights, self.recurrent_weights
+        if r.nnz == 0 and not (w.data == 0).any():
+            return w.indptr, w.indices
+        if w.nnz == 0 and not (r.data == 0).any():
+            return r.indptr, r.indices
+        both = sp.csr_array(abs(w) + abs(r))
+        both.sum_duplicates()
+        both.eliminate_zeros()
+        both.sort_indices()
+        return both.indptr, both.indices
 
     def synapse_pattern(self) -> sp.csr_array:
         """0/1 matrix ``[source, target]`` of every connected pair (every projection, whatever its
         delay), CSR with sorted indices; a new matrix on every call."""
-        both = sp.csr_array(abs(self.weights) + abs(self.recurrent_weights))
-        both.sum_duplicates()
-        both.eliminate_zeros()
-        both.sort_indices()
-        return sp.csr_array((np.ones(both.nnz, np.int32), both.indices, both.indptr), shape=both.shape)
+        indptr, indices = self.pattern_arrays()
+        n = self.n_neurons
+        return sp.csr_array((np.ones(indices.size, np.int32), indices.copy(), indptr.copy()), shape=(n, n))
 
     def describe(self) -> str:
         lines = [f"network {self.name}: {self.n_neurons} neurons, {self.n_synapses} synapses, dt={self.dt:g} s"]

@@ -127,7 +127,12 @@ def _send(env, core, chip, gids, t0):
     for g in np.unique(groups):
         part = gids[groups == g]
         chip.counters.spikes[core.cid] += part.size
-        last, n = chip.emit(core.cid, int(g), part, np.full(part.size, t0, np.int64), core.lat_out)
+        ready = np.full(part.size, t0, np.int64)
+        lat_fired = chip.hw.core.latency_spike_fired_cycles  # the soma fires them one by one
+        if lat_fired and g != chip.input_group:
+            ready += lat_fired * np.arange(1, part.size + 1, dtype=np.int64)
+            chip.counters.busy_cycles[core.cid] += lat_fired * part.size
+        last, n = chip.emit(core.cid, int(g), part, ready, core.lat_out)
         chip.counters.busy_cycles[core.cid] += core.send_cycles(n)
         end = max(end, last)
     route_now(env, chip)

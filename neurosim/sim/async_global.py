@@ -2,7 +2,8 @@
 
 Per frame (docs/design.md, "Execution modes"; the same steps as ``neurosim.train`` in ``unlayered`` mode):
 
-1. every neuron leaks (``frame_start``), refractory flags clear, last frame's recurrent current
+1. every neuron leaks (``frame_start``; truncated to ``core.membrane_grid`` when set), refractory
+   flags clear, last frame's recurrent current
    is added to this frame's input;
 2. step 0: the input spikes of the frame are delivered at once;
 3. after each step's deliveries every non-refractory neuron integrates the step's summed current
@@ -52,6 +53,7 @@ from __future__ import annotations
 import numpy as np
 
 from neurosim import neuron
+from neurosim.sim.core import pays_active_update, update_rule_state
 from neurosim.sim.scheduler import select
 
 
@@ -69,6 +71,7 @@ class StepState:
         self.counter = 0
         self.frame_active = np.zeros(n, bool)  # received a non-zero current this frame
         self.spiked_frame = np.zeros(n, bool)  # sent a spike this frame
+        self.start_state: np.ndarray | None = None  # for core.update_rule nonzero_state (frame start)
 
     def crossed(self, ids: np.ndarray, v: np.ndarray, resets_now: np.ndarray) -> None:
         """Neurons ``ids`` crossed threshold with membrane ``v``: ready (in crossing order) and
@@ -133,9 +136,10 @@ def frame_start(chip, ss: StepState) -> None:
     current; the old ``i`` where ``current_lag``); then the delayed reset of last frame's spikes
     (``v - threshold``, or ``v_reset`` and frozen for the frame: sync mode's hard delayed reset
     discards the frame's input too)."""
-    st, p = chip.state, chip.net.params
+    st, p, hc = chip.state, chip.net.params, chip.hw.core
     ss.new_frame()
-    v = neuron.frame_start(st.v, p)
+    ss.start_state = update_rule_state(hc.update_rule, st.v, st.i, p)  # before the leak
+    v = neuron.frame_start(st.v, p, hc.membrane_grid)
     if p.cuba.any():
         x, st.i[:] = neuron.synaptic_input(st.i, np.zeros_like(st.i), p)
         v = v + x
@@ -147,11 +151,17 @@ def frame_start(chip, ss: StepState) -> None:
 
 
 def count_updates(chip, ss: StepState) -> None:
-    """One neuron update per neuron per frame on its core: active or idle; and the frame's
-    synaptic-current updates, delay-slot reads and membrane read-outs (as sync mode counts them)."""
+    """One neuron update per neuron per frame on its core: active or idle by ``core.update_rule``
+    (:func:`neurosim.sim.core.pays_active_update`, as sync mode decides it); and the frame's
+    synaptic-current updates, delay-slot reads, membrane read-outs and fired neurons
+    (``spike_fired``), as sync mode counts them."""
     ctr, lif, n = chip.counters, chip.is_lif, chip.counters.busy_cycles.size
     core_of = chip.mapping.core_of
-    active = (ss.frame_active | ss.spiked_frame | (chip.state.i != 0)) & lif
+    active = pays_active_update(
+        chip.hw.core.update_rule, ss.frame_active, ss.spiked_frame, chip.state.i, ss.start_state
+    )
+    active &= lif
+    ctr.ops["spike_fired"] += np.bincount(core_of[ss.spiked_frame & lif], minlength=n)
     ctr.ops["neuron_update_active"] += np.bincount(core_of[active], minlength=n)
     ctr.ops["neuron_update_idle"] += np.bincount(core_of[~active & lif], minlength=n)
     for op, per_core in chip.extra_ops_per_core.items():

@@ -8,8 +8,8 @@ import scipy.sparse as sp
 import simpy
 
 from neurosim.describe.hardware import HardwareSpec
-from neurosim.describe.mapping import Mapping, check_mapping
-from neurosim.describe.network import Network
+from neurosim.describe.mapping import Mapping, check_mapping, mapping_message_table
+from neurosim.describe.network import Network, count_values
 from neurosim.errors import SimulationError
 from neurosim.sim.barrier import Phase
 from neurosim.sim.core import Core, Deliver, Evaluate, State
@@ -31,10 +31,21 @@ class Chip:
         self.state = State(net.n_neurons, net.max_delay)
         # weights by (delivery delay in frames, through the delay ring buffer): the ring holds the
         # synapses of projections that declare a delay (recurrent ones of delay 0 take the next
-        # frame's accumulator, free as ever)
-        self.weight_blocks = {key: w.tocsc() for key, w in net.weights_by_delay_and_ring().items() if w.nnz}
-        self.ring_target = np.diff(net.declared_delay_weights.tocsc().indptr) > 0  # neurons reading a ring slot
-        self.cores = {int(c): Core(int(c), np.flatnonzero(core_of == c), self) for c in mapping.used_cores}
+        # frame's accumulator, free as ever); every core's incoming blocks cut from them at once
+        decl = net.declared_delay_weights
+        self.ring_target = count_values(decl.indices, net.n_neurons) > 0  # neurons reading a ring slot
+        order = np.argsort(core_of, kind="stable")  # neurons core by core, in index order
+        per_core = np.bincount(core_of, minlength=hw.n_cores)
+        ends = np.cumsum(per_core)
+        local_of = np.empty(net.n_neurons, np.int32)  # each neuron's position among its core's
+        first_of_core = np.repeat(ends - per_core, per_core).astype(np.int32)
+        local_of[order] = np.arange(net.n_neurons, dtype=np.int32) - first_of_core
+        self.incoming: dict[int, list] = {int(c): [] for c in mapping.used_cores}
+        for key, w in net.weights_by_delay_and_ring().items():
+            if w.nnz:
+                self._cut_blocks(key, w, core_of, per_core, local_of)
+        self.cores = {int(c): Core(int(c), order[ends[c] - per_core[c] : ends[c]], self) for c in mapping.used_cores}
+        del self.incoming
         # per core and frame: the extended model's extra operations (counted once per frame in
         # async modes; sync mode counts them in each population's update pass)
         c = hw.core
@@ -52,12 +63,7 @@ class Chip:
         self.readout_cycles = x["membrane_read"] * c.latency_membrane_read_cycles
         self.tiles_in_use = int(np.unique(self.mesh.tile_of_core[mapping.used_cores]).size)
         # messages: one per (spiking neuron, destination core); data = synapses reached there
-        pattern = net.synapse_pattern().tocoo()
-        dest = sp.csr_array(
-            (np.ones(pattern.nnz, np.int64), (pattern.row, core_of[pattern.col])), shape=(net.n_neurons, hw.n_cores)
-        )
-        dest.sum_duplicates()
-        self.dest = dest
+        self.dest = dest = mapping_message_table(net, mapping, hw.n_cores)
         self.synops_of = np.asarray(dest.sum(axis=1)).ravel().astype(np.int64)  # per spiking neuron
         self.phase_order = [net.index[p.name] for p in net.populations]
         self.cores_of_group = {g: [c for c in self.cores.values() if g in c.groups] for g in self.phase_order}
@@ -77,6 +83,46 @@ class Chip:
         self.multicast = hw.router.delivery == "multicast"
         self.fast_noc = not hw.router.contention and not self.multicast
         self.noc_keep_state = False
+
+    def _cut_blocks(self, key: tuple[int, bool], w: sp.csr_array, core_of, counts, local_of) -> None:
+        """Cut the global weights ``w`` (CSR by source) into every core's incoming block, all cores
+        at once: the synapses sorted by target core (stable, so by source then target within a
+        core); per core its distinct sources (sorted, the block's rows), the block ``[row, neuron
+        of the core]`` (views of the sorted arrays), the delivery delay and, for ring projections,
+        the synapses per row."""
+        delay, ring = key
+        n, n_cores = self.net.n_neurons, self.hw.n_cores
+        core_key = core_of.astype(np.uint16 if n_cores <= 1 << 16 else np.int32)[w.indices]
+        bounds = np.concatenate(([0], np.cumsum(count_values(core_key, n_cores))))
+        perm = np.argsort(core_key, kind="stable")  # a radix sort for 16-bit keys
+        del core_key
+        src_t = np.int32 if n < np.iinfo(np.int32).max else np.int64
+        data = w.data[perm]
+        cols = w.indices[perm]
+        src = np.repeat(np.arange(n, dtype=src_t), np.diff(w.indptr))[perm]  # source of each sorted synapse
+        del perm
+        cols = local_of[cols]  # each synapse's target neuron, numbered within its core
+        # a row starts where the source changes or a core starts
+        starts = np.ones(src.size, bool)
+        np.not_equal(src[1:], src[:-1], out=starts[1:])
+        starts[bounds[:-1][bounds[:-1] < src.size]] = True
+        row_at = np.flatnonzero(starts)  # position of every row's first synapse
+        del starts
+        sources = src[row_at]
+        del src
+        first_row = np.searchsorted(row_at, bounds)  # each core's first row
+        ptr_t = np.int32 if w.nnz < np.iinfo(np.int32).max else np.int64
+        for c, blocks in self.incoming.items():
+            a, b = int(bounds[c]), int(bounds[c + 1])
+            if a == b:
+                continue
+            r0, r1 = int(first_row[c]), int(first_row[c + 1])
+            row_ptr = np.empty(r1 - r0 + 1, ptr_t)
+            row_ptr[:-1] = row_at[r0:r1] - a
+            row_ptr[-1] = b - a
+            sub = sp.csr_array((data[a:b], cols[a:b], row_ptr), shape=(r1 - r0, int(counts[c])))
+            ring_syn = np.diff(row_ptr).astype(np.int64) if ring else None
+            blocks.append((sources[r0:r1], sub, delay, ring_syn))
 
     def configure(
         self,
@@ -248,6 +294,11 @@ class Chip:
             for part, k in zip(np.split(gids, cuts), key[np.concatenate(([0], cuts))])
         ]
         yield from self._run_items(env, items)
+
+    def run_items(self, env: simpy.Environment, items: list, label: str = "step"):
+        """Timestep mode: one phase of the work items ``(core, Evaluate)`` given (every core's
+        whole update pass), their messages routed and delivered; returns when all work is done."""
+        yield from self._run_items(env, items, label)
 
     def _run_items(self, env, items, label: str = "step"):
         """One phase: the evaluations ``items`` run, then their messages are routed and

@@ -82,7 +82,27 @@ def _block(b: sp.csr_array):
     """Weights from the source rows into this core's neurons: dense when dense enough."""
     if b.shape[0] * b.shape[1] and b.nnz / (b.shape[0] * b.shape[1]) >= 0.2:
         return np.ascontiguousarray(b.toarray(), dtype=DTYPE)
-    return sp.csr_array(b, dtype=DTYPE)
+    return b if isinstance(b, sp.csr_array) and b.dtype == DTYPE else sp.csr_array(b, dtype=DTYPE)
+
+
+def update_rule_state(rule: str, v: np.ndarray, i: np.ndarray, p: neuron.NeuronParams) -> np.ndarray | None:
+    """What the update rule needs from the state at the frame start (before the leak): for
+    ``nonzero_state``, the neurons with a non-zero membrane, synaptic current or bias; else None."""
+    if rule != "nonzero_state":
+        return None
+    return (v != 0) | (i != 0) | (p.bias != 0)
+
+
+def pays_active_update(
+    rule: str, got_input: np.ndarray, spiked: np.ndarray, i_after: np.ndarray, start: np.ndarray | None
+) -> np.ndarray:
+    """The neurons that pay the active update this frame (the hardware's ``core.update_rule``):
+    ``input_or_spike`` a non-zero net input, a spike or a non-zero synaptic current after the
+    update; ``nonzero_state`` also those of ``start`` (:func:`update_rule_state`); ``all`` every one."""
+    if rule == "all":
+        return np.ones(spiked.shape, bool)
+    active = got_input | spiked | (i_after != 0)
+    return active if start is None else active | start
 
 
 def _as_index(idx: np.ndarray):
@@ -100,21 +120,20 @@ class Core:
         self.neuron_ids = neurons
         self.all_params = net.params.take(self.neurons)
         pops = net.population_of[neurons]
-        self.groups = {int(g): _as_index(neurons[pops == g]) for g in np.unique(pops)}
-        self.params = {g: net.params.take(ix) for g, ix in self.groups.items()}
-        # incoming synapses: row map (global source -> row of the block), the block, its delivery
-        # delay in frames (0: this frame's accumulator) and, per row, the synapses that go
-        # through the delay ring buffer (projections that declare a delay)
-        self.blocks = []
-        for (delay, ring), wc in chip.weight_blocks.items():
-            sub = wc[:, neurons].tocsr()
-            rows = np.flatnonzero(np.diff(sub.indptr))
-            if rows.size == 0:
-                continue
-            rowmap = np.full(net.n_neurons, -1, np.int64)
-            rowmap[rows] = np.arange(rows.size)
-            ring_syn = np.diff(sub.indptr)[rows].astype(np.int64) if ring else None
-            self.blocks.append((rowmap, _block(sub[rows]), delay, ring_syn))
+        if pops.size and pops[0] == pops[-1]:  # one population (population_of is sorted): no split
+            self.groups = {int(pops[0]): self.neurons}
+            self.params = {int(pops[0]): self.all_params}
+        else:
+            self.groups = {int(g): _as_index(neurons[pops == g]) for g in np.unique(pops)}
+            self.params = {g: net.params.take(ix) for g, ix in self.groups.items()}
+        # incoming synapses (cut by the chip, :meth:`Chip._cut_blocks`): the sorted global ids of
+        # the sources that reach the core (row r of the block is source ``sources[r]``: a
+        # look-up of O(the core's rows), by binary search), the block, its delivery delay in
+        # frames (0: this frame's accumulator) and, per row, the synapses that go through the
+        # delay ring buffer (projections that declare a delay)
+        self.blocks = [
+            (sources, _block(sub), delay, ring_syn) for sources, sub, delay, ring_syn in chip.incoming.get(cid, ())
+        ]
         # per population on the core: cuba neurons (synaptic-current update), neurons reading a
         # delay ring slot each frame, non-spiking output neurons (membrane read-out)
         p_all = self.all_params
@@ -128,7 +147,7 @@ class Core:
             nonspiking_out = ~p.spiking if g == net.index[net.output] else np.zeros(p.size, bool)
             ops = {
                 "synaptic_current": p.cuba,
-                "delay_read": ring_targets[pops == g],
+                "delay_read": ring_targets if len(self.groups) == 1 else ring_targets[pops == g],
                 "membrane_read": nonspiking_out,
             }
             self.extra_ops[g] = {k: int(m.sum()) for k, m in ops.items() if m.any()}
@@ -227,23 +246,33 @@ class Core:
         """Returns the cycle the core is done and the cycles it was busy (updates + sends)."""
         chip, ctr = self.chip, self.chip.counters
         g = item.group
-        if item.spikes is not None:  # input population: spikes given by the stimulus
+        if item.spikes is not None:  # input spikes (stimulus), or spikes an async scheduler chose
             gids = item.spikes
             ready = np.full(gids.size, t0, np.int64)
             end = t0
+            lat_fired = chip.hw.core.latency_spike_fired_cycles
+            if lat_fired and g != chip.input_group and gids.size:  # the soma fires them one by one
+                ready = ready + lat_fired * np.arange(1, gids.size + 1, dtype=np.int64)
+                end = int(ready[-1])
         else:
-            ix, p, st = self.groups[g], self.params[g], chip.state
+            ix, p, st, hc = self.groups[g], self.params[g], chip.state, chip.hw.core
             current = st.acc[ix].copy()
-            s, st.v[ix], i, st.pending[ix] = neuron.step(st.v[ix], st.i[ix], st.pending[ix], current, p)
+            start = update_rule_state(hc.update_rule, st.v[ix], st.i[ix], p)
+            s, st.v[ix], i, st.pending[ix] = neuron.step(
+                st.v[ix], st.i[ix], st.pending[ix], current, p, hc.membrane_grid
+            )
             st.i[ix] = i
             st.acc[ix] = 0
-            active = (current != 0) | s | (i != 0)
+            active = pays_active_update(hc.update_rule, current != 0, s, i, start)
             n_act = int(active.sum())
             ctr.ops["neuron_update_active"][self.cid] += n_act
             ctr.ops["neuron_update_idle"][self.cid] += active.size - n_act
             for op, k in self.extra_ops[g].items():
                 ctr.ops[op][self.cid] += k
-            done = t0 + np.cumsum(np.where(active, self.lat_active, self.lat_idle) + self.extra_lat[g])
+            lat = np.where(active, self.lat_active, self.lat_idle) + self.extra_lat[g]
+            if hc.latency_spike_fired_cycles:
+                lat = lat + s * hc.latency_spike_fired_cycles
+            done = t0 + np.cumsum(lat)
             end = int(done[-1]) if done.size else t0
             local = np.flatnonzero(s)
             base = ix.start if isinstance(ix, slice) else None
@@ -252,6 +281,8 @@ class Core:
         busy = end - t0
         if gids.size:
             ctr.spikes[self.cid] += gids.size
+            if item.spikes is None:  # sync mode; the async modes count them in count_updates
+                ctr.ops["spike_fired"][self.cid] += gids.size
             last, n_msgs = chip.emit(self.cid, g, gids, ready, self.lat_out)
             end, busy = max(end, last), busy + self.send_cycles(n_msgs)
         return end, busy
@@ -264,9 +295,10 @@ class Core:
         st, ctr = chip.state, chip.counters
         ring_writes = np.zeros(item.src.size, np.int64)
         adds = []
-        for rowmap, block, delay, ring_syn in self.blocks:
-            rows = rowmap[item.src]
-            hit = rows >= 0
+        for sources, block, delay, ring_syn in self.blocks:
+            q = item.src.astype(sources.dtype, copy=False)
+            rows = np.minimum(np.searchsorted(sources, q), sources.size - 1)
+            hit = sources[rows] == q
             rows = rows[hit]
             if rows.size:
                 if ring_syn is not None:

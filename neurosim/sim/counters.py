@@ -4,9 +4,10 @@ re-simulating.
 
 Operation names (``OPS``) match the cost names of the hardware description:
 ``message_in``, ``synop``, ``neuron_update_active``, ``neuron_update_idle``, ``spike_out``,
-``synaptic_current``, ``delay_write``, ``delay_read``, ``membrane_read`` (per core; the last four
-belong to cuba neurons, delayed projections and non-spiking read-outs, see
-:data:`neurosim.describe.cost.CORE_OPS`), ``hop_ew``, ``hop_ns``, ``hop_chip`` (a hop over a
+``synaptic_current``, ``delay_write``, ``delay_read``, ``membrane_read``, ``spike_fired`` (per
+core; the four before the last belong to cuba neurons, delayed projections and non-spiking
+read-outs, ``spike_fired`` is one per spiking neuron per frame beside ``spike_out`` per message;
+see :data:`neurosim.describe.cost.CORE_OPS`), ``hop_ew``, ``hop_ns``, ``hop_chip`` (a hop over a
 chip-to-chip link), ``local`` (per router) and ``barrier`` (per chip).
 """
 

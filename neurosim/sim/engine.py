@@ -52,7 +52,8 @@ def simulate(
 ) -> RunResult:
     """Simulate every sample of ``inputs`` (bool, samples x frames x input channels).
 
-    ``mode`` is ``sync`` or ``async``; for async, ``scope`` (``global``: one scheduler over the
+    ``mode`` is ``sync``, ``async`` or ``timestep`` (one barrier per step, every spike integrated
+    in a later step: :mod:`neurosim.sim.timestep`); for async, ``scope`` (``global``: one scheduler over the
     network, sending at most ``group_size`` spikes per step; ``core``: one per core, its issue
     width per step), ``policy`` (``fifo``, ``random``, ``momentum``), ``max_steps`` (per frame;
     default: the number of neurons, which never truncates a global-scope frame) and

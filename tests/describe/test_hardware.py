@@ -115,7 +115,7 @@ LOIHI_LATENCIES_NS = [
     ("core", "latency_neuron_update_active_cycles", 8.4),
     ("core", "latency_neuron_update_idle_cycles", 5.3),
     ("core", "latency_message_in_cycles", 16.0),  # SANA-FE: axon in
-    ("core", "latency_spike_out_cycles", 30.0),  # SANA-FE: spike out
+    ("core", "latency_spike_out_cycles", 30.0),  # SANA-FE: soma spike out (per fired neuron), booked per message
     ("router", "latency_local_cycles", 2.1),
     ("router", "latency_hop_ew_cycles", 4.1),
     ("router", "latency_hop_ns_cycles", 6.5),
@@ -124,7 +124,7 @@ LOIHI_ENERGIES_PJ = [
     ("core", "energy_synop_pj", 23.6),
     ("core", "energy_neuron_update_active_pj", 81.0),
     ("core", "energy_neuron_update_idle_pj", 52.0),
-    ("core", "energy_spike_out_pj", 69.3),  # SANA-FE: spike out
+    ("core", "energy_spike_out_pj", 69.3),  # SANA-FE: soma spike out (per fired neuron), booked per message
     ("router", "energy_local_pj", 1.7),
     ("router", "energy_hop_ew_pj", 3.0),
     ("router", "energy_hop_ns_pj", 4.0),

@@ -33,8 +33,10 @@ MUTATIONS = {
     "list": lambda v: [v, v],
 }
 
-# keys where zero is a legal value (a free operation, no static power, no fixed tick)
-ZERO_OK = re.compile(r"(latency\w*_cycles|energy\w*_pj|static_power_mw|frame_period_cycles|latency_cycles\.\d+\.1)$")
+# keys where zero is a legal value (a free operation, no static power, no fixed tick, no membrane grid)
+ZERO_OK = re.compile(
+    r"(latency\w*_cycles|energy\w*_pj|static_power_mw|frame_period_cycles|membrane_grid|latency_cycles\.\d+\.1)$"
+)
 
 
 def preset_data(name: str) -> dict:

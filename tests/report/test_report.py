@@ -82,8 +82,9 @@ def make_network() -> Network:
     )
 
 
-# the extended neuron model's operations (cuba current, delay ring buffer, membrane read-out): none here
-EXTENDED_NONE = {"synaptic_current": 0, "delay_write": 0, "delay_read": 0, "membrane_read": 0}
+# the extended neuron model's operations (cuba current, delay ring buffer, membrane read-out) and the
+# per-fired-neuron spike cost: none here
+EXTENDED_NONE = {"synaptic_current": 0, "delay_write": 0, "delay_read": 0, "membrane_read": 0, "spike_fired": 0}
 
 
 def ops(message_in, synop, active, idle, spike_out, hop_ew, hop_ns, local, barrier, hop_chip=0):

@@ -105,6 +105,7 @@ def test_hand_computed_two_cores_three_neurons(small_hw):
         "neuron_update_active": 2,
         "neuron_update_idle": 0,
         "spike_out": 1,
+        "spike_fired": 1,  # neuron 0 fires (free on the small preset)
         "hop_ew": 1,
         "hop_ns": 0,
         "local": 0,
