@@ -52,10 +52,8 @@ import numpy as np
 
 from neurosim.errors import NetworkError
 from neurosim.interop.torch_trace import pool_node, to_numpy, traced_network
-
-IF_TAU_STEPS = 2.0**30
-"""A membrane that never decays (``alpha = 1``) with a current: ``tau_mem = 2**30 dt``, whose
-decay ``1 - 2**-30`` rounds to 1 in float32."""
+from neurosim.io.nir_nodes import checked_dt
+from neurosim.io.nir_tau import tau_for_decay
 
 
 def from_sinabs(module, example_input, *, dt: float | None = None, name: str | None = None):
@@ -63,9 +61,7 @@ def from_sinabs(module, example_input, *, dt: float | None = None, name: str | N
     spikes (and readout membranes) equal Sinabs' forward per neuron and frame (conventions and the
     float caveat: module docstring). The model runs ``example_input`` twice (shapes, then the
     exporter's trace); its neuron states are put back afterwards."""
-    dt = 1e-3 if dt is None else float(dt)
-    if not (np.isfinite(dt) and dt > 0):
-        raise NetworkError(f"dt must be a positive number of seconds, got {dt!r}")
+    dt = 1e-3 if dt is None else checked_dt(dt)
     c = _classes()
     strip = _leading_dims(module, c)
     converter = lambda shapes: _Converter(c, shapes, dt)
@@ -157,12 +153,12 @@ class _Converter:
         alpha_syn = None if m.alpha_syn_calculated is None else self._full(m, m.alpha_syn_calculated)
         spiking = m.spike_fn is not None
         meta = self._spike_meta(m, where) if spiking else {}
-        tau = np.where(alpha < 1, self.dt / (1.0 - alpha.astype(np.float64)), IF_TAU_STEPS * self.dt)
+        tau = tau_for_decay(where, "alpha_mem", alpha, self.dt)
         r = gain * tau / self.dt
         if alpha_syn is not None:
             if not np.all((alpha_syn > 0) & (alpha_syn < 1)):
                 raise NetworkError(f"{where}: alpha_syn = exp(-1/tau_syn) must be inside (0, 1): check tau_syn")
-            syn = dict(tau_syn=self.dt / (1.0 - alpha_syn.astype(np.float64)), tau_mem=tau, r=r)
+            syn = dict(tau_syn=tau_for_decay(where, "alpha_syn", alpha_syn, self.dt), tau_mem=tau, r=r)
             syn.update(v_leak=np.zeros_like(tau), w_in=alpha_syn / (1.0 - alpha_syn.astype(np.float64)))
             node = nir.CubaLIF(v_threshold=self._threshold(m), **syn) if spiking else nir.CubaLI(**syn)
             node.metadata.update(current_lag=False)

@@ -84,6 +84,7 @@ import scipy.sparse as sp
 
 from neurosim.errors import NetworkError
 from neurosim.interop.decay import tau_for_decay
+from neurosim.io.nir_nodes import checked_dt
 from neurosim.io.nir_read import from_nir
 from neurosim.neuron import DTYPE
 
@@ -178,15 +179,7 @@ def _kind(m) -> str | None:
 
 
 def _check_dt(dt) -> float:
-    if dt is None:
-        return DEFAULT_DT
-    try:
-        dt = float(dt)
-    except (TypeError, ValueError):
-        raise NetworkError(f"dt must be a number of seconds, got {dt!r}") from None
-    if not (math.isfinite(dt) and dt > 0):
-        raise NetworkError(f"dt must be a positive number of seconds, got {dt!r}")
-    return dt
+    return DEFAULT_DT if dt is None else checked_dt(dt)
 
 
 def _check_modules(model) -> None:

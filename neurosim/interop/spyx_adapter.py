@@ -63,6 +63,7 @@ import numpy as np
 from neurosim.describe.network import Network
 from neurosim.errors import NetworkError
 from neurosim.interop.decay import tau_for_decay
+from neurosim.io.nir_nodes import checked_dt
 from neurosim.io.nir_read import from_nir
 
 DEFAULT_DT = 1e-3
@@ -88,9 +89,7 @@ def from_spyx(
     from flax import nnx  # noqa: PLC0415 - the framework is an optional extra
     from spyx.nir import to_nir  # noqa: PLC0415
 
-    dt = DEFAULT_DT if dt is None else float(dt)
-    if not (np.isfinite(dt) and dt > 0):
-        raise NetworkError(f"dt must be a positive number of seconds, got {dt!r}")
+    dt = DEFAULT_DT if dt is None else checked_dt(dt)
     layers = list(model.layers) if isinstance(model, nnx.Sequential) else [model]
     if not layers:
         raise NetworkError("the spyx model has no layers")

@@ -60,6 +60,17 @@ MAX_FILE_VALUES = 2 * MAX_SYNAPSES
 dataset shapes before any is read."""
 
 
+def checked_dt(dt) -> float:
+    """``dt`` (seconds per frame) as a positive, finite float, else a one-line :class:`NetworkError`."""
+    try:
+        dt = float(np.asarray(dt).item())
+    except (TypeError, ValueError):
+        raise NetworkError(f"dt must be a number of seconds, got {dt!r}") from None
+    if not (np.isfinite(dt) and dt > 0):
+        raise NetworkError(f"dt must be a positive number of seconds, got {dt!r}")
+    return dt
+
+
 def node_type(node) -> str:
     return type(node).__name__
 

@@ -152,6 +152,7 @@ from neurosim.io.nir_nodes import (
     NEURON_TYPES,
     RECURRENT_KEY,
     SUPPORTED_NODES,
+    checked_dt,
     node_place,
     node_type,
 )
@@ -501,13 +502,7 @@ def _resolve_dt(graph: nir.NIRGraph, nodes: dict, dt):
                 f"(needed by {node_type(nodes[timed[0]])} node {timed[0]!r})"
             )
         return None
-    try:
-        dt = float(np.asarray(dt).item())
-    except (TypeError, ValueError):
-        raise NetworkError(f"dt must be a number of seconds, got {dt!r}") from None
-    if not (np.isfinite(dt) and dt > 0):
-        raise NetworkError(f"dt must be a positive number of seconds, got {dt!r}")
-    return dt
+    return checked_dt(dt)
 
 
 def _biases(nodes: dict, g: nx.DiGraph, lin_order: list[str], shapes: Shapes) -> dict[str, np.ndarray]:
