@@ -126,19 +126,10 @@ def build_graph(
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata=meta)
 
 
-def write_nir(
-    path,
-    weights,
-    *,
-    beta: float,
-    threshold: float = 1.0,
-    fire_equal: bool = False,
-    dt: float = 1e-3,
-    metadata: dict[str, Any] | None = None,
-    biases=None,
-) -> Path:
-    """Write the MLP to ``path`` with ``nir.write``; ``metadata`` goes under ``neurosim``;
-    ``biases`` (None: zeros) become the Affine biases.
+def write_nir(path, weights, **graph_options) -> Path:
+    """Write the MLP to ``path`` with ``nir.write``; ``graph_options`` are :func:`build_graph`'s
+    (``beta``, ``threshold``, ``fire_equal``, ``dt``, ``metadata``: under ``neurosim``, ``biases``:
+    None for zeros, the Affine biases).
 
     The trainer's metadata keys: ``mode``, ``scheduler``, ``group_size``, ``max_steps``,
     ``stop_after_output`` (-1 = off), ``dt``, ``beta``, ``threshold``, ``threshold_convention``
@@ -149,9 +140,7 @@ def write_nir(
     """
 
     path = Path(path)
-    graph = build_graph(
-        weights, beta=beta, threshold=threshold, fire_equal=fire_equal, dt=dt, metadata=metadata, biases=biases
-    )
+    graph = build_graph(weights, **graph_options)
     path.parent.mkdir(parents=True, exist_ok=True)
     nir.write(str(path), graph)
     return path
