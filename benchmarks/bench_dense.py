@@ -2,9 +2,14 @@
 
 1024 -> 1024 -> 1024 -> 512 -> 10 (about 2.6 M synapses), 64 neurons per core (57 cores), 1000
 frames of random input spikes, Loihi preset: the workload SANA-FE was measured on
-(../shared/reference/peer-figures.md). Prints synaptic events per second of wall time and peak RSS.
+(../shared/reference/peer-figures.md). Prints synaptic events per second of wall time and peak RSS,
+and, timed in the same run, a plain numpy LIF forward of the same work (same weights, same input
+spikes, :func:`neurosim.neuron.step`; each frame adds the weight rows of the spiking neurons):
+the simulator's events per second as a ratio to it (the machine is shared and noisy: compare
+figures of one run only). Events are synaptic events: the fan-out of the spiking neurons.
 
     python benchmarks/bench_dense.py [--frames 1000] [--rate 0.1] [--hw hw_configs/loihi.yaml]
+        [--mode sync|async|timestep] [--scope core|global] [--noc free|contention|both]
 """
 
 from __future__ import annotations
@@ -64,6 +69,33 @@ def main(argv=None):
         run(a, noc)
 
 
+def numpy_forward(net: Network, stim: np.ndarray, grid: float = 0.0) -> tuple[int, int, float]:
+    """A plain numpy LIF forward of one sample ``stim`` (frames x inputs) through the chain of
+    dense layers of ``net``: per frame and layer, the current is the sum of the weight rows of the
+    spiking sources, then :func:`neurosim.neuron.step`. Returns (neuron spikes, synaptic events,
+    CPU seconds); the weights are made dense before the clock starts."""
+    from neurosim.neuron import DTYPE, step
+
+    layers = [
+        (np.ascontiguousarray(pr.weights.toarray(), DTYPE), np.diff(pr.weights.indptr), net.by_name[pr.target])
+        for pr in net.projections
+    ]
+    state = [(np.zeros(p.size, DTYPE), np.zeros(p.size, DTYPE), np.zeros(p.size, bool)) for _, _, p in layers]
+    spikes = events = 0
+    t0 = time.process_time()
+    for frame in stim:
+        s = frame
+        for k, (w, fan_out, pop) in enumerate(layers):
+            idx = np.flatnonzero(s)
+            events += int(fan_out[idx].sum())
+            cur = w[idx].sum(axis=0, dtype=DTYPE)
+            v, i, pending = state[k]
+            s, v, i, pending = step(v, i, pending, cur, pop.neurons, grid)
+            state[k] = (v, i, pending)
+            spikes += int(s.sum())
+    return spikes, events, time.process_time() - t0
+
+
 def run(a, noc: str):
     t0 = time.perf_counter()
     hw = load_hardware(a.hw, {"router.contention": noc == "contention"})
@@ -71,7 +103,7 @@ def run(a, noc: str):
     mapping = map_network(net, hw, neurons_per_core=a.neurons_per_core)
     stim = np.random.default_rng(a.seed + 1).random((1, a.frames, SIZES[0])) < a.rate
     t_load = time.perf_counter() - t0
-    t1 = time.perf_counter()
+    t1, c1 = time.perf_counter(), time.process_time()
     res = simulate(
         hw,
         net,
@@ -84,25 +116,33 @@ def run(a, noc: str):
         scope=a.scope,
         policy=a.policy,
     )
-    wall = time.perf_counter() - t1
+    wall, cpu = time.perf_counter() - t1, time.process_time() - c1
     s = res.samples[0]
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    np_spikes, np_events, np_cpu = numpy_forward(net, stim[0], hw.core.membrane_grid)
     print(
         f"network: {net.n_neurons} neurons, {net.n_synapses} synapses, {len(mapping.used_cores)} cores "
         f"on {hw.name}; {a.frames} frames, input rate {a.rate}; mode {a.mode}"
         + (f" ({a.scope} scheduler, {a.policy})" if a.mode == "async" else "")
         + f"; NoC {'with contention and back-pressure' if noc == 'contention' else 'contention-free'}"
     )
-    print(f"load+map: {t_load:.2f} s; simulation wall time: {wall:.2f} s")
+    print(f"load+map: {t_load:.2f} s; simulation wall time: {wall:.2f} s, CPU time: {cpu:.2f} s")
     print(
         f"spikes: {s.spikes + s.input_spikes} ({s.spikes} neuron, {s.input_spikes} input); "
         f"synaptic events: {s.synops}; messages: {s.messages_sent}"
     )
     print(
-        f"synaptic events per second: {s.synops / wall / 1e6:.1f} M/s; "
+        f"synaptic events per CPU second: {s.synops / cpu / 1e6:.1f} M/s ({s.synops / wall / 1e6:.1f} M/s of wall); "
         f"spikes per second: {(s.spikes + s.input_spikes) / wall / 1e3:.0f} k/s"
     )
     print(f"simulated latency: {s.cycles} cycles = {s.cycles * hw.cycle_s * 1e3:.3f} ms")
+    same = "same spikes and events" if (np_spikes, np_events) == (s.spikes, s.synops) else "DIFFERENT work"
+    ratio = (np_events / np_cpu) / (s.synops / cpu) if s.synops and np_events and cpu else float("nan")
+    print(
+        f"numpy forward: {np_cpu:.3f} CPU s, {np_events / max(np_cpu, 1e-9) / 1e6:.1f} M events/s ({same}"
+        + ("" if a.mode == "sync" else "; async and timestep spikes differ from the sync forward")
+        + f"); simulator / numpy per CPU second: {ratio:.1f}x"
+    )
     print(f"peak RSS: {rss_mb:.0f} MB\n")
 
 

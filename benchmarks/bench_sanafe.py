@@ -51,6 +51,13 @@ SANAFE_RULES = {
     "core.latency_spike_fired_cycles": 300,
     "core.energy_spike_out_pj": 111.0,
     "core.latency_spike_out_cycles": 51,
+    # SANA-FE arch/loihi.yaml's synapse units (energy_process_spike, latency_process_spike at the
+    # preset's 0.1 ns cycle); the projections name them (_with_units): conv layers conv, dense ones dense
+    "core.synapse_units": {
+        "dense": {"energy_synop_pj": 35.5, "latency_synop_cycles": 38},
+        "sparse": {"energy_synop_pj": 33.6, "latency_synop_cycles": 47},
+        "conv": {"energy_synop_pj": 24.0, "latency_synop_cycles": 31},
+    },
 }
 
 
@@ -74,15 +81,28 @@ def workload(a, hw):
 
     if a.net == "dense":
         sizes = QUICK_SIZES if a.quick else SIZES
-        net = dense_network(a.seed, sizes=sizes)
+        net = _with_units(dense_network(a.seed, sizes=sizes), a)
         if a.dense_decay != 0.9:
             net = _with_decay(net, a.dense_decay)
         stim = np.random.default_rng(a.seed + 1).random((a.steps, sizes[0])) < a.rate
         npc = 16 if a.quick else a.neurons_per_core
         return net, (lambda: map_network(net, hw, neurons_per_core=npc)), stim
     data = _dvs_data()
-    net = sm.dvs_network(data)
+    net = _with_units(sm.dvs_network(data), a)
     return net, (lambda: sm.dvs_mapping(net, hw)), sm.dvs_input_spikes(data, a.steps)
+
+
+def _with_units(net, a):
+    """With ``--rules sanafe``: each projection names SANA-FE's synapse unit of its kind (the dense
+    net's projections and the conv net's last one ``dense``, the conv layers ``conv``)."""
+    from dataclasses import replace  # noqa: PLC0415
+
+    if a.rules != "sanafe":
+        return net
+    kind = {
+        pr.target: "conv" if pr.target.startswith("conv") and a.net == "conv" else "dense" for pr in net.projections
+    }
+    return replace(net, projections=tuple(replace(pr, synapse_unit=kind[pr.target]) for pr in net.projections))
 
 
 def _with_decay(net, decay: float):
@@ -479,7 +499,8 @@ def main(argv=None):
         choices=["sanafe", "neurosim"],
         default="sanafe",
         help="sanafe (default): neurosim runs with SANA-FE's Loihi rules (core.update_rule nonzero_state, "
-        "core.membrane_grid 2**-6, its per-fired-neuron and per-message spike costs); neurosim: the hardware "
+        "core.membrane_grid 2**-6, its per-fired-neuron and per-message spike costs, its synapse units per "
+        "projection kind); neurosim: the hardware "
         "file's own rules",
     )
     ap.add_argument("--timeout", type=float, default=3600, help="seconds per worker process")

@@ -8,7 +8,9 @@ Costs come from the neurosim preset, per operation, as SANA-FE's pipeline units 
   is ``v != 0``, an input, or a bias, neurosim's ``core.update_rule: nonzero_state``),
   ``energy/latency_spike_out`` = neurosim's ``spike_fired`` (per fired neuron);
 * axon out: ``energy/latency_message_out`` = neurosim's ``spike_out`` (booked per message in both);
-* axon in: ``message_in``; synapse: ``synop``; tile hops: ``hop_ew`` / ``hop_ns``;
+* axon in: ``message_in``; synapse: ``synop`` (``ns_synapse``), and one synapse unit per
+  ``core.synapse_units`` entry (``ns_synapse_<unit>``), the default of the groups whose incoming
+  projections name it (``Projection.synapse_unit``); tile hops: ``hop_ew`` / ``hop_ns``;
 * barrier: SANA-FE's ``sync_model: table`` with neurosim's barrier latency for 1..tiles tiles.
 
 SANA-FE has no within-tile delivery cost (neurosim: ``local``), no barrier energy and no static
@@ -118,12 +120,31 @@ def arch_yaml(hw: HardwareSpec, input_units: int) -> str:
                 model: current_based
                 energy_process_spike: {c.energy_synop_pj * 1e-12:.6e}
                 latency_process_spike: {c.latency_synop_cycles * s:.6e}
-          axon_out:
+{_unit_yaml(hw)}          axon_out:
             - name: ns_axon_out
               attributes:
                 energy_message_out: {c.energy_spike_out_pj * 1e-12:.6e}
                 latency_message_out: {c.latency_spike_out_cycles * s:.6e}
 """
+
+
+def synapse_unit_name(unit: str | None) -> str:
+    """SANA-FE's synapse unit for neurosim's ``Projection.synapse_unit`` (None: the core's figures)."""
+    return "ns_synapse" if unit is None else f"ns_synapse_{unit}"
+
+
+def _unit_yaml(hw: HardwareSpec) -> str:
+    """One SANA-FE synapse unit per ``core.synapse_units`` entry (its per-spike energy and latency)."""
+    s = hw.cycle_s
+    return "".join(
+        f"""            - name: {synapse_unit_name(name)}
+              attributes:
+                model: current_based
+                energy_process_spike: {u.energy_synop_pj * 1e-12:.6e}
+                latency_process_spike: {u.latency_synop_cycles * s:.6e}
+"""
+        for name, u in hw.core.synapse_units.items()
+    )
 
 
 def sanafe_core(hw: HardwareSpec, core: int) -> tuple[int, int]:
@@ -160,6 +181,19 @@ def _uniform(p: Population) -> dict:
     return attrs
 
 
+def _incoming_unit(net: Network, target: str) -> str | None:
+    """The synapse unit of the projections into ``target``: SANA-FE picks a synapse's unit by its
+    target neuron (the group's ``default_synapse_hw_name``; a connection's own one is ignored in
+    2.2.9), so the projections into one population must agree."""
+    units = {pr.synapse_unit for pr in net.projections if pr.target == target}
+    if len(units) > 1:
+        raise NetworkError(
+            f"population {target!r}: its incoming projections name synapse units {sorted(map(str, units))}; "
+            "SANA-FE picks one unit per target neuron (give them one unit)"
+        )
+    return units.pop() if units else None
+
+
 def build_snn(sanafe, arch, hw: HardwareSpec, net: Network, mapping: Mapping, stim: np.ndarray, *, log_spikes: bool):
     """The SANA-FE Network of ``net`` (same weights, parameters and neuron-by-neuron mapping) with
     the input spike trains ``stim`` (frames x input neurons, bool). Returns (network, groups,
@@ -178,7 +212,12 @@ def build_snn(sanafe, arch, hw: HardwareSpec, net: Network, mapping: Mapping, st
             g = snn.create_neuron_group(p.name, p.size, log_spikes=log_spikes, soma_hw_name=f"{INPUT_UNIT}[0]")
         else:
             g = snn.create_neuron_group(
-                p.name, p.size, model_attributes=_uniform(p), log_spikes=log_spikes, soma_hw_name=LIF_UNIT
+                p.name,
+                p.size,
+                model_attributes=_uniform(p),
+                log_spikes=log_spikes,
+                soma_hw_name=LIF_UNIT,
+                default_synapse_hw_name=synapse_unit_name(_incoming_unit(net, p.name)),
             )
         groups[p.name] = g
     for pr in net.projections:

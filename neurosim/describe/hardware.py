@@ -62,6 +62,8 @@ MIN_BANDWIDTH, MAX_BANDWIDTH = 1e-9, 1e6
 """Link bandwidth range (messages per cycle): a message occupies a link for at most 1e9 cycles."""
 MAX_BUFFER_DEPTH = 10**6
 MAX_BARRIER_ROWS = 10_000
+MAX_SYNAPSE_UNITS = 1_000
+"""Most named synapse units of a core (``core.synapse_units``)."""
 
 # Numbers are strict: a YAML string ("64"), a boolean (yes/true would read as 1) or a float with an
 # integer value (4.0) is a wrong type, not silently coerced; an int is accepted where a float is
@@ -117,6 +119,24 @@ def _grid(v: float) -> float:
     if v != 0 and (v > 1 or math.frexp(v)[0] != 0.5 or v < 2.0**-60):
         raise ValueError(f"membrane_grid must be 0 (off) or a power of two 2**-k, k = 0..60, got {v!r}")
     return v
+
+
+class SynapseUnitSpec(_Frozen):
+    """A synapse unit (SANA-FE's ``synapse`` units): the cost of one synaptic operation of the
+    projections that name it (``Projection.synapse_unit``), in place of the core's
+    ``energy_synop_pj`` / ``latency_synop_cycles``."""
+
+    energy_synop_pj: EnergyPJ = Field(description="energy of one synaptic operation of this unit")
+    latency_synop_cycles: Cycles = Field(description="core cycles of one synaptic operation of this unit")
+
+
+def _unit_names(units: dict) -> dict:
+    for name in units:
+        if not name or len(name) > 200 or any(c in "@/\\" or ord(c) < 32 or c.isspace() for c in name):
+            raise ValueError(
+                f"synapse unit name {name!r}: 1..200 characters, no '@', '/', '\\', spaces or control characters"
+            )
+    return units
 
 
 class CoreSpec(_Frozen):
@@ -178,6 +198,13 @@ class CoreSpec(_Frozen):
         0.0,
         description="0: off; else a power of two 2**-k: after the leak the membrane is truncated toward zero "
         "to this grid (Loihi's integer arithmetic; SANA-FE's loihi_quantize uses 2**-6)",
+    )
+    synapse_units: Annotated[dict[str, SynapseUnitSpec], AfterValidator(_unit_names)] = Field(
+        {},
+        max_length=MAX_SYNAPSE_UNITS,
+        description="named synapse units {name: {energy_synop_pj, latency_synop_cycles}}: a projection naming "
+        "one (Projection.synapse_unit) pays its figures per synaptic operation instead of the core's synop "
+        "figures (SANA-FE's synapse units: arch/loihi.yaml has dense, sparse and conv ones); empty: one figure",
     )
 
 

@@ -4,7 +4,9 @@ Generated from the pydantic model :class:`neurosim.describe.hardware.HardwareSpe
 drifts from what the loader accepts: the keys, their types, required keys, defaults, lower bounds,
 unknown keys refused (``additionalProperties: false``) and the descriptions of the sections. The
 loader is stricter still: the upper limits (hw_configs/README.md, "Limits"), strictly increasing
-barrier rows, a chip grid's link figures and integers written as ``4.0`` are checked at load only.
+barrier rows, a chip grid's link figures, synapse unit names (``core.synapse_units``: no ``@``, ``/``,
+backslash, spaces or control characters; each unit's two figures and no other key are in the schema)
+and integers written as ``4.0`` are checked at load only.
 ``neurosim hw schema`` prints it; see hw_configs/README.md, "Editor support".
 """
 

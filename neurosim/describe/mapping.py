@@ -15,6 +15,7 @@ import scipy.sparse as sp
 
 from neurosim.describe.hardware import HardwareSpec
 from neurosim.describe.network import Network, count_values
+from neurosim.describe.sparse_kernels import kernels
 from neurosim.errors import MappingError
 
 
@@ -38,7 +39,11 @@ class Mapping:
 def message_table(net: Network, core_of: np.ndarray, n_cores: int) -> sp.csr_array:
     """``[source neuron, core]``: the synapses a spike of the source reaches in the core, for every
     (source, core) pair with at least one (CSR, sorted, int64 counts): one message per entry. Built
-    from the synapse pattern's column indices without a COO copy."""
+    from the synapse pattern's column indices without a COO copy; from the projections, one
+    source population at a time, when they are disjoint (:attr:`Network.disjoint`: the same
+    table, without the global matrices)."""
+    if net.disjoint:
+        return _table_by_source(net, core_of, n_cores)
     indptr, indices = net.pattern_arrays()
     idx_t = np.int32 if max(n_cores, indices.size) < np.iinfo(np.int32).max else np.int64
     cores = core_of.astype(idx_t)[indices]
@@ -46,6 +51,51 @@ def message_table(net: Network, core_of: np.ndarray, n_cores: int) -> sp.csr_arr
     del cores
     table.sum_duplicates()  # sorts each row's cores and counts the synapses per (source, core)
     table.data = table.data.astype(np.int64)
+    return table
+
+
+def _table_by_source(net: Network, core_of: np.ndarray, n_cores: int) -> sp.csr_array:
+    """:func:`message_table` of a network of disjoint projections: the rows of each source
+    population from its projections (their target cores counted per row), written in place into
+    arrays of the network's synapse count (an upper bound of the entries; views of the entries
+    used, copied by scipy when they are under half of it)."""
+    n, bound = net.n_neurons, net.n_synapses
+    idx_t = np.int32 if max(n_cores, bound) < np.iinfo(np.int32).max else np.int64
+    core_t = np.int32 if n_cores < np.iinfo(np.int32).max else np.int64
+    cores = core_of.astype(core_t)
+    ptr_t = np.int32 if max(n, bound) < np.iinfo(np.int32).max else np.int64
+    indptr = np.zeros(n + 1, ptr_t)
+    indices = np.empty(bound, idx_t)
+    data = np.empty(bound, np.int64)
+    at = 0
+    k = kernels(bound)
+    buf = np.empty(max((int(np.diff(pr.weights.indptr).max(initial=0)) for pr in net.projections), default=0), core_t)
+    for p in net.populations:  # population order: the rows, and their entries, in order
+        out = [pr for pr in net.projections if pr.source == p.name]
+        if k is not None and len(out) == 1:  # compiled: one pass over the rows, no temporary
+            w, t, rows = out[0].weights, net.span(out[0].target), net.span(p.name)
+            at = k["row_cores"](w.indptr, w.indices, cores[t], rows.start, indptr, indices, data, at, buf)
+            continue
+        part = None
+        for pr in net.projections:
+            if pr.source != p.name:
+                continue
+            w, t = pr.weights, net.span(pr.target)
+            m = sp.csr_array((np.ones(w.nnz, np.int32), cores[t][w.indices], w.indptr.copy()), shape=(p.size, n_cores))
+            m.sum_duplicates()  # each row's cores, sorted, with the synapses there
+            part = m if part is None else part + m  # the target populations differ: counts add
+        if part is None:
+            continue
+        rows = net.span(p.name)
+        indptr[rows.start + 1 : rows.stop + 1] = part.indptr[1:] + at
+        indices[at : at + part.nnz] = part.indices
+        data[at : at + part.nnz] = part.data
+        at += part.nnz
+        del part, m
+    del cores
+    np.maximum.accumulate(indptr, out=indptr)  # rows of populations without projections: empty
+    table = sp.csr_array((data[:at], indices[:at], indptr), shape=(n, n_cores))
+    table.has_canonical_format = True
     return table
 
 
@@ -76,8 +126,21 @@ def core_loads(
     return {"neurons": neurons, "synapses": synapses, "axons": axons}
 
 
+_CHECKED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def check_mapping(net: Network, hw: HardwareSpec, m: Mapping) -> None:
-    """Raise :class:`MappingError` with the numbers when the mapping does not fit the hardware."""
+    """Raise :class:`MappingError` with the numbers when the mapping does not fit the hardware.
+    A mapping that passed for this network and hardware passes again at once (all three are
+    frozen: :func:`~neurosim.mapping.registry.map_network` checks it, then :class:`Chip` does)."""
+    hit = _CHECKED.get(m)
+    if hit is not None and hit[0]() is net and hit[1] is hw:
+        return
+    _check_mapping(net, hw, m)
+    _CHECKED[m] = (weakref.ref(net), hw)
+
+
+def _check_mapping(net: Network, hw: HardwareSpec, m: Mapping) -> None:
     if m.core_of.shape != (net.n_neurons,):
         raise MappingError(f"mapping covers {m.core_of.size} neurons, network {net.name!r} has {net.n_neurons}")
     if m.core_of.size and (m.core_of.min() < 0 or m.core_of.max() >= hw.n_cores):

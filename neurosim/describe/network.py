@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from neurosim.describe.sparse_kernels import kernels
 from neurosim.errors import NetworkError
 from neurosim.neuron import DTYPE, NeuronParams
 
@@ -73,14 +74,21 @@ class Projection:
     ``i`` to target neuron ``j`` (local indices). ``delay`` is the synaptic delay in frames: a
     spike of frame ``f`` is integrated in frame ``f + delay`` (0: the same frame; a recurrent
     projection, whose target does not come after its source, needs at least 1 and has 1 when
-    given 0, see :meth:`Network.delay_of`)."""
+    given 0, see :meth:`Network.delay_of`). ``synapse_unit``: the hardware's synapse unit whose
+    figures its synaptic operations pay (``core.synapse_units``; None: the core's synop figures)."""
 
     source: str
     target: str
     weights: sp.csr_array
     delay: int = 0
+    synapse_unit: str | None = None
 
     def __post_init__(self):
+        if self.synapse_unit is not None and (not isinstance(self.synapse_unit, str) or not self.synapse_unit):
+            raise NetworkError(
+                f"projection {self.source}->{self.target}: synapse_unit must be a unit name or None, "
+                f"got {self.synapse_unit!r}"
+            )
         if isinstance(self.delay, bool) or not isinstance(self.delay, (int, np.integer)) or self.delay < 0:
             raise NetworkError(
                 f"projection {self.source}->{self.target}: delay must be a whole number of frames >= 0, "
@@ -272,8 +280,9 @@ class Network:
 
     @property
     def max_delay(self) -> int:
-        """The longest delivery delay in frames (0: every projection delivers in its frame)."""
-        return max(self._weights_by_delay, default=0)
+        """The longest delivery delay in frames (0: every projection delivers in its frame); the
+        largest key of :meth:`weights_by_delay`, read from the projections (no global matrix)."""
+        return max((self.delay_of(pr) for pr in self.projections), default=0)
 
     @property
     def weights(self) -> sp.csr_array:
@@ -305,12 +314,84 @@ class Network:
         return self._global([pr for pr in self.projections if pr.delay >= 1])
 
     @cached_property
+    def disjoint(self) -> bool:
+        """No two projections join the same (source, target) populations: every synapse of the
+        global matrices is then one entry of one projection (non-zero: a projection drops its
+        zeros), so what the set-up needs can be read from the projections one at a time, without
+        building the global matrices (8 bytes a synapse more)."""
+        return len({(pr.source, pr.target) for pr in self.projections}) == len(self.projections)
+
+    @cached_property
     def fan_in(self) -> np.ndarray:
         """Synapses into each neuron (every projection, whatever its delay): a count of the CSR column
         indices, without building a CSC copy."""
         out = np.zeros(self.n_neurons, np.int64)
+        if self.disjoint:  # the same count, projection by projection
+            for pr in self.projections:
+                out[self.span(pr.target)] += count_values(pr.weights.indices, self.by_name[pr.target].size)
+            return out
         for m in self._weights_by_delay.values():
             out += count_values(m.indices, self.n_neurons)
+        return out
+
+    def index_dtype(self, nnz: int | None = None) -> type:
+        """int32 when every neuron index and ``nnz`` (default: the synapses) fit, else int64."""
+        nnz = self.n_synapses if nnz is None else nnz
+        return np.int32 if max(self.n_neurons, nnz) < np.iinfo(np.int32).max else np.int64
+
+    def sources_of(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(indptr, indices)``: the global source neurons of every neuron's synapses (every
+        projection, whatever its delay; CSC of the non-zero pattern of :attr:`weights` plus
+        :attr:`recurrent_weights`). Built from the projections one at a time when they are
+        :attr:`disjoint` (the sources of a neuron then in projection order, not sorted), without
+        the global matrices and their sum; a new pair of arrays on every call."""
+        if not self.disjoint:
+            csc = (self.weights + self.recurrent_weights).tocsc()
+            return csc.indptr, csc.indices
+        n = self.n_neurons
+        idx_t = self.index_dtype()
+        indptr = np.zeros(n + 1, np.int64)
+        np.cumsum(self.fan_in, out=indptr[1:])
+        indices: np.ndarray = np.empty(int(indptr[-1]), idx_t)
+        k = kernels(self.n_synapses)
+        if k is not None:  # compiled: one pass a projection, no temporary
+            at = indptr[:-1].copy()  # each neuron's next free place
+            for pr in self.projections:
+                span, off = self.span(pr.target), int(self.offsets[self.index[pr.source]])
+                k["transpose_into"](pr.weights.indptr, pr.weights.indices, off, at[span], indices)
+            return indptr, indices
+        filled = np.zeros(n, np.int64)  # sources written per neuron so far
+        for pr in self.projections:
+            w = pr.weights
+            # the CSC pattern of the projection (1-byte data: only the indices are kept)
+            csc = sp.csr_array((np.zeros(w.nnz, np.bool_), w.indices, w.indptr), shape=w.shape).tocsc()
+            span, off = self.span(pr.target), int(self.offsets[self.index[pr.source]])
+            col = np.diff(csc.indptr)
+            if not filled[span].any() and self._only_into(pr):
+                a = int(indptr[span.start])
+                np.add(csc.indices, off, out=indices[a : a + csc.nnz], dtype=idx_t, casting="unsafe")
+            else:
+                base = indptr[span.start : span.stop] + filled[span]
+                pos = np.repeat(base - csc.indptr[:-1], col) + np.arange(csc.nnz)
+                indices[pos] = csc.indices + off
+            filled[span] += col
+            del csc
+        return indptr, indices
+
+    def _only_into(self, pr: Projection) -> bool:
+        """Whether ``pr`` is the only projection into its target population."""
+        return sum(q.target == pr.target for q in self.projections) == 1
+
+    def ring_targets(self) -> np.ndarray:
+        """Whether each neuron receives a synapse of a projection that declares a delay (it reads
+        a delay ring slot each frame): the columns of :attr:`declared_delay_weights`, read from the
+        projections when they are :attr:`disjoint`."""
+        if not self.disjoint:
+            return count_values(self.declared_delay_weights.indices, self.n_neurons) > 0
+        out = np.zeros(self.n_neurons, bool)
+        for pr in self.projections:
+            if pr.delay >= 1:
+                out[self.span(pr.target)] |= count_values(pr.weights.indices, self.by_name[pr.target].size) > 0
         return out
 
     def pattern_arrays(self) -> tuple[np.ndarray, np.ndarray]:

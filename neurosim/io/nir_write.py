@@ -50,6 +50,12 @@ def network_to_nir(net: Network) -> nir.NIRGraph:
     """The NIR graph of ``net`` (layout in the module docstring). The graph is built without NIR's
     type inference (which would add Output nodes to dead-end populations); its types are
     consistent all the same."""
+    for pr in net.projections:
+        if pr.synapse_unit is not None:
+            raise NetworkError(
+                f"projection {pr.source!r} -> {pr.target!r}: synapse_unit {pr.synapse_unit!r} has no NIR field "
+                "and would be lost; write the network without it and name the unit after loading"
+            )
     taken: set[str] = {p.name for p in net.populations}
     nodes: dict[str, nir.NIRNode] = {}
     edges: list[tuple[str, str]] = []

@@ -58,6 +58,13 @@ def _loop():
     return _compiled
 
 
+def _index_array(a) -> np.ndarray:
+    """``a`` as it is when it holds 32- or 64-bit integers (no copy: a 64-bit copy of the
+    synapse indices was 8 bytes per synapse at the peak of the set-up), else as 64-bit."""
+    a = np.ascontiguousarray(a)
+    return a if a.dtype in (np.int32, np.int64) else a.astype(np.int64)
+
+
 def sequential_fill(indptr, indices, starts, cap_n: int, cap_ax: int, cap_syn: int, compiled: bool | None = None):
     """``(core_of, bad)``: the logical core of every neuron, and -1 or the first neuron whose
     fan-in no core takes. ``compiled``: numba (when installed) or Python; None picks numba above
@@ -69,6 +76,6 @@ def sequential_fill(indptr, indices, starts, cap_n: int, cap_ax: int, cap_syn: i
     if compiled is None:
         compiled = indices.size > COMPILE_ABOVE
     loop = _loop() if compiled else fill_loop
-    args = (indptr.astype(np.int64), indices.astype(np.int64), starts, n, cap_n, cap_ax, cap_syn)
+    args = (_index_array(indptr), _index_array(indices), starts, n, cap_n, cap_ax, cap_syn)
     bad = loop(*args, core_of, seen, touched)
     return core_of, int(bad)

@@ -146,13 +146,14 @@ def sequential(net: Network, hw: HardwareSpec, neurons_per_core: int | None = No
     logical core of every neuron."""
     cap_n = min(neurons_per_core or hw.core.max_neurons, hw.core.max_neurons)
     cap_ax, cap_syn = hw.core.max_fan_in, hw.core.max_synapses or np.iinfo(np.int64).max
-    csc = (net.weights + net.recurrent_weights).tocsc()
+    indptr, indices = net.sources_of()
     starts = np.zeros(net.n_neurons, np.bool_)
     starts[net.offsets[:-1][np.diff(net.offsets) > 0]] = True
-    core_of, bad = sequential_fill(csc.indptr, csc.indices, starts, int(cap_n), int(cap_ax), int(min(cap_syn, 2**62)))
+    core_of, bad = sequential_fill(indptr, indices, starts, int(cap_n), int(cap_ax), int(min(cap_syn, 2**62)))
+    del indices
     if bad >= 0:
         pop = net.populations[int(net.population_of[bad])].name
-        fan = int(csc.indptr[bad + 1] - csc.indptr[bad])
+        fan = int(indptr[bad + 1] - indptr[bad])
         raise MappingError(
             f"neuron {bad} of population {pop!r} has fan-in {fan}; a core of "
             f"{hw.name!r} takes at most {min(cap_ax, cap_syn)}"

@@ -1,28 +1,43 @@
 """Asynchronous execution with a scheduler per core: the hardware view.
 
 Each core is an independent SimPy process with its own ready queue. It serves, in this order of
-preference: the messages that have arrived (all those waiting in its queue form one batch,
+preference: the messages that have arrived (all those waiting in its queue form one batch - of
+messages routed together, only the part that has arrived: the rest waits for its arrival -
 integrated in arrival order; then it checks the thresholds of its neurons: crossings join its
 ready queue; after its frame-start leak pass it checks those that a bias, a carried synaptic
 current, a current due from a recurrent or delayed projection, or the lack of an immediate reset
-may have taken over threshold), then its ready
-neurons (its scheduler picks at most ``issue_width`` of them by the policy and sends their
-messages). Messages are delivered at their arrival cycle (NoC latency), so cores interleave as
-on the chip. A frame ends when every core is idle and no message is in flight (quiescence); then
-the frame barrier. Per core and frame at most ``max_steps`` issues are made (neurons still ready
-then are dropped).
+may have taken over threshold), then its ready neurons (its scheduler picks at most
+``issue_width`` of them by the policy and sends their messages: one pass through the core's
+output port, whatever their populations). Messages are delivered at their arrival cycle (NoC
+latency), so cores interleave as on the chip. A frame ends when every core is idle and no message
+is in flight (quiescence); then the frame barrier. Per core and frame at most ``max_steps`` issues
+are made (neurons still ready then are dropped).
 
 Neuron semantics and their rounding order against sync mode: :mod:`neurosim.sim.async_global`.
 
 With ``stop_on_output=K`` the inference ends K frames after the frame of the first output spike
 (the global scope counts K in scheduler steps instead: per-core scopes have no global step).
+
+asynctorch's options (docs/asynctorch.md): ``refrac_dropout`` (a sent value ``k`` is ``k`` spike
+messages), ``momentum_noise`` and event-count input apply per core as in the global scope;
+``stop_on_output_frame`` and queued input (``prioritize_input=False``) are global-scope options
+(they count global send steps, and queue the input with the whole network's spikes), refused here
+by :func:`neurosim.sim.engine.simulate`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from neurosim.sim.async_global import StepState, count_updates, frame_start, integrate_and_check
+from neurosim.errors import SimulationError
+from neurosim.sim.async_global import (
+    StepState,
+    count_updates,
+    dropout_rng,
+    frame_start,
+    input_messages,
+    integrate_and_check,
+)
 from neurosim.sim.core import Deliver
 from neurosim.sim.scheduler import select
 
@@ -62,6 +77,7 @@ def route_now(env, chip):
 def core_process(env, core, chip, ss: StepState, quiet: Quiescence):
     o = chip.options
     width, policy, cap = chip.hw.core.issue_width, o["policy"], o["max_steps"]
+    noise = float(o.get("momentum_noise", 0.0))
     rng = np.random.default_rng([o["seed"], chip.sample_index, core.cid])
     ctr = chip.counters
     own = core.neuron_ids
@@ -84,7 +100,7 @@ def core_process(env, core, chip, ss: StepState, quiet: Quiescence):
             if inputs.size:
                 yield from _send(env, core, chip, inputs, env.now)
             continue
-        if core.future and core.future[0][0] <= env.now:  # everything arrived: one batch
+        if core.future and core.future[0][0] <= env.now:  # the messages that have arrived: one batch
             t0 = env.now
             end, busy = core.deliver(_merge(core.arrived(t0)), t0)
             ctr.busy_cycles[core.cid] += busy
@@ -93,11 +109,18 @@ def core_process(env, core, chip, ss: StepState, quiet: Quiescence):
             integrate_and_check(chip, ss, core.neurons, core.all_params)
             continue
         ready = own[ss.ready[own]]
-        if ready.size and issues < cap:  # issue: send up to `width` ready spikes
+        if ready.size and (cap is None or issues < cap):  # issue: send up to `width` ready spikes
             issues += 1
-            chosen = select(ready, width, policy, priority=ss.priority, sequence=ss.sequence, rng=rng)
+            if cap is None and issues > 1000 * own.size:
+                raise SimulationError(
+                    f"core {core.cid}: still issuing after {issues - 1} rounds in a frame with refrac_dropout "
+                    "(a recurrent loop?); set max_steps"
+                )
+            chip.step += 1  # a chip-wide count of issue rounds in the frame (paper metrics)
+            chosen = select(ready, width, policy, priority=ss.priority, sequence=ss.sequence, rng=rng, noise=noise)
+            messages = ss.emitted(chosen)  # a value k (refrac_dropout): k spike messages
             ss.sent(chosen)
-            yield from _send(env, core, chip, chosen, env.now)
+            yield from _send(env, core, chip, messages, env.now)
             continue
         ss.drop(ready)  # dropped at the step cap
         wakeup = core.arm_wakeup(env)
@@ -122,19 +145,25 @@ def _merge(batches: list[Deliver]) -> Deliver:
 
 
 def _send(env, core, chip, gids, t0):
-    groups = chip.net.population_of[gids]
-    end = t0
-    for g in np.unique(groups):
-        part = gids[groups == g]
-        chip.counters.spikes[core.cid] += part.size
-        ready = np.full(part.size, t0, np.int64)
-        lat_fired = chip.hw.core.latency_spike_fired_cycles  # the soma fires them one by one
-        if lat_fired and g != chip.input_group:
-            ready += lat_fired * np.arange(1, part.size + 1, dtype=np.int64)
-            chip.counters.busy_cycles[core.cid] += lat_fired * part.size
-        last, n = chip.emit(core.cid, int(g), part, ready, core.lat_out)
-        chip.counters.busy_cycles[core.cid] += core.send_cycles(n)
-        end = max(end, last)
+    """One pass through the core's output port (:mod:`neurosim.sim.core`): the frame's stimulus
+    spikes, or one issue's spikes of any populations, in the order given; the soma fires the
+    non-input ones one by one (``latency_spike_fired_cycles`` each), and the port sends the
+    messages in groups of ``issue_width``."""
+    if not gids.size:
+        return t0
+    ctr = chip.counters
+    pops = chip.net.population_of[gids]
+    fired = pops != chip.input_group
+    ready = np.full(gids.size, t0, np.int64)
+    lat_fired = chip.hw.core.latency_spike_fired_cycles
+    if lat_fired and fired.any():
+        ready += lat_fired * np.cumsum(fired, dtype=np.int64)
+        ctr.busy_cycles[core.cid] += int(ready[-1]) - t0
+    ctr.spikes[core.cid] += gids.size
+    one = bool((pops == pops[0]).all())
+    last, n = chip.emit(core.cid, int(pops[0]) if one else pops, gids, ready, core.lat_out)
+    ctr.busy_cycles[core.cid] += core.send_cycles(n)
+    end = max(int(ready[-1]), last)
     route_now(env, chip)
     if end > env.now:
         yield env.timeout(end - env.now)
@@ -143,7 +172,7 @@ def _send(env, core, chip, gids, t0):
 
 def async_core_controller(env, chip, stimulus):
     """SimPy process: one sample, asynchronous execution, one scheduler per core."""
-    ss = StepState(chip.net.n_neurons)
+    ss = StepState(chip.net.n_neurons, float(chip.options.get("refrac_dropout", 0.0)), dropout_rng(chip))
     quiet = Quiescence(env, chip)
     for core in chip.cores.values():
         core.reset_queues()
@@ -155,7 +184,7 @@ def async_core_controller(env, chip, stimulus):
         t_frame = env.now
         frame_start(chip, ss)
         quiet.new_frame()
-        inputs = np.flatnonzero(stimulus[frame]) + chip.input_offset
+        inputs = input_messages(stimulus[frame], chip.input_offset)  # a count k: k messages
         in_core = chip.mapping.core_of[inputs]
         for cid, core in chip.cores.items():
             core.post(_FRAME_START, inputs[in_core == cid])

@@ -16,6 +16,26 @@ Per frame (docs/design.md, "Execution modes"; the same steps as ``neurosim.train
    a frame barrier follows. With ``stop_on_output=K`` the inference ends K steps after the first
    output spike.
 
+asynctorch's options (docs/asynctorch.md; the trainer's ``forward_unlayered`` has the same):
+
+* ``refrac_dropout=p``: at each crossing, with probability ``p`` (a draw from a generator seeded
+  by the run seed and the sample), the neuron is not made refractory nor frozen: it resets and may
+  integrate and cross again in the frame. While it waits in the ready queue its queued value adds
+  up (``k`` crossings before it is sent); when sent it emits ``k`` binary spike messages, each
+  paying the message, routing and synaptic costs and counted as a spike. Its momentum priority is
+  the membrane at its latest crossing; a fifo neuron keeps its place in the queue.
+* ``stop_on_output_frame=K``: per frame, the frame ends ``K`` send steps after the step that sent
+  its first output spike (neurons still ready, and queued input, are dropped, as at the step cap).
+* ``prioritize_input=False``: the frame's input events join the ready queue at the frame start
+  (value = the event count, momentum priority 0, fifo in channel order before any crossing) and
+  are sent at most ``F`` at a time together with the neurons; step 0 delivers nothing.
+* ``momentum_noise=lambda``: momentum keys ``priority + U[0, 1) * lambda``.
+* event counts: a stimulus entry ``k`` is ``k`` input spike messages.
+
+The step cap defaults to the number of LIF neurons (plus the input channels with queued input),
+which never truncates a frame; with ``refrac_dropout`` there is none by default, and a frame
+still running after 1000 steps per neuron and input channel is an error (set ``max_steps``).
+
 The extended neuron model (:mod:`neurosim.neuron`), event by event:
 
 * frame start: ``v <- decay v + bias``; a cuba neuron decays its current, ``i <- syn_decay i``,
@@ -53,6 +73,7 @@ from __future__ import annotations
 import numpy as np
 
 from neurosim import neuron
+from neurosim.errors import SimulationError
 from neurosim.sim.core import pays_active_update, update_rule_state
 from neurosim.sim.scheduler import select
 
@@ -62,7 +83,10 @@ class StepState:
     spike), frozen (the membrane takes no more input this frame: reset at its crossing, or hard
     reset by a delayed reset at the frame start), ready, priority, crossing order."""
 
-    def __init__(self, n: int):
+    def __init__(self, n: int, refrac_dropout: float = 0.0, rng: np.random.Generator | None = None):
+        self.refrac_dropout, self.rng = refrac_dropout, rng
+        self.value = np.zeros(n, np.int64)  # queued spikes (or input events) of each ready entry
+        self.fired = np.zeros(n, np.int64)  # spikes sent this frame
         self.refractory = np.zeros(n, bool)
         self.frozen = np.zeros(n, bool)
         self.ready = np.zeros(n, bool)
@@ -74,28 +98,53 @@ class StepState:
         self.start_state: np.ndarray | None = None  # for core.update_rule nonzero_state (frame start)
 
     def crossed(self, ids: np.ndarray, v: np.ndarray, resets_now: np.ndarray) -> None:
-        """Neurons ``ids`` crossed threshold with membrane ``v``: ready (in crossing order) and
-        refractory; frozen where ``resets_now`` (they were reset at the crossing)."""
+        """Neurons ``ids`` crossed threshold with membrane ``v``: ready (in crossing order; one
+        more queued spike) and refractory; frozen where ``resets_now`` (they were reset at the
+        crossing). With ``refrac_dropout`` each is, with that probability, neither."""
         self.priority[ids] = v
-        self.sequence[ids] = self.counter + np.arange(ids.size)
-        self.counter += ids.size
+        newly = ids[~self.ready[ids]]
+        self.sequence[newly] = self.counter + np.arange(newly.size)
+        self.counter += newly.size
+        self.value[ids] += 1
+        if self.refrac_dropout > 0 and self.rng is not None:
+            stay = self.rng.random(ids.size) >= self.refrac_dropout
+            ids, resets_now = ids[stay], resets_now[stay]
         self.refractory[ids] = True
         self.frozen[ids[resets_now]] = True
+        self.ready[newly] = True
+
+    def queue_inputs(self, ids: np.ndarray, counts: np.ndarray) -> None:
+        """Queued input: the input entries ``ids`` (``counts`` events each) are ready at the
+        frame start, momentum priority 0, fifo in this order before any crossing."""
+        self.priority[ids] = 0
+        self.sequence[ids] = self.counter + np.arange(ids.size)
+        self.counter += ids.size
+        self.value[ids] = counts
         self.ready[ids] = True
+
+    def emitted(self, ids: np.ndarray) -> np.ndarray:
+        """The spike messages of the chosen entries ``ids``: each id as many times as its value."""
+        k = self.value[ids]
+        return ids if bool((k == 1).all()) else np.repeat(ids, k)
 
     def sent(self, ids: np.ndarray) -> None:
         """Neurons ``ids`` were chosen by the scheduler: no longer ready, spiked this frame."""
         self.ready[ids] = False
         self.spiked_frame[ids] = True
+        self.fired[ids] += self.value[ids]
+        self.value[ids] = 0
 
     def drop(self, ids: np.ndarray | slice) -> None:
         """Neurons ``ids`` are no longer ready (dropped at a step cap or a stop)."""
         self.ready[ids] = False
+        self.value[ids] = 0
 
     def new_frame(self) -> None:
         """Clear the per-frame flags."""
         for flags in (self.refractory, self.frozen, self.ready, self.frame_active, self.spiked_frame):
             flags[:] = False
+        self.value[:] = 0
+        self.fired[:] = 0
 
 
 def integrate_and_check(chip, ss: StepState, idx=None, pp=None) -> np.ndarray:
@@ -161,20 +210,43 @@ def count_updates(chip, ss: StepState) -> None:
         chip.hw.core.update_rule, ss.frame_active, ss.spiked_frame, chip.state.i, ss.start_state
     )
     active &= lif
-    ctr.ops["spike_fired"] += np.bincount(core_of[ss.spiked_frame & lif], minlength=n)
+    ctr.ops["spike_fired"] += np.bincount(core_of[lif], weights=ss.fired[lif], minlength=n).astype(np.int64)
     ctr.ops["neuron_update_active"] += np.bincount(core_of[active], minlength=n)
     ctr.ops["neuron_update_idle"] += np.bincount(core_of[~active & lif], minlength=n)
     for op, per_core in chip.extra_ops_per_core.items():
         ctr.ops[op] += per_core
 
 
+def input_events(frame_stimulus: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(channels, counts)`` of a frame's stimulus (bool spikes or integer event counts): the
+    channels with events and their counts."""
+    ch = np.flatnonzero(frame_stimulus)
+    return ch, frame_stimulus[ch].astype(np.int64)
+
+
+def input_messages(frame_stimulus: np.ndarray, offset: int) -> np.ndarray:
+    """The global ids of a frame's input spike messages: a channel with ``k`` events ``k`` times."""
+    ch, k = input_events(frame_stimulus)
+    return (ch if bool((k == 1).all()) else np.repeat(ch, k)) + offset
+
+
+def dropout_rng(chip) -> np.random.Generator:
+    """The generator of ``refrac_dropout``'s draws: the run seed and the sample (its own stream,
+    apart from the schedulers')."""
+    return np.random.default_rng([chip.options["seed"], chip.sample_index, 0, 0x5EED])
+
+
 def async_global_controller(env, chip, stimulus):
     """SimPy process: one sample, asynchronous execution, global scheduler."""
     o = chip.options
     F, policy, cap, stop_k = o["group_size"], o["policy"], o["max_steps"], o["stop_on_output"]
+    stop_f, noise = o.get("stop_on_output_frame"), float(o.get("momentum_noise", 0.0))
+    queued = not o.get("prioritize_input", True)
     rng = np.random.default_rng([o["seed"], chip.sample_index])
-    ss = StepState(chip.net.n_neurons)
+    ss = StepState(chip.net.n_neurons, float(o.get("refrac_dropout", 0.0)), dropout_rng(chip))
+    guard = 1000 * (int(chip.is_lif.sum()) + stimulus.shape[1])  # with no cap (refrac_dropout)
     barrier_cycles = chip.hw.barrier.latency(chip.tiles_in_use)
+    out_group, groups = chip.output_group, chip.net.population_of
     stop_at, steps_total = None, 0  # steps count as in the trainer: step 0 of each frame too
     for frame in range(stimulus.shape[0]):
         if stop_at is not None and steps_total >= stop_at:
@@ -183,23 +255,40 @@ def async_global_controller(env, chip, stimulus):
         t_frame = env.now
         frame_start(chip, ss)
         yield from chip.leak_pass(env)
-        # step 0: the stimulus
-        inputs = np.flatnonzero(stimulus[frame]) + chip.input_offset
-        yield from chip.run_emission(env, inputs)
+        # step 0: the stimulus (queued input: it joins the ready queue instead)
+        if queued:
+            ch, counts = input_events(stimulus[frame])
+            ss.queue_inputs(ch + chip.input_offset, counts)
+        else:
+            yield from chip.run_emission(env, input_messages(stimulus[frame], chip.input_offset))
         integrate_and_check(chip, ss)
         steps_total += 1
-        step = 0
-        while ss.ready.any() and step < cap:
+        step, first_out = 0, None
+        while ss.ready.any() and (cap is None or step < cap):
             if stop_at is not None and steps_total >= stop_at:
                 break
+            if cap is None and step >= guard:
+                raise SimulationError(
+                    f"sample {chip.sample_index} frame {frame}: still running after {step} steps with "
+                    "refrac_dropout (a recurrent loop?); set max_steps"
+                )
             step += 1
+            chip.step = step  # send step `step` (step 0: the stimulus)
             steps_total += 1
-            chosen = select(np.flatnonzero(ss.ready), F, policy, priority=ss.priority, sequence=ss.sequence, rng=rng)
+            chosen = select(
+                np.flatnonzero(ss.ready), F, policy, priority=ss.priority, sequence=ss.sequence, rng=rng, noise=noise
+            )
+            messages = ss.emitted(chosen)
             ss.sent(chosen)
-            yield from chip.run_emission(env, chosen)
+            yield from chip.run_emission(env, messages)
             integrate_and_check(chip, ss)
             if stop_k is not None and stop_at is None and chip.first_output is not None:
                 stop_at = steps_total + stop_k
+            if stop_f is not None:  # per frame: K steps after the step that sent the first output
+                if first_out is None and bool((groups[chosen] == out_group).any()):
+                    first_out = step
+                if first_out is not None and step >= first_out + stop_f:
+                    break
         ss.drop(slice(None))  # dropped at the cap (or at the stop)
         count_updates(chip, ss)
         yield from chip.readout_pass(env)

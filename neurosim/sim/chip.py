@@ -11,12 +11,15 @@ from neurosim.describe.hardware import HardwareSpec
 from neurosim.describe.mapping import Mapping, check_mapping, mapping_message_table
 from neurosim.describe.network import Network, count_values
 from neurosim.errors import SimulationError
+from neurosim.sim import batched
 from neurosim.sim.barrier import Phase
+from neurosim.sim.block_cut import cut_plan, cut_store, store_blocks
 from neurosim.sim.core import Core, Deliver, Evaluate, State
 from neurosim.sim.counters import CoreCounters
 from neurosim.sim.maxplus import lane_finish_times
 from neurosim.sim.modes import CONTROLLERS
 from neurosim.sim.noc.mesh import Mesh
+from neurosim.sim.synapse_units import synapse_units
 
 
 class Chip:
@@ -32,8 +35,7 @@ class Chip:
         # weights by (delivery delay in frames, through the delay ring buffer): the ring holds the
         # synapses of projections that declare a delay (recurrent ones of delay 0 take the next
         # frame's accumulator, free as ever); every core's incoming blocks cut from them at once
-        decl = net.declared_delay_weights
-        self.ring_target = count_values(decl.indices, net.n_neurons) > 0  # neurons reading a ring slot
+        self.ring_target = net.ring_targets()  # neurons reading a ring slot
         order = np.argsort(core_of, kind="stable")  # neurons core by core, in index order
         per_core = np.bincount(core_of, minlength=hw.n_cores)
         ends = np.cumsum(per_core)
@@ -41,9 +43,15 @@ class Chip:
         first_of_core = np.repeat(ends - per_core, per_core).astype(np.int32)
         local_of[order] = np.arange(net.n_neurons, dtype=np.int32) - first_of_core
         self.incoming: dict[int, list] = {int(c): [] for c in mapping.used_cores}
-        for key, w in net.weights_by_delay_and_ring().items():
-            if w.nnz:
-                self._cut_blocks(key, w, core_of, per_core, local_of)
+        plan = cut_plan(net)  # large networks: straight from the projections, no global matrix
+        if plan is None:
+            for key, w in net.weights_by_delay_and_ring().items():
+                if w.nnz:
+                    self._cut_blocks(key, w, core_of, per_core, local_of)
+        else:
+            for key, prs in plan.items():
+                if any(pr.n_synapses for pr in prs):
+                    self._cut_store(key, cut_store(net, prs, core_of, local_of, hw.n_cores), per_core)
         self.cores = {int(c): Core(int(c), order[ends[c] - per_core[c] : ends[c]], self) for c in mapping.used_cores}
         del self.incoming
         # per core and frame: the extended model's extra operations (counted once per frame in
@@ -65,6 +73,9 @@ class Chip:
         # messages: one per (spiking neuron, destination core); data = synapses reached there
         self.dest = dest = mapping_message_table(net, mapping, hw.n_cores)
         self.synops_of = np.asarray(dest.sum(axis=1)).ravel().astype(np.int64)  # per spiking neuron
+        self.synapse_units = synapse_units(net, hw, core_of, dest)  # per-projection synop figures (None: one)
+        if self.synapse_units is not None:
+            self.synapse_units.add_counters(self.counters.ops)
         self.phase_order = [net.index[p.name] for p in net.populations]
         self.cores_of_group = {g: [c for c in self.cores.values() if g in c.groups] for g in self.phase_order}
         self.input_group = net.index[net.input]
@@ -124,6 +135,14 @@ class Chip:
             ring_syn = np.diff(row_ptr).astype(np.int64) if ring else None
             blocks.append((sources[r0:r1], sub, delay, ring_syn))
 
+    def _cut_store(self, key: tuple[int, bool], store: tuple, counts) -> None:
+        """Every core's incoming block of one key as views of its store (:func:`cut_store`: the
+        same blocks :meth:`_cut_blocks` cuts from the global weights)."""
+        delay, ring = key
+        for c, sources, sub in store_blocks(store, counts, self.incoming):
+            ring_syn = np.diff(sub.indptr).astype(np.int64) if ring else None
+            self.incoming[c].append((sources, sub, delay, ring_syn))
+
     def configure(
         self,
         *,
@@ -134,18 +153,38 @@ class Chip:
         max_steps: int | None = None,
         stop_on_output: int | None = None,
         seed: int = 0,
+        refrac_dropout: float = 0.0,
+        stop_on_output_frame: int | None = None,
+        prioritize_input: bool = True,
+        momentum_noise: float = 0.0,
     ) -> None:
         """The execution options of the following samples (see :func:`neurosim.sim.engine.simulate`);
-        ``max_steps`` defaults to the number of LIF neurons."""
+        ``max_steps`` defaults to the number of LIF neurons (plus the input channels with queued
+        input), which never truncates a global-scope frame; with ``refrac_dropout`` to none."""
+        n_in = self.net.by_name[self.net.input].size
+        default_cap = None if refrac_dropout > 0 else int(self.is_lif.sum()) + (0 if prioritize_input else n_in)
         self.options = {
             "mode": mode,
             "scope": scope,
             "policy": policy,
             "group_size": int(group_size),
-            "max_steps": int(self.is_lif.sum()) if max_steps is None else int(max_steps),
+            "max_steps": default_cap if max_steps is None else int(max_steps),
             "stop_on_output": stop_on_output,
             "seed": int(seed),
         }
+        asynctorch = {  # recorded only when set (docs/asynctorch.md)
+            "refrac_dropout": float(refrac_dropout),
+            "stop_on_output_frame": stop_on_output_frame,
+            "prioritize_input": bool(prioritize_input),
+            "momentum_noise": float(momentum_noise),
+        }
+        defaults = {
+            "refrac_dropout": 0.0,
+            "stop_on_output_frame": None,
+            "prioritize_input": True,
+            "momentum_noise": 0.0,
+        }
+        self.options.update({k: v for k, v in asynctorch.items() if v != defaults[k]})
 
     # ---- per sample ---------------------------------------------------------------------------
     def reset(self) -> None:
@@ -163,10 +202,14 @@ class Chip:
         self.spike_log: list[tuple[int, int, np.ndarray, np.ndarray]] = []  # frame, group, ids, cycle
         self.first_output: int | None = None
         self.steps_per_frame: list[int] = []
+        self.timestepped = False  # deliveries take timestep mode's delays (set by its controller)
+        self.step = 0  # the forward step now (set by the async controllers; docs/paper-metrics.md)
+        self.spike_steps: list[int] = []  # the forward step of each spike_log entry
 
     def start_frame(self, frame: int):
         """Frame ``frame`` begins: the currents due now leave the ring for this frame's accumulator."""
         self.frame = frame
+        self.step = 0
         st = self.state
         if st.depth:
             due = st.ring[frame % st.depth]
@@ -180,15 +223,20 @@ class Chip:
         self.frame_end.append(int(now))
 
     # ---- messages ----------------------------------------------------------------------------
-    def emit(self, cid: int, group: int, gids: np.ndarray, ready: np.ndarray, lat_out: int) -> tuple[int, int]:
+    def emit(
+        self, cid: int, group: int | np.ndarray, gids: np.ndarray, ready: np.ndarray, lat_out: int
+    ) -> tuple[int, int]:
         """Messages of spiking neurons ``gids`` (ready at ``ready``) leave core ``cid`` through its
         output port: unicast, one message per destination core, each taking a lane of the port;
-        multicast, one message per spike (copied in the routers). Returns the cycle the last one
-        left and the number of port operations (``spike_out``)."""
-        self.spike_log.append((self.frame, group, gids, ready))
-        if group == self.output_group and ready.size:
-            t = int(ready.min())
-            self.first_output = t if self.first_output is None else min(self.first_output, t)
+        multicast, one message per spike (copied in the routers). ``group`` is the spikes'
+        population, or each spike's (one issue of a per-core scheduler: one pass through the port
+        all the same). Returns the cycle the last one left and the number of port operations
+        (``spike_out``)."""
+        if not isinstance(group, np.ndarray):
+            self._log_spikes(int(group), gids, ready)
+        else:
+            for g in np.unique(group):
+                self._log_spikes(int(g), gids[group == g], ready[group == g])
         d = self.dest
         starts, stops = d.indptr[gids], d.indptr[gids + 1]
         counts = stops - starts
@@ -211,6 +259,13 @@ class Chip:
         self.copies_sent += n
         self._outbox.append((np.full(n, cid, np.int64), src, d.indices[pos], d.data[pos], sent, groups))
         return int(sent.max()), ops
+
+    def _log_spikes(self, group: int, gids: np.ndarray, ready: np.ndarray) -> None:
+        self.spike_log.append((self.frame, group, gids, ready))
+        self.spike_steps.append(self.step)
+        if group == self.output_group and ready.size:
+            t = int(ready.min())
+            self.first_output = t if self.first_output is None else min(self.first_output, t)
 
     @property
     def has_outbox(self) -> bool:
@@ -276,7 +331,8 @@ class Chip:
             if group == self.input_group:  # the stimulus spikes of this core's input neurons
                 ix = core.groups[group]
                 local = ix if isinstance(ix, np.ndarray) else np.arange(ix.start, ix.stop)
-                items.append((core, Evaluate(group, local[frame_input[local - self.input_offset]])))
+                k = frame_input[local - self.input_offset].astype(np.int64)  # event counts: k messages
+                items.append((core, Evaluate(group, np.repeat(local, k))))
             else:
                 items.append((core, Evaluate(group)))
         yield from self._run_items(env, items, self.net.populations[group].name)
@@ -354,18 +410,29 @@ class Chip:
         self.reset()
         self.phases = [] if record_phases else None
         self.sample_index = index
-        env = simpy.Environment()
         key = self.options.get("mode", "sync"), self.options.get("scope", "global")
-        for core in self.cores.values():
-            core.start(env, serve=key != ("async", "core"))
-        controller = CONTROLLERS[key]
         self.noc_keep_state = key == ("async", "core")  # links stay busy across a core's issues
-        env.run(env.process(controller(env, self, stimulus)))
-        pairs = np.concatenate(self._pairs) if self._pairs else np.zeros(0, np.int64)
-        ids, counts = np.unique(pairs, return_counts=True)
-        n = self.mesh.n_tiles
-        self.tile_pairs = sp.coo_array((counts, (ids // n, ids % n)), shape=(n, n)).tocsr()
+        if batched.applies(self, key[0]):  # every phase for all its cores at once, same results
+            env = simpy.Environment(initial_time=batched.run_sample(self, stimulus, key[0]))
+        else:
+            env = simpy.Environment()
+            for core in self.cores.values():
+                core.start(env, serve=key != ("async", "core"))
+            env.run(env.process(CONTROLLERS[key](env, self, stimulus)))
+        self.tile_pairs = self._tile_pairs()
         return env
+
+    def _tile_pairs(self) -> sp.csr_array:
+        """Messages per (source tile, destination tile) of the sample, as a sparse matrix."""
+        n = self.mesh.n_tiles
+        pairs = np.concatenate(self._pairs) if self._pairs else np.zeros(0, np.int64)
+        if n * n <= max(1 << 16, 4 * pairs.size):  # a count per pair: cheaper than sorting
+            counts = np.bincount(pairs, minlength=n * n)
+            ids = np.flatnonzero(counts)
+            counts = counts[ids]
+        else:
+            ids, counts = np.unique(pairs, return_counts=True)
+        return sp.coo_array((counts, (ids // n, ids % n)), shape=(n, n)).tocsr()
 
     def noc_ops(self) -> dict[str, int]:
         """Hops by kind and local deliveries of the current sample."""

@@ -105,11 +105,31 @@ def pays_active_update(
     return active if start is None else active | start
 
 
+def delivery_delay(block_delay: int, through_ring: bool, timestep: bool = False) -> int:
+    """Frames from a spike to its integration for a block of synapses whose ``sync`` delivery
+    delay is ``block_delay`` and that goes through the delay ring buffer (``through_ring``: the
+    projection declares a delay) or not: ``block_delay`` in ``sync`` mode; in ``timestep`` mode
+    (every spike integrated in a later step) the declared delay plus one, so a block without a
+    declared delay (feed-forward or recurrent) takes one step."""
+    if not timestep:
+        return int(block_delay)
+    return (int(block_delay) if through_ring else 0) + 1
+
+
 def _as_index(idx: np.ndarray):
     """A slice when the indices are contiguous (cheap views), else the index array."""
     if idx.size and idx[-1] - idx[0] + 1 == idx.size:
         return slice(int(idx[0]), int(idx[-1]) + 1)
     return idx
+
+
+def _take(p: neuron.NeuronParams, ix) -> neuron.NeuronParams:
+    """``p.take(ix)`` without checking the fields' lengths again (those of ``p`` agree, so do
+    their slices): the check cost ~0.1 ms a core, seconds for the ~20,000 cores of 1 M neurons."""
+    q = object.__new__(neuron.NeuronParams)
+    for k in neuron.NeuronParams.field_names():
+        object.__setattr__(q, k, getattr(p, k)[ix])
+    return q
 
 
 class Core:
@@ -118,14 +138,14 @@ class Core:
         net, hw = chip.net, chip.hw
         self.neurons = _as_index(neurons)
         self.neuron_ids = neurons
-        self.all_params = net.params.take(self.neurons)
+        self.all_params = _take(net.params, self.neurons)
         pops = net.population_of[neurons]
         if pops.size and pops[0] == pops[-1]:  # one population (population_of is sorted): no split
             self.groups = {int(pops[0]): self.neurons}
             self.params = {int(pops[0]): self.all_params}
         else:
             self.groups = {int(g): _as_index(neurons[pops == g]) for g in np.unique(pops)}
-            self.params = {g: net.params.take(ix) for g, ix in self.groups.items()}
+            self.params = {g: _take(net.params, ix) for g, ix in self.groups.items()}
         # incoming synapses (cut by the chip, :meth:`Chip._cut_blocks`): the sorted global ids of
         # the sources that reach the core (row r of the block is source ``sources[r]``: a
         # look-up of O(the core's rows), by binary search), the block, its delivery delay in
@@ -192,10 +212,17 @@ class Core:
         self.wake()
 
     def arrived(self, now: int) -> list[Deliver]:
-        """The batches whose first message has arrived by ``now``, removed from the heap in order."""
+        """The messages that have arrived by ``now``, removed from the heap in order: a batch
+        still partly in flight is split, its rest stays in the heap (keyed by its next arrival)."""
         batches = []
         while self.future and self.future[0][0] <= now:
-            batches.append(heapq.heappop(self.future)[2])
+            _, seq, b = heapq.heappop(self.future)
+            if b.arrival[-1] > now:  # sorted: the last one still in flight
+                k = int(b.arrival.searchsorted(now, side="right"))
+                rest = Deliver(b.src[k:], b.synops[k:], b.arrival[k:])
+                heapq.heappush(self.future, (int(rest.arrival[0]), seq, rest))
+                b = Deliver(b.src[:k], b.synops[:k], b.arrival[:k])
+            batches.append(b)
         return batches
 
     def arm_wakeup(self, env: simpy.Environment) -> simpy.Event:
@@ -289,12 +316,14 @@ class Core:
 
     def deliver(self, item: Deliver, t0: int) -> tuple[int, int]:
         """Integrate a batch of messages: each costs ``latency_message_in_cycles``, plus
-        ``latency_synop_cycles`` per synapse reached and ``latency_delay_write_cycles`` per synapse
-        whose current is written into the delay ring buffer."""
+        ``latency_synop_cycles`` per synapse reached (a synapse of a projection naming a synapse
+        unit: that unit's latency, :mod:`neurosim.sim.synapse_units`) and
+        ``latency_delay_write_cycles`` per synapse whose current is written into the delay ring buffer."""
         chip = self.chip
         st, ctr = chip.state, chip.counters
         ring_writes = np.zeros(item.src.size, np.int64)
         adds = []
+        timestep = chip.timestepped  # the mode's delivery delay (one step more in timestep mode)
         for sources, block, delay, ring_syn in self.blocks:
             q = item.src.astype(sources.dtype, copy=False)
             rows = np.minimum(np.searchsorted(sources, q), sources.size - 1)
@@ -304,14 +333,15 @@ class Core:
                 if ring_syn is not None:
                     ring_writes[hit] += ring_syn[rows]
                 add = np.asarray(block[rows].sum(axis=0), DTYPE).ravel()
-                adds.append((st.acc if delay == 0 else st.slot(chip.frame, delay), add))
+                d = delivery_delay(delay, ring_syn is not None, timestep)
+                adds.append((st.acc if d == 0 else st.slot(chip.frame, d), add))
         for target, add in adds:
             target[self.neurons] += add
-        cost = self.lat_in + self.lat_synop * item.synops + self.lat_ring_write * ring_writes
+        units = chip.synapse_units  # per-projection synop figures: books synop@<unit>, each message's cycles
+        syn_cycles = self.lat_synop * item.synops if units is None else units.deliver(ctr.ops, item.src, self.cid)
+        cost = self.lat_in + syn_cycles + self.lat_ring_write * ring_writes
         end = int(finish_times(item.arrival, cost, start=t0)[-1])
-        busy = int(
-            item.src.size * self.lat_in + self.lat_synop * item.synops.sum() + self.lat_ring_write * ring_writes.sum()
-        )
+        busy = int(item.src.size * self.lat_in + syn_cycles.sum() + self.lat_ring_write * ring_writes.sum())
         ctr.ops["message_in"][self.cid] += item.src.size
         ctr.ops["synop"][self.cid] += int(item.synops.sum())
         ctr.ops["delay_write"][self.cid] += int(ring_writes.sum())

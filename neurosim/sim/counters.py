@@ -23,26 +23,42 @@ from neurosim.describe.cost import CORE_OPS, OPS, energy_breakdown
 from neurosim.errors import NeurosimError
 from neurosim.units import fmt_si
 
+#: the paper's per-frame metrics of a sample (docs/paper-metrics.md, :meth:`FrameMetrics.sample_figures`)
+PAPER_SAMPLE_COLUMNS = (
+    "spike_density",
+    "steps_per_frame",
+    "spikes_to_first_output",
+    "steps_to_first_output",
+    "frames_without_output",
+    "spikes_to_target",
+    "steps_to_target",
+    "frames_without_target",
+)
+
 #: the columns of one row per sample (``samples.csv``, :meth:`RunResult.to_pandas`), in order;
-#: the operation counts follow in ``OPS`` order
+#: the operation counts follow in ``OPS`` order, then :data:`PAPER_SAMPLE_COLUMNS`
 SAMPLE_COLUMNS = (
-    "index",
-    "label",
-    "prediction",
-    "correct",
-    "cycles",
-    "latency_s",
-    "energy_j",
-    "spikes",
-    "input_spikes",
-    "synops",
-    "messages",
-    "hops",
-    "first_output_s",
-    "decision_s",
-    "spikes_to_decision",
-    "synops_to_decision",
-) + OPS
+    (
+        "index",
+        "label",
+        "prediction",
+        "correct",
+        "cycles",
+        "latency_s",
+        "energy_j",
+        "spikes",
+        "input_spikes",
+        "synops",
+        "messages",
+        "hops",
+        "first_output_s",
+        "decision_s",
+        "spikes_to_decision",
+        "synops_to_decision",
+    )
+    + OPS
+    + PAPER_SAMPLE_COLUMNS
+)
 
 
 class CoreCounters:
@@ -58,6 +74,60 @@ class CoreCounters:
         out["busy_cycles"] = self.busy_cycles.copy()
         out["spikes"] = self.spikes.copy()
         return out
+
+
+@dataclass(repr=False)
+class FrameMetrics:
+    """The paper's metrics (Koopman et al., arXiv 2408.05098; asynctorch's
+    ``SpikesToOutputMonitor``) of one sample, per simulated frame (docs/paper-metrics.md).
+
+    Network spikes are the spikes *emitted* by non-input neurons; a step is the mode's forward
+    step (:func:`neurosim.sim.readout.step_kind`), numbered from 0 within each frame (0: the input delivery). Per
+    frame: ``network_spikes``; ``steps``, the index of the frame's last step; the step of the
+    first output spike of any class (``first_output_step``) and of the target class
+    (``target_step``), -1 without one; and the network spikes emitted in the frame up to and
+    including that step (``spikes_to_first_output``, ``spikes_to_target``; -1 without one). A
+    non-spiking output (``spiking_output`` False) has no output spikes: its output figures are
+    None, not 0."""
+
+    network_spikes: np.ndarray  # (frames,) int64
+    steps: np.ndarray
+    first_output_step: np.ndarray
+    spikes_to_first_output: np.ndarray
+    target_step: np.ndarray
+    spikes_to_target: np.ndarray
+    neurons: int  # non-input neurons
+    spiking_output: bool = True
+    step_kind: str = "send step"
+
+    @property
+    def frames(self) -> int:
+        return int(self.network_spikes.size)
+
+    def density(self) -> np.ndarray:
+        """Spike density of each frame: network spikes / neurons."""
+        return self.network_spikes / max(self.neurons, 1)
+
+    def sample_figures(self) -> dict[str, float | int | None]:
+        """The sample's aggregates (:data:`PAPER_SAMPLE_COLUMNS`): spike density (network spikes
+        / (neurons x frames)), mean steps per frame, and per kind of first spike (any output,
+        target) the means over the frames that have one and the number of frames without."""
+        n = self.frames
+        out: dict[str, float | int | None] = {
+            "spike_density": float(self.network_spikes.sum() / (max(self.neurons, 1) * n)) if n else None,
+            "steps_per_frame": float(self.steps.mean()) if n else None,
+        }
+        for key, steps, spikes in (
+            ("first_output", self.first_output_step, self.spikes_to_first_output),
+            ("target", self.target_step, self.spikes_to_target),
+        ):
+            has = steps >= 0
+            ok = self.spiking_output and bool(has.any())
+            out[f"spikes_to_{key}"] = float(spikes[has].mean()) if ok else None
+            out[f"steps_to_{key}"] = float(steps[has].mean()) if ok else None
+            label = "output" if key == "first_output" else "target"
+            out[f"frames_without_{label}"] = int(n - has.sum()) if self.spiking_output else None
+        return {k: out[k] for k in PAPER_SAMPLE_COLUMNS}
 
 
 @dataclass
@@ -79,6 +149,7 @@ class SampleRecord:
     # (a non-spiking output has none: its prediction is the arg-max of extra["readout"], the
     # reduced membranes at frame ends, and its decision the end of the frame from which it holds)
     extra: dict[str, Any] = field(default_factory=dict)
+    frames: FrameMetrics | None = field(default=None, repr=False)  # the paper's metrics per frame
 
     @property
     def correct(self) -> bool:
@@ -174,6 +245,8 @@ class RunResult:
                 "synops_to_decision": s.extra.get("synops_to_decision"),
             }
             row.update({op: int(s.ops.get(op, 0)) for op in OPS})
+            paper = s.frames.sample_figures() if s.frames is not None else {}
+            row.update({k: paper.get(k) for k in PAPER_SAMPLE_COLUMNS})
             rows.append(row)
         return rows
 

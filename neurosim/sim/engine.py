@@ -4,7 +4,8 @@ descriptions (hardware, network, mapping) once per run, then simulates each samp
 SimPy events carry batches, never single synapses (docs/design.md, "Performance approach"): an evaluation of one
 population on one core is one work item; all messages of a phase bound for one core travel as
 one batch (sorted by arrival, served in order). Routing and NoC latency come from tables built
-once per run.
+once per run. ``sync`` and ``timestep`` samples run batched where they can (every phase for all
+its cores at once, the same results: :mod:`neurosim.sim.batched`); SimPy runs the async modes.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from neurosim.describe.network import Network
 from neurosim.errors import SimulationError
 from neurosim.sim.chip import Chip
 from neurosim.sim.counters import Raster, RunResult, SampleRecord
-from neurosim.sim.modes import MODES, SCOPES
+from neurosim.sim.modes import ENGINES, MODES, SCOPES
+from neurosim.sim.process.run import simulate_reference
 from neurosim.sim.readout import READOUTS, MembraneReadout, SpikeLog, output_is_spiking
 from neurosim.sim.scheduler import POLICIES
 
@@ -49,8 +51,14 @@ def simulate(
     options: dict | None = None,
     first_sample: int = 0,
     readout: str = "max",
+    refrac_dropout: float = 0.0,
+    stop_on_output_frame: int | None = None,
+    prioritize_input: bool = True,
+    momentum_noise: float = 0.0,
+    engine: str = "fast",
 ) -> RunResult:
-    """Simulate every sample of ``inputs`` (bool, samples x frames x input channels).
+    """Simulate every sample of ``inputs`` (samples x frames x input channels: bool spikes, or
+    non-negative integer event counts, a count ``k`` being ``k`` input spike messages).
 
     ``mode`` is ``sync``, ``async`` or ``timestep`` (one barrier per step, every spike integrated
     in a later step: :mod:`neurosim.sim.timestep`); for async, ``scope`` (``global``: one scheduler over the
@@ -71,9 +79,32 @@ def simulate(
     ``readout``: how a non-spiking output population (``spiking=False``: NIR LI, CubaLI, I) is
     read: the arg-max over its neurons of their membrane at frame ends, taken as the maximum over
     the frames (``max``, the default: Norse's decoder), the mean or the last frame's. A spiking
-    output is read by its spike counts whatever ``readout`` says (:mod:`neurosim.sim.readout`)."""
+    output is read by its spike counts whatever ``readout`` says (:mod:`neurosim.sim.readout`).
 
+    asynctorch's options (async mode; docs/asynctorch.md, :mod:`neurosim.sim.async_global`):
+    ``refrac_dropout`` (a crossing leaves the neuron non-refractory with that probability, drawn
+    from ``seed``; a neuron sent with ``k`` queued crossings emits ``k`` spike messages),
+    ``stop_on_output_frame`` (global scope: each frame ends K send steps after the step that
+    sent its first output spike), ``prioritize_input=False`` (global scope: the input events are
+    queued with the neurons' spikes) and ``momentum_noise`` (momentum: priority + U[0,1) * lambda).
+
+    ``engine``: ``fast`` (this batched engine) or ``reference`` (:mod:`neurosim.sim.process`: cores
+    and routers as SimPy processes, event by event, the oracle the fast engine is tested against;
+    it gives the same result and refuses what it does not model)."""
+
+    if engine == "reference":
+        kwargs = dict(locals())
+        for positional in ("hw", "net", "mapping", "inputs", "labels", "engine"):
+            kwargs.pop(positional)
+        return simulate_reference(hw, net, mapping, inputs, labels, **kwargs)
+    if engine != "fast":
+        raise SimulationError(f"engine {engine!r}: unknown; use one of {ENGINES}")
     _check_arguments(net, inputs, mode, scope, policy, group_size, max_steps, stop_on_output, readout)
+    _check_asynctorch(mode, scope, policy, refrac_dropout, stop_on_output_frame, prioritize_input, momentum_noise)
+    if stop_on_output_frame is not None and not output_is_spiking(net):
+        raise SimulationError(
+            f"stop_on_output_frame needs a spiking output; population {net.output!r} is non-spiking: leave it unset"
+        )
     t_wall = time.perf_counter()
     chip = Chip(hw, net, mapping)
     chip.configure(
@@ -84,6 +115,10 @@ def simulate(
         max_steps=max_steps,
         stop_on_output=stop_on_output,
         seed=seed,
+        refrac_dropout=refrac_dropout,
+        stop_on_output_frame=stop_on_output_frame,
+        prioritize_input=prioritize_input,
+        momentum_noise=momentum_noise,
     )
     if not output_is_spiking(net):
         chip.options["readout"] = readout
@@ -149,9 +184,48 @@ def _check_arguments(
             f"stimulus has shape {inputs.shape}; network {net.name!r} expects (samples, frames, {n_in})"
         )
     if inputs.dtype != np.bool_:
+        if not np.issubdtype(inputs.dtype, np.integer):
+            raise SimulationError(
+                f"stimulus has dtype {inputs.dtype}; pass spikes as bool or event counts as non-negative integers"
+            )
+        if inputs.size and int(inputs.min()) < 0:
+            raise SimulationError(f"stimulus holds a negative event count ({int(inputs.min())}); counts must be >= 0")
+
+
+def _check_asynctorch(
+    mode: str,
+    scope: str,
+    policy: str,
+    refrac_dropout: float,
+    stop_on_output_frame: int | None,
+    prioritize_input: bool,
+    momentum_noise: float,
+) -> None:
+    """Raise :class:`SimulationError` for an asynctorch option out of range or where it does not
+    apply (docs/asynctorch.md)."""
+    if not (0.0 <= float(refrac_dropout) <= 1.0):
+        raise SimulationError(f"refrac_dropout must be in [0, 1], got {refrac_dropout!r}")
+    if stop_on_output_frame is not None and (
+        int(stop_on_output_frame) != stop_on_output_frame or stop_on_output_frame < 0
+    ):
+        raise SimulationError(f"stop_on_output_frame must be an integer >= 0, got {stop_on_output_frame!r}")
+    if not (float(momentum_noise) >= 0 and np.isfinite(momentum_noise)):
+        raise SimulationError(f"momentum_noise must be a non-negative number, got {momentum_noise!r}")
+    used = {
+        "refrac_dropout": refrac_dropout > 0,
+        "stop_on_output_frame": stop_on_output_frame is not None,
+        "prioritize_input=False": not prioritize_input,
+        "momentum_noise": momentum_noise > 0,
+    }
+    for name, on in used.items():
+        if on and mode != "async":
+            raise SimulationError(f"{name} is an asynchronous option; use mode='async' (got {mode!r})")
+    if momentum_noise > 0 and policy != "momentum":
+        raise SimulationError(f"momentum_noise perturbs momentum priorities; policy {policy!r} has none")
+    if scope == "core" and (used["stop_on_output_frame"] or used["prioritize_input=False"]):
         raise SimulationError(
-            f"stimulus has dtype {inputs.dtype}; the input population is a spike source: pass 0/1 spikes as "
-            "bool (event counts above 1 per channel and frame are not supported)"
+            "stop_on_output_frame and queued input (prioritize_input=False) need the global scheduler "
+            "(they count global send steps and queue the input with the whole network's spikes); use scope='global'"
         )
 
 
@@ -211,9 +285,10 @@ class _RunTotals:
 
 def _run_sample(chip: Chip, stimulus: np.ndarray, i: int, record: bool) -> tuple[simpy.Environment, dict[str, int]]:
     """Simulate one sample; returns its environment and its operation counts."""
-    before = {op: chip.counters.ops[op].sum() for op in CORE_OPS}
+    names = CORE_OPS + tuple(op for op in chip.counters.ops if op not in CORE_OPS)  # + synop@<unit>
+    before = {op: chip.counters.ops[op].sum() for op in names}
     env = chip.run_sample(stimulus, index=i, record_phases=record)
-    ops = {op: int(chip.counters.ops[op].sum() - before[op]) for op in CORE_OPS}
+    ops = {op: int(chip.counters.ops[op].sum() - before[op]) for op in names}
     ops.update(chip.noc_ops())
     ops["barrier"] = chip.counters_barrier
     return env, ops
@@ -250,6 +325,7 @@ def _sample_record(chip: Chip, log: SpikeLog, i: int, label: int, cycles: int, o
         decision_cycle=decision,
         output_counts=out,
         extra=extra,
+        frames=log.frame_metrics(label),  # the paper's metrics per frame (docs/paper-metrics.md)
     )
 
 

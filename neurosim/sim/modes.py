@@ -13,6 +13,8 @@ from neurosim.sim.timestep import timestep_controller
 
 MODES = ("sync", "async", "timestep")
 SCOPES = ("global", "core")
+#: the engines that run them: the batched one and the SimPy process model (:mod:`neurosim.sim.process`)
+ENGINES = ("fast", "reference")
 CONTROLLERS = {
     ("sync", "global"): sync_controller,
     ("sync", "core"): sync_controller,

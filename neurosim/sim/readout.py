@@ -5,13 +5,18 @@ A spiking output is read by its spike counts. A non-spiking output (NIR ``LI``, 
 ``spiking=False``) is read by its membranes at the end of each frame (:class:`MembraneReadout`):
 the readout is their maximum over the frames (``max``, Norse's decoder), their mean (``mean``) or
 the last frame's (``last``); the prediction is its arg-max and the decision the end of the frame
-from which the arg-max of the readout so far stays on the label."""
+from which the arg-max of the readout so far stays on the label.
+
+The paper's per-frame metrics (docs/paper-metrics.md: network spikes and forward steps to the
+first output spike and to the target's, steps per frame, spike density) come from the same log,
+each entry's forward step (``Chip.spike_steps``) included: :meth:`SpikeLog.frame_metrics`."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from neurosim.sim.chip import Chip
+from neurosim.sim.counters import FrameMetrics
 
 READOUTS = ("max", "mean", "last")
 
@@ -82,6 +87,14 @@ class SpikeLog:
             self.ids = self.cycles = groups = np.zeros(0, np.int64)
         self.groups = groups
         self.per_group = np.bincount(groups, minlength=n_groups).astype(np.int64)
+        self.frame_of = self._per_spike([f for f, _, _, _ in log])
+        steps = getattr(chip, "spike_steps", None)  # absent in an engine that records no steps
+        self.step_of = self._per_spike(steps) if steps is not None and len(steps) == len(log) else None
+
+    def _per_spike(self, values) -> np.ndarray:
+        """One value per log entry, repeated for each of its spikes."""
+        sizes = [ids.size for _, _, ids, _ in self.chip.spike_log]
+        return np.repeat(np.asarray(values, np.int64), sizes) if sizes else np.zeros(0, np.int64)
 
     def output_counts(self) -> np.ndarray:
         sl = self.chip.out_span
@@ -116,3 +129,107 @@ class SpikeLog:
             "spikes_to_decision": int(neuron_spikes.sum()),
             "synops_to_decision": int(self.chip.synops_of[self.ids[upto]].sum()),
         }
+
+    def frame_metrics(self, label: int) -> FrameMetrics | None:
+        """The paper's metrics per frame (:class:`FrameMetrics`, docs/paper-metrics.md) of the
+        sample, ``label`` its target class; None when the forward step of the mode is not
+        recorded (an async run whose controller does not set ``chip.step``)."""
+        chip = self.chip
+        mode, scope = chip.options.get("mode", "sync"), chip.options.get("scope", "global")
+        n_frames = len(chip.frame_end)
+        net = self.groups != chip.input_group
+        frame = self.frame_of[net]
+        if frame.size:
+            n_frames = max(n_frames, int(frame.max()) + 1)
+        if mode == "sync":  # one step per population phase, in phase order (the input's: 0)
+            position = np.zeros(len(chip.phase_order), np.int64)
+            position[chip.phase_order] = np.arange(len(chip.phase_order))
+            step = position[self.groups[net]]
+            steps = np.full(n_frames, len(chip.phase_order) - 1, np.int64)
+        elif mode == "timestep":  # the frame is one step
+            step = np.ones(frame.size, np.int64)
+            steps = np.ones(n_frames, np.int64)
+        elif self.step_of is None:
+            return None
+        else:
+            step = self.step_of[net]
+            if scope == "global":
+                steps = np.zeros(n_frames, np.int64)
+                steps[: len(chip.steps_per_frame)] = chip.steps_per_frame
+            else:  # the issues of the frame: the last issue's count
+                steps = np.zeros(n_frames, np.int64)
+                np.maximum.at(steps, self.frame_of, self.step_of)
+        sl = chip.out_span
+        is_out = self.groups[net] == chip.output_group
+        out_class = np.where(is_out, self.ids[net] - sl.start, -1)
+        return frame_metrics(
+            frame,
+            step,
+            out_class,
+            steps,
+            label,
+            neurons=int(chip.net.n_neurons - chip.net.by_name[chip.net.input].size),
+            spiking_output=output_is_spiking(chip.net),
+            kind=step_kind(mode, scope),
+        )
+
+
+def step_kind(mode: str, scope: str = "global") -> str:
+    """What one forward step is in ``mode`` (docs/paper-metrics.md): ``send step`` (async,
+    global scheduler: step 0 delivers the input, step k is the scheduler's k-th send), ``issue``
+    (async, per-core schedulers: the chip-wide count of issue rounds in the frame), ``phase``
+    (sync: one per population, in phase order; the input's is 0) or ``timestep`` (the frame is
+    one step)."""
+    if mode == "async":
+        return "send step" if scope == "global" else "issue"
+    return "phase" if mode == "sync" else "timestep"
+
+
+def first_step(frame: np.ndarray, step: np.ndarray, hit: np.ndarray, n_frames: int) -> np.ndarray:
+    """Per frame, the smallest ``step`` of the spikes where ``hit`` (-1 in frames without)."""
+    big = np.iinfo(np.int64).max
+    out = np.full(n_frames, big, np.int64)
+    np.minimum.at(out, frame[hit], step[hit])
+    out[out == big] = -1
+    return out
+
+
+def spikes_up_to(frame: np.ndarray, step: np.ndarray, limit: np.ndarray) -> np.ndarray:
+    """Per frame, the spikes with ``step`` <= the frame's ``limit`` (-1 where the limit is -1)."""
+    lim = limit[frame]
+    ok = (lim >= 0) & (step <= lim)
+    out = np.bincount(frame[ok], minlength=limit.size).astype(np.int64)
+    out[limit < 0] = -1
+    return out
+
+
+def frame_metrics(
+    frame: np.ndarray,
+    step: np.ndarray,
+    out_class: np.ndarray,
+    steps: np.ndarray,
+    target: int,
+    *,
+    neurons: int,
+    spiking_output: bool = True,
+    kind: str = "send step",
+) -> FrameMetrics:
+    """The paper's metrics per frame from the network spikes of one sample (input spikes
+    excluded): each spike's ``frame``, forward ``step`` and output class (``out_class``, -1 for a
+    spike of a non-output neuron); ``steps``: the index of each frame's last step (its length is
+    the number of frames); ``target``: the sample's label; ``neurons``: non-input neurons."""
+    n = int(np.asarray(steps).size)
+    frame, step, out_class = (np.asarray(a, np.int64) for a in (frame, step, out_class))
+    first = first_step(frame, step, out_class >= 0, n)
+    tgt = first_step(frame, step, out_class == int(target), n)
+    return FrameMetrics(
+        network_spikes=np.bincount(frame, minlength=n).astype(np.int64),
+        steps=np.asarray(steps, np.int64),
+        first_output_step=first,
+        spikes_to_first_output=spikes_up_to(frame, step, first),
+        target_step=tgt,
+        spikes_to_target=spikes_up_to(frame, step, tgt),
+        neurons=int(neurons),
+        spiking_output=bool(spiking_output),
+        step_kind=kind,
+    )

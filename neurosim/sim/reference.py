@@ -23,7 +23,8 @@ def sync_frames(
     net: Network, stimulus: np.ndarray, membrane_grid: float = 0.0
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Per frame of one sample, the spikes (bool, all neurons, inputs included) and the membranes
-    after the frame (after reset); ``stimulus`` is (frames x input channels); ``membrane_grid``:
+    after the frame (after reset); ``stimulus`` is (frames x input channels: bool spikes, or event
+    counts, a count k sending k times the weights); ``membrane_grid``:
     the hardware's ``core.membrane_grid`` (0: off). The arrays yielded are the loop's own: copy
     them to keep them."""
     for s, v, _ in sync_states(net, stimulus, membrane_grid):
@@ -42,9 +43,12 @@ def sync_states(
     v = np.zeros(n, DTYPE)
     i = np.zeros(n, DTYPE)
     pending = np.zeros(n, bool)
+    inp = net.span(net.input)
     for f, frame in enumerate(stimulus):
         s = np.zeros(n, bool)
-        s[net.span(net.input)] = frame
+        s[inp] = frame
+        act = s.astype(DTYPE)  # what each neuron sends: 0/1, or an input channel's event count
+        act[inp] = frame
         due = ring[f % depth].copy() if depth else ring[0]
         if depth:
             ring[f % depth] = 0
@@ -52,10 +56,11 @@ def sync_states(
             if pop.kind == INPUT:
                 continue
             sl = net.span(pop.name)
-            cur = np.asarray(w[:, sl].T @ s.astype(DTYPE), DTYPE) + due[sl]
+            cur = np.asarray(w[:, sl].T @ act, DTYPE) + due[sl]
             s[sl], v[sl], i[sl], pending[sl] = step(v[sl], i[sl], pending[sl], cur, pop.neurons, membrane_grid)
+            act[sl] = s[sl]
         for d, mt in delayed.items():
-            ring[(f + d) % depth] += np.asarray(mt @ s.astype(DTYPE), DTYPE)
+            ring[(f + d) % depth] += np.asarray(mt @ act, DTYPE)
         yield s, v, i
 
 

@@ -34,10 +34,11 @@ them in arrival order (none before it arrives) after its own update passes. A fi
 K steps after the step of the first output spike. The scheduler options of ``async`` mode
 (scope, policy, group size, step cap) do not apply.
 
-Implementation: the controller runs on the chip's own cores and message tables; for the sample it
-gives each core's synaptic blocks their time-stepped delivery delays (one step more than the
-declared delay: every delivery goes to a ring slot of the chip's state, deepened by one frame
-where needed) and puts the cores' ``sync`` delays back afterwards.
+Implementation: the controller runs on the chip's own cores and message tables; for the sample
+the chip's ``timestepped`` flag gives every delivery its time-stepped delay
+(:func:`neurosim.sim.core.delivery_delay`: one step more than the declared delay, into a ring slot
+of the chip's state, deepened by one frame where needed). Where every core holds one population
+the step runs batched (:mod:`neurosim.sim.batched`), with the same results.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from neurosim.describe.network import Network
-from neurosim.sim.core import Evaluate, State
+from neurosim.sim.core import Evaluate, State, delivery_delay
 
 
 def delayed_network(net: Network, extra: int = 1) -> Network:
@@ -62,16 +63,13 @@ def step_delay(block_delay: int, through_ring: bool) -> int:
     ``sync`` delivery delay is ``block_delay`` (:meth:`Network.delay_of`) and that goes through
     the delay ring buffer (``through_ring``: the projection declares a delay) or not: the declared
     delay plus one (a block without a declared delay - feed-forward or recurrent - has delay 0)."""
-    return (int(block_delay) if through_ring else 0) + 1
+    return delivery_delay(block_delay, through_ring, timestep=True)
 
 
 @dataclass
 class _Tables:
-    """Per chip: each core's synaptic blocks with ``sync`` and with ``timestep`` delays, the ring
-    depth ``timestep`` needs, and per core the populations it updates each step."""
+    """Per chip: the ring depth ``timestep`` needs and per core the populations it updates each step."""
 
-    sync_blocks: dict[int, list]
-    step_blocks: dict[int, list]
     depth: int
     items: dict[int, list[int]]  # core -> its population indices, in population order
 
@@ -80,25 +78,31 @@ _TABLES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _tables(chip) -> _Tables:
-    """The chip's time-stepped tables (built once per chip, from its ``sync`` blocks)."""
+    """The chip's time-stepped tables (built once per chip)."""
     t = _TABLES.get(chip)
     if t is None:
-        sync_blocks = {cid: list(core.blocks) for cid, core in chip.cores.items()}
-        step_blocks = {
-            cid: [(src, block, step_delay(d, ring is not None), ring) for src, block, d, ring in blocks]
-            for cid, blocks in sync_blocks.items()
-        }
-        depth = max((b[2] for blocks in step_blocks.values() for b in blocks), default=0)
+        keys = [k for k, w in chip.net.weights_by_delay_and_ring().items() if w.nnz]
+        depth = max((step_delay(d, ring) for d, ring in keys), default=0)
         items = {cid: [g for g in chip.phase_order if g in core.groups] for cid, core in chip.cores.items()}
-        t = _TABLES[chip] = _Tables(sync_blocks, step_blocks, max(depth, chip.net.max_delay), items)
+        t = _TABLES[chip] = _Tables(max(depth, chip.net.max_delay), items)
     return t
+
+
+def prepare_state(chip) -> _Tables:
+    """Ready the chip for a time-stepped sample: its state deep enough for the step delays (one
+    ring slot more; deeper is harmless to other modes) and its deliveries time-stepped."""
+    tables = _tables(chip)
+    if chip.state.depth < tables.depth:
+        chip.state = State(chip.net.n_neurons, tables.depth)
+    chip.timestepped = True
+    return tables
 
 
 def _input_spikes(chip, core, frame_input: np.ndarray) -> np.ndarray:
     """Global ids of the core's input neurons that spike in this frame."""
     ix = core.groups[chip.input_group]
     local = ix if isinstance(ix, np.ndarray) else np.arange(ix.start, ix.stop)
-    return local[frame_input[local - chip.input_offset]]
+    return np.repeat(local, frame_input[local - chip.input_offset].astype(np.int64))  # a count k: k messages
 
 
 def _step_items(chip, tables: _Tables, frame_input: np.ndarray) -> list:
@@ -116,27 +120,19 @@ def _step_items(chip, tables: _Tables, frame_input: np.ndarray) -> list:
 def timestep_controller(env, chip, stimulus):
     """SimPy process: one sample, time-stepped (one barrier per step, every spike integrated in a
     later step); ``stimulus`` is a boolean array (frames, input channels)."""
-    tables = _tables(chip)
-    if chip.state.depth < tables.depth:  # one more ring slot (deeper is harmless to other modes)
-        chip.state = State(chip.net.n_neurons, tables.depth)
-    for cid, core in chip.cores.items():
-        core.blocks = tables.step_blocks[cid]
-    try:
-        barrier_cycles = chip.hw.barrier.latency(chip.tiles_in_use)
-        stop_k, stop_frame = chip.options.get("stop_on_output"), None
-        for frame in range(stimulus.shape[0]):
-            chip.start_frame(frame)
-            t_frame = env.now
-            yield from chip.run_items(env, _step_items(chip, tables, stimulus[frame]), "step")
-            chip.count_barrier()
-            if barrier_cycles:
-                yield env.timeout(barrier_cycles)
-            chip.frame_done(env.now)
-            yield from chip.end_of_frame(env, t_frame)
-            if stop_k is not None and stop_frame is None and chip.first_output is not None:
-                stop_frame = frame + stop_k
-            if stop_frame is not None and frame >= stop_frame:
-                break
-    finally:
-        for cid, core in chip.cores.items():
-            core.blocks = tables.sync_blocks[cid]
+    tables = prepare_state(chip)
+    barrier_cycles = chip.hw.barrier.latency(chip.tiles_in_use)
+    stop_k, stop_frame = chip.options.get("stop_on_output"), None
+    for frame in range(stimulus.shape[0]):
+        chip.start_frame(frame)
+        t_frame = env.now
+        yield from chip.run_items(env, _step_items(chip, tables, stimulus[frame]), "step")
+        chip.count_barrier()
+        if barrier_cycles:
+            yield env.timeout(barrier_cycles)
+        chip.frame_done(env.now)
+        yield from chip.end_of_frame(env, t_frame)
+        if stop_k is not None and stop_frame is None and chip.first_output is not None:
+            stop_frame = frame + stop_k
+        if stop_frame is not None and frame >= stop_frame:
+            break

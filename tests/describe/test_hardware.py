@@ -60,7 +60,7 @@ def _leaf_lines(path: Path) -> dict[str, int]:
 
     def walk(d, prefix):
         for k, v in d.items():
-            if isinstance(v, dict):
+            if isinstance(v, dict) and v:  # an empty map (core.synapse_units: {}) is a written value
                 yield from walk(v, prefix + (k,))
             else:
                 yield ".".join(prefix + (k,)), doc.lines[prefix + (k,)]

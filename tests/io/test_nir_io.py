@@ -687,3 +687,17 @@ def test_declared_dataset_sizes_are_checked_before_reading(tmp_path):
         f["node/nodes/fc"].create_dataset("huge", shape=(10**10,), dtype="f4", chunks=(1 << 16,), compression="gzip")
     with pytest.raises(NetworkError, match="declares 10000000.* values .*over the limit"):
         load_network(path)
+
+
+def test_a_synapse_unit_is_refused_not_dropped(tmp_path):
+    """NIR has no field for a projection's synapse unit: writing one is refused in one line, and
+    nothing is written (a file without it would cost its synapses at another figure)."""
+    pops = (Population("in", INPUT, (2,)), Population("out", LIF, (2,), NeuronParams.uniform(2)))
+    w = sp.csr_array(np.eye(2, dtype=np.float32))
+    net = Network("u", pops, (Projection("in", "out", w, synapse_unit="dense"),), "in", "out", dt=1e-3)
+    with pytest.raises(NetworkError, match="synapse_unit 'dense'") as e:
+        save_network(net, tmp_path / "u.nir")
+    assert "\n" not in str(e.value) and not (tmp_path / "u.nir").exists()
+    plain = Network("u", pops, (Projection("in", "out", w),), "in", "out", dt=1e-3)
+    save_network(plain, tmp_path / "u.nir")
+    assert (tmp_path / "u.nir").exists()

@@ -61,6 +61,7 @@ def test_conservation_violation_is_detected(small_hw, monkeypatch):
     net = random_network([6, 5, 3], seed=1)
     m = map_network(net, small_hw)
     stim = np.ones((1, 3, 6), bool)
+    monkeypatch.setattr("neurosim.sim.batched.ENABLED", False)  # the per-core path, whose deliver is patched
     from neurosim.sim import core as core_mod
 
     real = core_mod.Core.deliver

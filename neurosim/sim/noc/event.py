@@ -19,66 +19,108 @@ from typing import Any
 
 import numpy as np
 
+from neurosim.errors import SimulationError
+
 #: whether numba is installed; it is imported on the first compiled call only (an import costs
 #: about half a second and 50 MB, and most runs never meet back-pressure)
 AVAILABLE = importlib.util.find_spec("numba") is not None
-# set by _compile(): numba's typed list, the queue item type and the compiled loop and driver,
-# module globals because the compiled driver refers to them
-List: Any = None
-_QITEM: Any = None
+# set by _compile(): the compiled loop and driver, module globals because the compiled driver
+# refers to the loop
 _event_loop_compiled: Any = None
 _run_compiled: Any = None
 
 # event kinds, in the order events of one cycle are handled: a buffer place of link x is freed,
 # traversal x requests its link, link x is free again
-FREED, REQUEST, LINK_FREE = np.int64(0), np.int64(1), np.int64(2)
-NO_ORDER = np.int64(0)  # the order of FREED and LINK_FREE events
-NOT_BLOCKED = np.int64(np.iinfo(np.int64).min)  # ``blocked`` of a link that is not stalled
+FREED, REQUEST, LINK_FREE = 0, 1, 2
+NOT_BLOCKED = -(2**63)  # ``blocked`` of a link that is not stalled
 
 
 def event_sim(link, lat, svc, parent, order, send, free_at, n_links: int, buffer_depth: int, compiled: bool = True):
     """Start cycle of every link traversal and stall cycles per link (see the module doc).
     Per traversal: ``link``, its latency ``lat`` and service time ``svc``, ``parent`` (-1 at a
     root), ``order`` (tie-break key) and ``send`` (request cycle of a root); ``free_at``: cycle
-    each link is free from (None: all free). ``compiled``: the numba loop when installed."""
+    each link is free from (None: all free; a link busy from an earlier batch starts nothing
+    before it is free). ``compiled``: the numba loop when installed.
+
+    Events and queued requests are int64 keys (cycle, kind, rank) packed into one integer,
+    cycles counted from the batch's first send: ``rank`` is a traversal's place in
+    (``order``, index) order for a request, the link for the other kinds."""
     link = np.ascontiguousarray(link, np.int64)
     parent = np.ascontiguousarray(parent, np.int64)
-    kids_n = np.bincount(parent[parent >= 0], minlength=link.size)
+    n = link.size
+    if n == 0:
+        return np.zeros(0, np.int64), np.zeros(n_links, np.int64)
+    lat, svc = np.asarray(lat, np.int64), np.asarray(svc, np.int64)
+    send = np.asarray(send, np.int64)
+    kids_n = np.bincount(parent[parent >= 0], minlength=n)
     co = np.argsort(parent, kind="stable")
     kids = co[parent[co] >= 0]
     kid_ptr = np.concatenate(([0], np.cumsum(kids_n)))
-    busy = np.zeros(n_links, np.int64) if free_at is None else np.asarray(free_at, np.int64).copy()
-    per_traversal = (link, lat, svc, parent, order, send, kid_ptr, kids, kids_n)
+    # the request queue of a link is a binary heap in its own segment of one array
+    qbase = np.concatenate(([0], np.cumsum(np.bincount(link, minlength=n_links))[:-1]))
+    by_rank = np.lexsort((np.arange(n), np.asarray(order, np.int64)))
+    rank = np.empty(n, np.int64)
+    rank[by_rank] = np.arange(n)
+    t0 = int(send[parent < 0].min())
+    busy = np.zeros(n_links, np.int64) if free_at is None else np.maximum(np.asarray(free_at, np.int64) - t0, 0)
+    # no cycle passes without a traversal in flight, a link busy or a send or carried busy time
+    # ahead, so every event falls within this horizon
+    horizon = max(int(send.max()) - t0, int(busy.max())) + int(lat.sum()) + int(svc.sum()) + 1
+    rank_bits = max(n, n_links).bit_length()
+    if horizon.bit_length() + rank_bits + 2 > 62:
+        raise SimulationError(
+            f"NoC event simulation: a batch of {n} link traversals over up to {horizon} cycles does not fit "
+            "its 63-bit event keys; deliver fewer messages per batch"
+        )
+    per_traversal = (link, lat, svc, parent, send - t0, rank, by_rank, kid_ptr, kids, kids_n)
     if compiled and AVAILABLE:
         arrays = [np.ascontiguousarray(a, np.int64) for a in per_traversal]
-        return _compile()(np.int64(n_links), np.int64(buffer_depth), busy, *arrays)
-    return _run_python(n_links, buffer_depth, busy.tolist(), *[np.asarray(a).tolist() for a in per_traversal])
+        entry, stall = _compile()(
+            np.int64(n_links), np.int64(buffer_depth), np.int64(rank_bits), busy, qbase.astype(np.int64), *arrays
+        )
+    else:
+        entry, stall = _run_python(
+            n_links,
+            buffer_depth,
+            rank_bits,
+            busy.tolist(),
+            qbase.tolist(),
+            *[np.asarray(a).tolist() for a in per_traversal],
+        )
+    return entry + t0, stall
 
 
-def _run_python(n_links, B, busy, link, lat, svc, par, order, send, kid_ptr, kids, pending):
+def _run_python(n_links, B, rb, busy, qbase, link, lat, svc, par, send, rank, by_rank, kid_ptr, kids, pending):
     """:func:`event_loop` in the interpreter, over lists."""
     n = len(link)
     entry = [0] * n
     stall = [0] * n_links
-    events = [(send[i], REQUEST, order[i], i) for i in range(n) if par[i] < 0]
+    tb = rb + 2
+    events = [(send[i] << tb) | (REQUEST << rb) | rank[i] for i in range(n) if par[i] < 0]
+    # a link busy from an earlier batch is woken when it becomes free
+    events += [(busy[ln] << tb) | (LINK_FREE << rb) | ln for ln in range(n_links) if busy[ln] > 0]
     heapq.heapify(events)
-    queues: list[list] = [[] for _ in range(n_links)]
+    qk, qlen = [0] * n, [0] * n_links
     occ, blocked, work, stack = [0] * n_links, [NOT_BLOCKED] * n_links, [False] * n_links, [0] * n_links
     event_loop(
         link,
         lat,
         svc,
         par,
-        order,
+        rank,
+        by_rank,
         kid_ptr,
         kids,
         pending,
         B,
+        rb,
         busy,
         occ,
         blocked,
         stall,
-        queues,
+        qk,
+        qbase,
+        qlen,
         events,
         work,
         stack,
@@ -88,23 +130,58 @@ def _run_python(n_links, B, busy, link, lat, svc, par, order, send, kid_ptr, kid
 
 
 def event_loop(
-    link, lat, svc, par, order, kid_ptr, kids, pending, B, busy, occ, blocked, stall, queues, events, work, stack, entry
+    link,
+    lat,
+    svc,
+    par,
+    rank,
+    by_rank,
+    kid_ptr,
+    kids,
+    pending,
+    B,
+    rb,
+    busy,
+    occ,
+    blocked,
+    stall,
+    qk,
+    qbase,
+    qlen,
+    events,
+    work,
+    stack,
+    entry,
 ):
-    """Run the heap ``events`` of (cycle, kind, order, x) to its end. Per traversal: ``entry``
-    (start cycle, filled in), ``pending`` (continuations not yet started); per link: ``busy``
-    (free from), ``occ`` (buffer places held), ``blocked`` (cycle its stall began),
-    ``stall`` (cycles), ``queues`` (heaps of (request cycle, order, traversal)), ``work`` and
-    ``stack`` (links to serve in the current cycle)."""
+    """Run the heap ``events`` of keys (cycle << rb + 2 | kind << rb | rank or link) to its end.
+    Per traversal: ``entry`` (start cycle, filled in), ``pending`` (continuations not yet
+    started), ``rank`` (its place in tie-break order; ``by_rank`` inverts it); per link:
+    ``busy`` (free from), ``occ`` (buffer places held), ``blocked`` (cycle its stall began),
+    ``stall`` (cycles), ``qlen`` (requests queued), ``work`` and ``stack`` (links to serve in
+    the current cycle); the queue of link l is a binary heap of keys cycle << rb | rank in
+    ``qk[qbase[l]:qbase[l] + qlen[l]]``."""
+    tb = rb + 2
+    low = (1 << rb) - 1
     while len(events) > 0:
-        t = events[0][0]
+        t = events[0] >> tb
         top = 0
-        while len(events) > 0 and events[0][0] == t:
-            _, kind, o, x = heapq.heappop(events)
+        while len(events) > 0 and (events[0] >> tb) == t:
+            key = heapq.heappop(events)
+            kind = (key >> rb) & 3
             if kind == REQUEST:
+                x = by_rank[key & low]
                 ln = link[x]
-                heapq.heappush(queues[ln], (t, o, x))
+                qkey, b, j = (t << rb) | (key & low), qbase[ln], qlen[ln]
+                qlen[ln] = j + 1
+                while j > 0:  # sift up
+                    up = (j - 1) >> 1
+                    if qk[b + up] <= qkey:
+                        break
+                    qk[b + j] = qk[b + up]
+                    j = up
+                qk[b + j] = qkey
             else:
-                ln = x
+                ln = key & low
                 if kind == FREED:
                     occ[ln] -= 1
             if not work[ln]:
@@ -115,21 +192,36 @@ def event_loop(
             top -= 1
             ln = stack[top]
             work[ln] = False
-            q = queues[ln]
-            if len(q) == 0 or busy[ln] > t:
+            m = qlen[ln]
+            if m == 0 or busy[ln] > t:
                 continue
             if occ[ln] >= B:
                 if blocked[ln] == NOT_BLOCKED:
                     blocked[ln] = t
                 continue
-            i = heapq.heappop(q)[2]
+            b = qbase[ln]
+            i = by_rank[qk[b] & low]
+            m -= 1
+            qlen[ln] = m
+            last, j = qk[b + m], 0
+            while True:  # sift the last key down from the root
+                c = 2 * j + 1
+                if c >= m:
+                    break
+                if c + 1 < m and qk[b + c + 1] < qk[b + c]:
+                    c += 1
+                if last <= qk[b + c]:
+                    break
+                qk[b + j] = qk[b + c]
+                j = c
+            qk[b + j] = last
             if blocked[ln] != NOT_BLOCKED:
                 stall[ln] += t - blocked[ln]
                 blocked[ln] = NOT_BLOCKED
             entry[i] = t
             busy[ln] = t + svc[i]
             occ[ln] += 1
-            heapq.heappush(events, (t + svc[i], LINK_FREE, NO_ORDER, ln))
+            heapq.heappush(events, ((t + svc[i]) << tb) | (LINK_FREE << rb) | ln)
             p = par[i]
             if p >= 0:
                 pending[p] -= 1
@@ -140,27 +232,29 @@ def event_loop(
                         work[lp] = True
                         stack[top] = lp
                         top += 1
-            arrive = t + lat[i]
+            arrive = (t + lat[i]) << tb
             if pending[i] == 0:  # no continuation: leaves on arrival
-                heapq.heappush(events, (arrive, FREED, NO_ORDER, ln))
+                heapq.heappush(events, arrive | (FREED << rb) | ln)
             else:
                 for k in range(kid_ptr[i], kid_ptr[i + 1]):
                     c = kids[k]
-                    heapq.heappush(events, (arrive, REQUEST, order[c], c))
+                    heapq.heappush(events, arrive | (REQUEST << rb) | rank[c])
 
 
-def _run_arrays(n_links, B, busy, link, lat, svc, par, order, send, kid_ptr, kids, pending):
+def _run_arrays(n_links, B, rb, busy, qbase, link, lat, svc, par, send, rank, by_rank, kid_ptr, kids, pending):
     """The driver of :func:`event_loop` over arrays and typed lists (compiled by :func:`_compile`)."""
     n = link.size
     entry = np.zeros(n, np.int64)
     stall = np.zeros(n_links, np.int64)
-    queues = List()
-    for _ in range(n_links):
-        queues.append(List.empty_list(_QITEM))
-    events = [(np.int64(0), np.int64(0), np.int64(0), np.int64(0)) for _ in range(0)]
+    qk, qlen = np.zeros(n, np.int64), np.zeros(n_links, np.int64)
+    tb = rb + 2
+    events = [np.int64(0) for _ in range(0)]
     for i in range(n):
         if par[i] < 0:
-            events.append((send[i], REQUEST, order[i], np.int64(i)))
+            events.append((send[i] << tb) | (REQUEST << rb) | rank[i])
+    for ln in range(n_links):  # a link busy from an earlier batch is woken when it becomes free
+        if busy[ln] > 0:
+            events.append((busy[ln] << tb) | (LINK_FREE << rb) | np.int64(ln))
     heapq.heapify(events)
     occ, blocked = np.zeros(n_links, np.int64), np.full(n_links, NOT_BLOCKED, np.int64)
     work, stack = np.zeros(n_links, np.bool_), np.zeros(n_links, np.int64)
@@ -169,16 +263,20 @@ def _run_arrays(n_links, B, busy, link, lat, svc, par, order, send, kid_ptr, kid
         lat,
         svc,
         par,
-        order,
+        rank,
+        by_rank,
         kid_ptr,
         kids,
         pending,
         B,
+        rb,
         busy,
         occ,
         blocked,
         stall,
-        queues,
+        qk,
+        qbase,
+        qlen,
         events,
         work,
         stack,
@@ -189,13 +287,10 @@ def _run_arrays(n_links, B, busy, link, lat, svc, par, order, send, kid_ptr, kid
 
 def _compile():
     """Import numba and compile the loop and its driver, once (numba caches them on disk)."""
-    global List, _QITEM, _event_loop_compiled, _run_compiled
+    global _event_loop_compiled, _run_compiled
     if _run_compiled is None:
         import numba  # noqa: PLC0415 - optional extra
-        from numba import types  # noqa: PLC0415 - optional extra
-        from numba.typed import List as TypedList  # noqa: PLC0415 - optional extra
 
-        List, _QITEM = TypedList, types.UniTuple(types.int64, 3)
         _event_loop_compiled = numba.njit(cache=True)(event_loop)
         _run_compiled = numba.njit(cache=True)(_run_arrays)
     return _run_compiled

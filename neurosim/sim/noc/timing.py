@@ -311,11 +311,11 @@ def sweep(routes: Routes, u: Traversals, free_at) -> np.ndarray:
         if idx.size == 0:
             continue
         p = parent[idx]
-        ready = np.where(p >= 0, entry[p] + lat[p], send[idx])
-        if free_at is not None:
-            ready = np.maximum(ready, free_at[link[idx]])
+        request = np.where(p >= 0, entry[p] + lat[p], send[idx])
         li = link[idx]
-        o = np.lexsort((order[idx], ready, li))
+        # served by request cycle, also while a link is busy from an earlier batch (``free_at``)
+        ready = request if free_at is None else np.maximum(request, free_at[li])
+        o = np.lexsort((order[idx], request, li))
         entry[idx[o]] = segmented_fifo(li[o], ready[o], svc[idx][o])
     return entry
 
