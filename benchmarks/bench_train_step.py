@@ -6,6 +6,13 @@ spike density, forward + backward + Adam. Prints the median of 20 timed steps af
 for ``layered`` and ``unlayered`` (F=8, momentum; and random with --random).
 
     python benchmarks/bench_train_step.py --device cpu [--threads N] [--steps 20] [--warmup 5]
+
+``--table``: a markdown table of ms per training step, layered vs unlayered (momentum, each
+``--group-sizes``) and their ratio, on nmnist-like input (the first ``--batch`` training samples,
+``--frames`` frames) for the paper's FC net (2312-64-64-64-10) and the paper's CNN (2x34x34, Conv
+8k3s2, 16k3s2p1, 32k3s2p1, Linear 512->10; :mod:`neurosim.train.conv`)::
+
+    python benchmarks/bench_train_step.py --table --batch 64 --nets fc,cnn --group-sizes 8,16,128
 """
 
 from __future__ import annotations
@@ -19,6 +26,63 @@ import torch
 from neurosim.train.model import LIFParams, SpikingMLP, count_loss
 
 
+def _table(args, dev):
+    """``--table``: time one training step (forward, backward, Adam) per net and mode on
+    nmnist-like input; print a markdown table (median ms, ratio to the layered step)."""
+    from neurosim.data.registry import load_dataset
+    from neurosim.train.conv import SpikingCNN
+
+    d = load_dataset("nmnist-like", "train", frames=args.frames, limit=args.batch)
+    x = torch.from_numpy(d.inputs).to(device=dev, dtype=torch.float32)
+    y = torch.from_numpy(d.labels).to(dev)
+    params = LIFParams(beta=0.9)
+    print(
+        f"device={dev} torch={torch.__version__} threads={torch.get_num_threads()} batch={len(d)} "
+        f"frames={d.n_frames} nmnist-like input density={float(x.mean()):.4f} steps={args.steps} warmup={args.warmup}"
+    )
+    rows = []
+    base = float("nan")
+    for net_name in args.nets.split(","):
+        for F in [None, *(int(f) for f in args.group_sizes.split(","))]:
+            gen = torch.Generator().manual_seed(0)
+            if net_name == "cnn":
+                net = SpikingCNN("paper-cnn", d.input_shape, d.n_classes, params, generator=gen).to(dev)
+            else:
+                net = SpikingMLP([d.n_channels, 64, 64, 64, d.n_classes], params, generator=gen).to(dev)
+            opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+            kw = {} if F is None else dict(group_size=F, scheduler="momentum", record=True)
+            info = {}
+
+            def step():
+                opt.zero_grad()
+                r = net(x, mode="layered" if F is None else "unlayered", **kw)
+                count_loss(r.counts, y).backward()
+                opt.step()
+                if dev.type == "cuda":
+                    torch.cuda.synchronize()
+                info["spikes"] = r.n_spikes / len(d)
+                info["steps"] = float(r.steps.float().mean()) if r.steps is not None else float("nan")
+
+            for _ in range(args.warmup):
+                step()
+            ts = []
+            for _ in range(args.steps):
+                t0 = time.perf_counter()
+                step()
+                ts.append(time.perf_counter() - t0)
+            ms = 1e3 * statistics.median(ts)
+            if F is None:
+                base = ms
+            label = "paper CNN 2x34x34-8k3s2-16k3s2p1-32k3s2p1-10" if net_name == "cnn" else "paper FC 2312-64-64-64-10"
+            rows.append((label, "layered" if F is None else f"unlayered F={F}", ms, ms / base, info))
+            print(f"  {label} {rows[-1][1]}: {ms:.1f} ms", flush=True)
+    print("\n| net | mode | ms/step | unlayered/layered | spikes/sample | send steps/frame |")
+    print("|---|---|---:|---:|---:|---:|")
+    for label, mode, ms, ratio, info in rows:
+        st = "" if info["steps"] != info["steps"] else f"{info['steps']:.1f}"
+        print(f"| {label} | {mode} | {ms:.1f} | {ratio:.2f} | {info['spikes']:.1f} | {st} |")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -30,10 +94,18 @@ def main(argv=None):
     ap.add_argument("--group-size", type=int, default=8)
     ap.add_argument("--random", action="store_true", help="also time the random scheduler")
     ap.add_argument("--modes", default="layered,unlayered")
+    ap.add_argument(
+        "--backward", choices=("replay", "steps", "bptt"), default="replay", help="unlayered gradient estimator"
+    )
+    ap.add_argument("--table", action="store_true", help="markdown table on nmnist-like input (see the doc)")
+    ap.add_argument("--nets", default="fc,cnn", help="--table: fc (2312-64-64-64-10) and/or cnn (paper-cnn)")
+    ap.add_argument("--group-sizes", default="8,16,128", help="--table: unlayered group sizes F")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     dev = torch.device(args.device)
+    if args.table:
+        return _table(args, dev)
     torch.manual_seed(0)
     T, B, sizes = args.frames, args.batch, [2312, 64, 64, 64, 10]
     x = (torch.rand(B, T, sizes[0], device=dev) < 0.05).float()
@@ -44,15 +116,19 @@ def main(argv=None):
             runs.append(("layered", {}))
         else:
             runs.append(
-                (f"unlayered F={args.group_size} momentum", dict(group_size=args.group_size, scheduler="momentum"))
+                (
+                    f"unlayered F={args.group_size} momentum {args.backward}",
+                    dict(group_size=args.group_size, scheduler="momentum", backward=args.backward),
+                )
             )
             if args.random:
                 runs.append(
                     (
-                        f"unlayered F={args.group_size} random",
+                        f"unlayered F={args.group_size} random {args.backward}",
                         dict(
                             group_size=args.group_size,
                             scheduler="random",
+                            backward=args.backward,
                             generator=torch.Generator(device=dev).manual_seed(0),
                         ),
                     )

@@ -88,10 +88,13 @@ def build_graph(
     dt: float = 1e-3,
     metadata: dict[str, Any] | None = None,
     biases=None,
+    conv: dict[str, Any] | None = None,
 ):
     """A ``nir.NIRGraph`` of the MLP; ``weights[l]`` is ``(n_out, n_in)``, ``biases[l]`` (or None:
     zeros) ``(n_out,)``; ``fire_equal``: the neurons fire at ``v >= threshold`` (node metadata),
-    else at ``v > threshold``."""
+    else at ``v > threshold``. ``conv`` (a CNN, see :func:`_conv_nodes`): ``{"spec",
+    "input_shape", "params", "biases"}``; ``weights`` and ``biases`` are then its dense matrices
+    and per-neuron biases, checked against the kernels."""
 
     weights = [np.asarray(w, dtype=np.float32) for w in weights]
     if not weights:
@@ -102,28 +105,92 @@ def build_graph(
     bs = _biases(biases, weights)
     check_decay_roundtrip(beta, dt)
     tau = lif_tau(beta, dt)
-    nodes = {"input": nir.Input(input_type={"input": np.array([weights[0].shape[1]])})}
-    edges = []
-    prev = "input"
-    for l, (w, b) in enumerate(zip(weights, bs), start=1):
-        n = w.shape[0]
-        nodes[f"fc{l}"] = nir.Affine(weight=w, bias=b)
-        nodes[f"lif{l}"] = nir.LIF(
-            tau=np.full(n, tau),
-            r=np.full(n, tau / dt),
-            v_leak=np.zeros(n),
-            v_threshold=np.full(n, float(threshold)),
-            v_reset=np.zeros(n),
+
+    def lif(shape) -> nir.LIF:
+        return nir.LIF(
+            tau=np.full(shape, tau),
+            r=np.full(shape, tau / dt),
+            v_leak=np.zeros(shape),
+            v_threshold=np.full(shape, float(threshold)),
+            v_reset=np.zeros(shape),
             metadata={"reset": "hard", "fire_equal": True} if fire_equal else {"reset": "hard"},
         )
-        edges += [(prev, f"fc{l}"), (f"fc{l}", f"lif{l}")]
-        prev = f"lif{l}"
+
+    if conv is not None:
+        nodes, edges, prev = _conv_nodes(weights, bs, conv, lif)
+    else:
+        nodes = {"input": nir.Input(input_type={"input": np.array([weights[0].shape[1]])})}
+        edges = []
+        prev = "input"
+        for l, (w, b) in enumerate(zip(weights, bs), start=1):
+            nodes[f"fc{l}"] = nir.Affine(weight=w, bias=b)
+            nodes[f"lif{l}"] = lif(w.shape[0])
+            edges += [(prev, f"fc{l}"), (f"fc{l}", f"lif{l}")]
+            prev = f"lif{l}"
     nodes["output"] = nir.Output(output_type={"output": np.array([weights[-1].shape[0]])})
     edges.append((prev, "output"))
     meta = {"dt": float(dt)}
     if metadata:
         meta["neurosim"] = _clean(metadata)
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata=meta)
+
+
+def _conv_nodes(weights, biases, conv: dict[str, Any], lif):
+    """The nodes and edges of a CNN (:mod:`neurosim.train.conv_arch`): per layer its pools
+    (``SumPool2d``/``AvgPool2d``), then a ``Conv2d`` (kernel, stride, padding, input shape, the
+    per-channel bias) or, for a dense layer, a ``Flatten`` (after an image) and an ``Affine``;
+    then a ``LIF`` of the layer's shape. Each layer's dense matrix rebuilt from its kernel must
+    equal ``weights[l]`` bit for bit (and the biases theirs), else the export is refused."""
+    from neurosim.train.conv_arch import dense_matrix, expand_bias, parse_spec, plan  # noqa: PLC0415
+
+    layers = plan(parse_spec(conv["spec"]), conv["input_shape"], weights[-1].shape[0])
+    params, cbias = conv["params"], conv.get("biases")
+    if len(layers) != len(weights) or len(params) != len(weights):
+        raise ExportError(f"conv spec {conv['spec']!r} has {len(layers)} layers, the model {len(weights)}")
+    in_shape = np.array([int(s) for s in conv["input_shape"]])
+    nodes: dict[str, Any] = {"input": nir.Input(input_type={"input": in_shape})}
+    edges: list[tuple[str, str]] = []
+    prev = "input"
+    for l, lp in enumerate(layers, start=1):
+        p = np.asarray(params[l - 1], np.float32)
+        pb = np.zeros(lp.bias_shape, np.float32) if cbias is None else np.asarray(cbias[l - 1], np.float32)
+        if not np.array_equal(dense_matrix(lp, p), weights[l - 1]) or not np.array_equal(
+            expand_bias(lp, pb), biases[l - 1]
+        ):
+            raise ExportError(
+                f"layer {l}: the dense weights or biases are not those of its kernel; export the model's own"
+            )
+        chain = []
+        for j, (pool, _shape) in enumerate(lp.pools, start=1):
+            cls = nir.SumPool2d if pool.kind == "sum" else nir.AvgPool2d
+            name = f"pool{l}_{j}"
+            nodes[name] = cls(
+                kernel_size=np.array([pool.kernel] * 2), stride=np.array([pool.stride] * 2), padding=np.array([0, 0])
+            )
+            chain.append(name)
+        if lp.conv is not None:
+            c = lp.conv
+            nodes[f"conv{l}"] = nir.Conv2d(
+                input_shape=tuple(lp.in_shape[1:]),
+                weight=p,
+                stride=c.stride,
+                padding=c.padding,
+                dilation=1,
+                groups=1,
+                bias=pb,
+            )
+            chain.append(f"conv{l}")
+        else:
+            if len(lp.in_shape) > 1:
+                nodes[f"flat{l}"] = nir.Flatten(input_type={"input": np.array(lp.in_shape)}, start_dim=0, end_dim=-1)
+                chain.append(f"flat{l}")
+            nodes[f"fc{l}"] = nir.Affine(weight=p, bias=pb)
+            chain.append(f"fc{l}")
+        nodes[f"lif{l}"] = lif(lp.out_shape)
+        for node in [*chain, f"lif{l}"]:
+            edges.append((prev, node))
+            prev = node
+    return nodes, edges, prev
 
 
 def write_nir(path, weights, **graph_options) -> Path:
@@ -134,7 +201,9 @@ def write_nir(path, weights, **graph_options) -> Path:
     The trainer's metadata keys: ``mode``, ``scheduler``, ``group_size``, ``max_steps``,
     ``stop_after_output`` (-1 = off), ``dt``, ``beta``, ``threshold``, ``threshold_convention``
     (``">"``, or ``">="`` with ``fire_equal``), ``reset`` (``"hard"``), ``v_reset``, ``dataset``,
-    ``encoding`` (the dataset's encoding parameters, e.g. frames, seed), ``frames``, ``data_seed``, ``test_accuracy``
+    ``encoding`` (the dataset's encoding parameters, e.g. frames, seed, and ``values``: ``"counts"``
+    when the inputs were event counts, which ``neurosim run`` then loads too; absent or ``"binary"``:
+    spikes), ``frames``, ``data_seed``, ``test_accuracy``
     (quantised weights, same forward), ``n_test``, ``seed``, ``epochs``, ``architecture``
     (``"64-64-64-10"``), ``sizes``, ``weight_bits``, ``weight_scales``, ``neurosim_version``, ...
     """

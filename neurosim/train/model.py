@@ -41,7 +41,8 @@ Unlayered (``forward_unlayered``), per frame:
 (d) the frame ends when nothing is ready, or after ``max_steps`` send steps (neurons still ready
     then are dropped; they were already reset). Since every send step sends at least one neuron
     and a neuron crosses at most once per frame, a frame never needs more send steps than there
-    are neurons: the default ``max_steps`` (the number of neurons) never truncates.
+    are neurons: the default ``max_steps`` (the number of neurons) never truncates (asynctorch's
+    options below change this: see :func:`forward_unlayered`).
 
 Optionally (``stop_after_output=k``) a sample's inference ends ``k`` steps after the step in
 which its first output spike is sent. Steps are counted per sample over the whole inference:
@@ -55,9 +56,19 @@ in which some sample has more than F ready neurons and sends the F ready neurons
 draws (samples with at most F ready send them all without drawing).
 
 Training options (pass them only when training): ``input_dropout`` removes each input spike
-with that probability; ``refractory_dropout`` makes each hidden neuron refractory for a whole
+with that probability; ``frame_dropout`` makes each hidden neuron refractory for a whole
 frame with that probability (it neither integrates nor fires in that frame; its membrane only
-leaks).
+leaks; formerly ``refractory_dropout``, a name now refused: asynctorch's refractory dropout is
+``refrac_dropout``).
+
+asynctorch's semantics (docs/asynctorch.md; unlayered): ``refrac_dropout=p`` (each crossing,
+with probability ``p``, does not make the neuron refractory: it resets and may cross again in the
+frame; its queued value adds up and a sent value ``k`` delivers ``k`` times its weights),
+``stop_on_output_frame=K`` (per sample and frame: the frame ends ``K`` send steps after the step
+that sent its first output spike; neurons still ready are dropped), ``prioritize_input=False``
+(the input events join the ready queue, value = the event count, momentum priority 0, and are
+sent ``F`` at a time with the neurons' spikes) and ``momentum_noise=lambda`` (momentum key =
+priority + ``U[0, 1) * lambda``). ``x`` may hold event counts (current = counts @ W.T).
 
 Gradients (both modes): the reset is not differentiated (``v <- 0`` cuts the path, as
 snnTorch's detached reset). Layered: standard BPTT through the surrogate. Unlayered: through the
@@ -141,13 +152,17 @@ class LIFParams:
 class ForwardResult:
     """What a forward returns. ``counts``: output spikes summed over frames ``(B, n_out)``
     (carries the gradient). ``spikes``: ``(B, T, N)`` uint8 spikes sent per neuron per frame
-    (global numbering) when recorded. ``steps``: ``(B, T)`` int32 number of send steps per
-    frame after step 0 (unlayered, when recorded). ``n_spikes``: total spikes sent (all layers,
-    all samples), a Python int. ``dropped``: neurons that crossed but were never sent because
-    of the step cap (unlayered). With ``track=True``: ``frame_counts`` ``(B, T, n_out)``, the
-    output spikes of every frame, and ``hidden_spikes`` ``(B,)``, the spikes of the hidden
-    neurons per sample, both with their gradients (surrogate; the ghost pass's zeros included),
-    for the per-frame losses and the spike-count penalty (:mod:`neurosim.train.losses`)."""
+    (global numbering) when recorded (int32 counts with ``refrac_dropout > 0``). ``steps``:
+    ``(B, T)`` int32 number of send steps per frame after step 0 (unlayered, when recorded).
+    ``n_spikes``: total spikes sent (all layers, all samples), a Python int. ``dropped``:
+    neurons that crossed but were never sent because of the step cap (unlayered). With
+    ``track=True``: ``frame_counts`` ``(B, T, n_out)``, the output spikes of every frame, and
+    ``hidden_spikes`` ``(B,)``, the spikes of the hidden neurons per sample, both with their
+    gradients (surrogate; the ghost pass's zeros included),
+    for the per-frame losses and the spike-count penalty (:mod:`neurosim.train.losses`).
+    ``send_steps``: ``(B, T, N)`` int32, the send step (1..) at which each neuron was sent in
+    each frame, 0 when not sent (unlayered with the default ``backward="replay"``, when
+    recorded; for the paper's metrics, :mod:`neurosim.train.metrics`)."""
 
     counts: torch.Tensor
     spikes: torch.Tensor | None = None
@@ -156,6 +171,7 @@ class ForwardResult:
     dropped: int = 0
     frame_counts: torch.Tensor | None = None
     hidden_spikes: torch.Tensor | None = None
+    send_steps: torch.Tensor | None = None
 
     @property
     def prediction(self) -> torch.Tensor:
@@ -193,9 +209,15 @@ def _dropout_mask(shape, p: float, device, generator) -> torch.Tensor | None:
 def _input_current(weights, x: torch.Tensor, input_dropout: float, generator) -> torch.Tensor:
     """The first layer's currents of all frames in one matmul, ``(B, T, n1)`` (the bulk of the
     work), after removing each input spike with probability ``input_dropout``."""
+    return torch.nn.functional.linear(_dropped_input(x, input_dropout, generator), weights[0])
+
+
+def _dropped_input(x: torch.Tensor, input_dropout: float, generator) -> torch.Tensor:
+    """``x`` with each input entry (a spike, or a channel's event count) removed with
+    probability ``input_dropout`` (one ``torch.rand`` draw)."""
     if input_dropout > 0:
         x = x * (~_bernoulli_mask(x.shape, input_dropout, x.device, generator)).to(torch.float32)
-    return torch.nn.functional.linear(x, weights[0])
+    return x
 
 
 def _check_biases(biases, sizes: list[int]) -> list[torch.Tensor] | None:
@@ -211,6 +233,15 @@ def _check_biases(biases, sizes: list[int]) -> list[torch.Tensor] | None:
     return biases
 
 
+def _refuse_old_dropout(value) -> None:
+    """``refractory_dropout`` was renamed: refused rather than guessing which option is meant."""
+    if value is not None:
+        raise ValueError(
+            "refractory_dropout was renamed: use frame_dropout (a hidden neuron sits out the whole frame) or "
+            "refrac_dropout (asynctorch's: a crossing leaves the neuron non-refractory with that probability)"
+        )
+
+
 def forward_layered(
     weights,
     x: torch.Tensor,
@@ -218,20 +249,29 @@ def forward_layered(
     *,
     record: bool = False,
     input_dropout: float = 0.0,
-    refractory_dropout: float = 0.0,
+    frame_dropout: float = 0.0,
     generator: torch.Generator | None = None,
     biases=None,
     track: bool = False,
+    spike_dropout: float = 0.0,
+    refractory_dropout: float | None = None,
 ) -> ForwardResult:
-    """Layer-synchronous forward over ``x`` of shape ``(B, T, C)`` (0/1 float32).
+    """Layer-synchronous forward over ``x`` of shape ``(B, T, C)`` (0/1 float32, or event
+    counts per channel and frame: the current is ``counts @ W.T``).
 
     ``weights[l]`` has shape ``(n_out, n_in)``; ``biases[l]`` (None: no bias) ``(n_out,)``,
     added after the leak once per frame. Dropouts apply only when > 0 (use them only in
     training): ``input_dropout`` removes each input spike with that probability;
-    ``refractory_dropout`` makes each hidden neuron refractory for a whole frame (it neither
-    integrates nor fires; its membrane only leaks) with that probability. ``track``: fill
-    ``frame_counts`` and ``hidden_spikes`` (see :class:`ForwardResult`).
+    ``frame_dropout`` makes each hidden neuron refractory for a whole frame (it neither
+    integrates nor fires; its membrane only leaks) with that probability (``refractory_dropout``,
+    its old name, is refused). ``track``: fill
+    ``frame_counts`` and ``hidden_spikes`` (see :class:`ForwardResult`). ``spike_dropout``
+    (training only): each spike of every layer is, with that probability, not passed on (the
+    neuron still resets; asynctorch's network spike dropout).
     """
+    if not (0.0 <= spike_dropout < 1.0):
+        raise ValueError(f"spike_dropout must be in [0, 1), got {spike_dropout!r}")
+    _refuse_old_dropout(refractory_dropout)
     sizes = _layer_sizes(weights)
     bs = _check_biases(biases, sizes)
     B, T, _ = x.shape
@@ -252,7 +292,7 @@ def forward_layered(
         for l in range(L):
             v[l] = v[l] * beta
             cur = cur_in[t] if h is None else torch.nn.functional.linear(h, weights[l])
-            drop = _dropout_mask((B, sizes[l + 1]), refractory_dropout, dev, generator) if l < L - 1 else None
+            drop = _dropout_mask((B, sizes[l + 1]), frame_dropout, dev, generator) if l < L - 1 else None
             if drop is None:
                 if bs is not None:
                     v[l] = v[l] + bs[l]
@@ -264,6 +304,9 @@ def forward_layered(
                 s = spike_fn(v[l], thr, slope, eq) * (~drop).to(dt)
             fired = s.detach() > 0
             v[l] = torch.where(fired, torch.zeros((), dtype=dt, device=dev), v[l])
+            if spike_dropout > 0:  # the neuron resets; the spike is not passed on
+                keep = ~_bernoulli_mask((B, sizes[l + 1]), spike_dropout, dev, generator)
+                s, fired = s * keep.to(dt), fired & keep
             n_spikes = n_spikes + fired.sum()
             if record:
                 frame.append(fired)
@@ -314,11 +357,18 @@ def forward_unlayered(
     generator: torch.Generator | None = None,
     record: bool = False,
     input_dropout: float = 0.0,
-    refractory_dropout: float = 0.0,
+    frame_dropout: float = 0.0,
     ghost: bool | None = None,
     backward: str = "replay",
     biases=None,
     track: bool = False,
+    cores=None,
+    spike_dropout: float = 0.0,
+    refrac_dropout: float = 0.0,
+    stop_on_output_frame: int | None = None,
+    prioritize_input: bool = True,
+    momentum_noise: float = 0.0,
+    refractory_dropout: float | None = None,
 ) -> ForwardResult:
     """Asynchronous (unlayered) forward over ``x`` of shape ``(B, T, C)``; see the module doc.
 
@@ -332,20 +382,45 @@ def forward_unlayered(
     layer with the currents of all send steps in one matmul and a cumulative sum (the membrane at
     crossing is the leaked start value plus the currents of the steps up to the crossing step).
     ``"steps"`` records autograd through every send step. Both give the same gradients up to
-    float rounding of the surrogate's argument; "replay" is several times faster.
+    float rounding of the surrogate's argument; "replay" is several times faster. ``"bptt"``
+    (:class:`BpttForward`): asynctorch's estimator, autograd through every send step with
+    the reset keeping its gradient (the same forward).
+
+    ``cores`` (a :class:`neurosim.train.core_schedule.CoreScope`, None: the global scope): every
+    core sends at most its issue width of its own ready neurons per send step (``group_size`` is
+    then not used). ``spike_dropout`` (training only): each new crossing is, with that
+    probability, not sent (the neuron is still reset and refractory; asynctorch's network spike
+    dropout).
 
     ``biases`` (None: no bias): one ``(n,)`` tensor per layer, added after the leak once per frame
     (before step 0, so a neuron of any layer may cross at step 0). ``track``: fill
     ``frame_counts`` and ``hidden_spikes`` (see :class:`ForwardResult`).
+
+    asynctorch's options (docs/asynctorch.md): ``refrac_dropout`` (a crossing leaves the neuron
+    non-refractory with that probability; ``ForwardResult.spikes`` then counts the spikes sent per
+    neuron and frame, int32), ``stop_on_output_frame`` (K), ``prioritize_input`` (False: queued
+    input events) and ``momentum_noise`` (momentum only). With ``refrac_dropout > 0`` or queued
+    input, ``"replay"`` (which replays one crossing per neuron and frame, the input at step 0)
+    builds the ``"steps"`` graph instead: the same forward and gradients, slower. ``max_steps``
+    defaults to the number of neurons (plus the input channels with queued input), which never
+    truncates a frame; with ``refrac_dropout > 0`` to no cap (a feed-forward frame always ends).
     """
+    _refuse_old_dropout(refractory_dropout)
+    _check_asynctorch_options(refrac_dropout, stop_on_output_frame, prioritize_input, momentum_noise, scheduler)
+    if cores is not None and (not prioritize_input or momentum_noise > 0):
+        raise ValueError("queued input and momentum_noise are global-scope options here; pass cores=None")
     if scheduler not in SCHEDULERS:
         raise ValueError(f"unknown scheduler {scheduler!r}; use one of {SCHEDULERS}")
     if int(group_size) < 1:
         raise ValueError(f"group_size must be >= 1, got {group_size}")
     if max_steps is not None and int(max_steps) < 0:
         raise ValueError(f"max_steps must be >= 0, got {max_steps}")
-    if backward not in ("replay", "steps"):
-        raise ValueError(f"backward must be 'replay' or 'steps', got {backward!r}")
+    if backward not in ("replay", "steps", "bptt"):
+        raise ValueError(f"backward must be 'replay', 'steps' or 'bptt', got {backward!r}")
+    if not (0.0 <= spike_dropout < 1.0):
+        raise ValueError(f"spike_dropout must be in [0, 1), got {spike_dropout!r}")
+    if cores is not None:
+        cores.check(sum(_layer_sizes(weights)[1:]))
     if ghost is None:
         ghost = torch.is_grad_enabled()
     opts = _UnlayeredOptions(
@@ -356,11 +431,21 @@ def forward_unlayered(
         generator=generator,
         record=record,
         input_dropout=input_dropout,
-        refractory_dropout=refractory_dropout,
+        frame_dropout=frame_dropout,
         ghost=ghost,
         biases=None if biases is None else tuple(_check_biases(biases, _layer_sizes(weights)) or ()),
         track=bool(track),
+        cores=cores,
+        spike_dropout=float(spike_dropout),
+        refrac_dropout=float(refrac_dropout),
+        stop_on_output_frame=None if stop_on_output_frame is None else int(stop_on_output_frame),
+        prioritize_input=bool(prioritize_input),
+        momentum_noise=float(momentum_noise),
     )
+    if backward == "replay" and (opts.refrac_dropout > 0 or not opts.prioritize_input):
+        backward = "steps"  # the replay cannot express these (see above)
+    if backward == "bptt":
+        return _unlayered_steps(weights, x, params, opts, BpttForward)
     if backward == "steps":
         return _unlayered_steps(weights, x, params, opts)
     params_all = list(weights) + list(opts.biases or ())
@@ -380,10 +465,16 @@ class _UnlayeredOptions:
     generator: torch.Generator | None
     record: bool
     input_dropout: float
-    refractory_dropout: float
+    frame_dropout: float
     ghost: bool
     biases: tuple[torch.Tensor, ...] | None = None  # one (n,) per layer, with their gradients
     track: bool = False  # frame_counts and hidden_spikes
+    cores: object = None  # a neurosim.train.core_schedule.CoreScope: the per-core scope
+    spike_dropout: float = 0.0  # probability that a new crossing is not sent
+    refrac_dropout: float = 0.0  # asynctorch: probability that a crossing does not set refractory
+    stop_on_output_frame: int | None = None  # asynctorch StopOnOutputExtension, per sample and frame
+    prioritize_input: bool = True  # False: the input events are queued with the neurons' spikes
+    momentum_noise: float = 0.0  # asynctorch MomentumSpikeScheduler lambda
 
     def bias_vector(self) -> torch.Tensor | None:
         """The biases of all neurons in the global numbering ``(N,)`` (None without biases)."""
@@ -434,14 +525,38 @@ def _unlayered_net(weights, x: torch.Tensor, params: LIFParams, opts: _Unlayered
         n_out=n_out,
         out0=N - n_out,
         offs=np.concatenate([[0], np.cumsum(sizes[1:])]).tolist(),
-        F=min(opts.group_size, N),
-        cap=N if opts.max_steps is None else int(opts.max_steps),
+        F=min(opts.group_size, N + (0 if opts.prioritize_input else sizes[0])),
+        cap=_default_cap(N, sizes[0], opts),
         beta=torch.tensor(params.beta32, dtype=torch.float32, device=dev),
         thr=params.threshold32,
         slope=params.slope,
         fire_equal=bool(params.fire_equal),
         hidden=hidden,
     )
+
+
+def _default_cap(N: int, C: int, opts: _UnlayeredOptions) -> int:
+    """The send steps per frame: ``max_steps``, or by default one per neuron (and per input
+    channel with queued input), which never truncates a frame; with ``refrac_dropout`` no cap."""
+    if opts.max_steps is not None:
+        return int(opts.max_steps)
+    if opts.refrac_dropout > 0:
+        return 2**62
+    return N + (0 if opts.prioritize_input else C)
+
+
+def _check_asynctorch_options(refrac, stop_k, prioritize_input, noise, scheduler) -> None:
+    """The asynctorch options' values (a ``ValueError`` naming the option when one is wrong)."""
+    if not (0.0 <= refrac <= 1.0):
+        raise ValueError(f"refrac_dropout must be in [0, 1], got {refrac!r}")
+    if stop_k is not None and (isinstance(stop_k, bool) or int(stop_k) != stop_k or stop_k < 0):
+        raise ValueError(f"stop_on_output_frame must be an integer >= 0, got {stop_k!r}")
+    if not isinstance(prioritize_input, bool):
+        raise ValueError(f"prioritize_input must be True or False, got {prioritize_input!r}")
+    if not (noise >= 0 and math.isfinite(noise)):
+        raise ValueError(f"momentum_noise must be a non-negative number, got {noise!r}")
+    if noise > 0 and scheduler != "momentum":
+        raise ValueError(f"momentum_noise perturbs momentum priorities; scheduler {scheduler!r} has none")
 
 
 def _pad_current(cur: torch.Tensor, net: _Net) -> torch.Tensor:
@@ -474,6 +589,12 @@ class _Stopper:
         """End the samples that are ``k`` steps past their first output spike."""
         done = (self.first_out >= 0) & (self.sample_step >= self.first_out + self.k)
         self.alive = self.alive & ~done
+
+
+def _spike_kept(net: _Net, opts: _UnlayeredOptions) -> torch.Tensor:
+    """Network spike dropout: ``(B, N)`` bool, True for the crossings that are sent (one
+    ``torch.rand`` draw per integration, probability ``1 - opts.spike_dropout``)."""
+    return ~_bernoulli_mask((net.B, net.N), opts.spike_dropout, net.device, opts.generator)
 
 
 def _stopper(opts: _UnlayeredOptions, net: _Net) -> _Stopper | None:
@@ -551,6 +672,7 @@ def _unlayered_replay(
         dropped=schedule.dropped,
         frame_counts=frame_counts,
         hidden_spikes=hidden,
+        send_steps=torch.stack([f.sent for f in schedule.frames], 1).to(torch.int32) if opts.record else None,
     )
 
 
@@ -558,7 +680,7 @@ def _unlayered_replay(
 class _FrameRecord:
     """One scheduled frame, as the replay needs it: ``cross`` (per neuron: step + 1 at crossing,
     0 when it did not cross), ``sent`` (step at sending, 0 when not sent), ``blocked`` (the
-    refractory-dropout mask, or None), ``alive`` (the samples running at the frame start, or
+    frame-dropout mask, or None), ``alive`` (the samples running at the frame start, or
     None without ``stop_after_output``) and ``K`` (the number of send steps)."""
 
     cross: torch.Tensor
@@ -642,11 +764,11 @@ class _Schedule:
         self._end_frame(fr, _FrameRecord(fr.cross, fr.sent, blocked, alive, K))
 
     def _refractory(self) -> tuple[torch.Tensor | None, torch.Tensor]:
-        """``(blocked, nref)`` at the frame start: the refractory-dropout mask (None without
+        """``(blocked, nref)`` at the frame start: the frame-dropout mask (None without
         it) and the 0/1 mask of the neurons that may integrate/fire."""
         net = self.net
-        if self.opts.refractory_dropout > 0:
-            drop = _bernoulli_mask((net.B, net.N), self.opts.refractory_dropout, net.device, self.opts.generator)
+        if self.opts.frame_dropout > 0:
+            drop = _bernoulli_mask((net.B, net.N), self.opts.frame_dropout, net.device, self.opts.generator)
             blocked = _mask(drop & net.hidden)
             return blocked, 1.0 - blocked
         return None, torch.ones(net.B, net.N, dtype=torch.float32, device=net.device)
@@ -675,7 +797,7 @@ class _Schedule:
         return _ScheduleFrame(
             nref=nref,
             prio=prio,
-            ready=new,
+            ready=self._kept(new),
             cross=new.clone(),
             sent=torch.zeros(net.B, net.N, dtype=torch.float32, device=net.device),
             steps=torch.zeros(net.B, dtype=torch.int32, device=net.device) if self.opts.record else None,
@@ -685,6 +807,8 @@ class _Schedule:
         """The send steps of a frame (until nothing is ready or the cap); returns their number."""
         net, stop = self.net, self.stop
         step = 0
+        K = self.opts.stop_on_output_frame
+        first = None if K is None else torch.full((net.B,), -1, dtype=torch.int64, device=net.device)
         while step < net.cap:
             n_ready = fr.ready.sum(dim=1)
             most = int(n_ready.max()) if net.B else 0
@@ -696,16 +820,40 @@ class _Schedule:
             self._count_step(fr, n_ready, picked)
             if net.out0 > 0:
                 new, _ = self._integrate(self._sent_current(picked), fr.nref, fr.prio)
-                fr.ready = fr.ready + new
+                fr.ready = fr.ready + self._kept(new)
                 fr.cross.add_(new, alpha=step + 1)
+            if first is not None and K is not None:
+                self._cut_frame(fr, first, picked, step, K)
             if stop is not None:
                 stop.update()
                 fr.ready = fr.ready * _mask(stop.alive).unsqueeze(1)
         return step
 
+    def _cut_frame(self, fr: _ScheduleFrame, first: torch.Tensor, picked: torch.Tensor, step: int, K: int) -> None:
+        """``stop_on_output_frame=K``: ``first`` (per sample, updated in place) is the send step
+        of the frame's first output spike (-1: none yet); a sample ``K`` steps past it ends its
+        frame: its ready neurons are dropped."""
+        got = (picked[:, self.net.out0 :].sum(dim=1) > 0) & (first < 0)
+        first.masked_fill_(got, step)
+        cut = (first >= 0) & (first + K <= step)
+        if bool(cut.any()):
+            gone = _mask(cut).unsqueeze(1)
+            self.dropped += int((fr.ready * gone).sum())
+            fr.ready = fr.ready * (1.0 - gone)
+
+    def _kept(self, new: torch.Tensor) -> torch.Tensor:
+        """The crossings ``new`` (0/1) that are sent later: all, or those network spike dropout keeps."""
+        if self.opts.spike_dropout <= 0:
+            return new
+        return new * _mask(_spike_kept(self.net, self.opts))
+
     def _pick_group(self, fr: _ScheduleFrame, most: int) -> torch.Tensor:
         """The 0/1 mask of the neurons sent in this step (removed from ``fr.ready``); ``most``:
         the largest number of ready neurons of a sample."""
+        if self.opts.cores is not None:  # per-core scope (neurosim.train.core_schedule)
+            picked = self.opts.cores.pick(lambda: self._score(fr.prio), fr.ready)  # type: ignore[attr-defined]
+            fr.ready = fr.ready - picked
+            return picked
         if most > self.net.F:
             picked = _pick(self._score(fr.prio), fr.ready, self.net.F)
             fr.ready = fr.ready - picked
@@ -715,6 +863,11 @@ class _Schedule:
 
     def _score(self, prio: torch.Tensor) -> torch.Tensor:
         """The scheduler's float64 keys (positive; the largest are sent first)."""
+        if self.opts.scheduler == "momentum" and self.opts.momentum_noise > 0:
+            net = self.net  # priority + U[0, 1) * lambda, the draw as in _StepwiseForward._top
+            u = torch.rand(net.B, net.N, device=net.device, generator=self.opts.generator)
+            key = prio.to(torch.float64) + u.to(torch.float64) * self.opts.momentum_noise
+            return key - key.min(dim=1, keepdim=True).values + 1.0
         if self.opts.scheduler == "momentum":
             bits = prio.view(torch.int32)
             if not self.positive_thr:
@@ -875,13 +1028,20 @@ class _Replay:
         return torch.gather(C0, 1, upto.unsqueeze(1)).squeeze(1)
 
 
-def _unlayered_steps(weights, x: torch.Tensor, params: LIFParams, opts: _UnlayeredOptions) -> ForwardResult:
+def _unlayered_steps(
+    weights, x: torch.Tensor, params: LIFParams, opts: _UnlayeredOptions, cls: type | None = None
+) -> ForwardResult:
     """Unlayered forward with autograd through every send step (the straightforward version,
-    kept as the reference for :func:`_unlayered_replay`'s gradients)."""
+    kept as the reference for :func:`_unlayered_replay`'s gradients); ``cls``: the step-by-step
+    forward (default :class:`_StepwiseForward`; :class:`BpttForward`)."""
     net = _unlayered_net(weights, x, params, opts)
-    fwd = _StepwiseForward(weights, net, opts)
-    for cur in _input_current(weights, x, opts.input_dropout, opts.generator).unbind(1):  # T x (B, n1)
-        fwd.frame(cur)
+    fwd = (cls or _StepwiseForward)(weights, net, opts)
+    if opts.prioritize_input:
+        for cur in _input_current(weights, x, opts.input_dropout, opts.generator).unbind(1):  # T x (B, n1)
+            fwd.frame(cur)
+    else:  # queued input: the frame's (kept) input events join the ready queue
+        for xt in _dropped_input(x, opts.input_dropout, opts.generator).unbind(1):  # T x (B, C)
+            fwd.frame(None, xt)
     spikes, steps = fwd.recorded()
     track = opts.track
     return ForwardResult(
@@ -899,12 +1059,17 @@ def _unlayered_steps(weights, x: torch.Tensor, params: LIFParams, opts: _Unlayer
 class _StepFrame:
     """The step-by-step forward's state within a frame (bool masks and float32, ``(B, N)``)."""
 
-    refr: torch.Tensor  # refractory: crossed in this frame, or dropped out
+    refr: torch.Tensor  # refractory: crossed in this frame (and made refractory), or dropped out
     ready: torch.Tensor
-    prio: torch.Tensor  # membrane at crossing
-    pend: torch.Tensor  # surrogate spike at crossing, sent later
-    sent: torch.Tensor | None  # sent in this frame, when recording
+    prio: torch.Tensor  # membrane at the latest crossing
+    pend: torch.Tensor  # queued value: the surrogate spikes of the crossings not yet sent
+    sent: torch.Tensor | None  # int32 spikes sent in this frame, when recording
     steps: torch.Tensor | None  # (B,) int32 send steps per sample, when recording
+    crossed: torch.Tensor | None = None  # crossed at least once in this frame
+    blocked: torch.Tensor | None = None  # frame dropout: sits out the frame
+    inq: torch.Tensor | None = None  # queued input events (B, C) (prioritize_input=False)
+    first_out: torch.Tensor | None = None  # (B,) send step of the frame's first output (stop_on_output_frame)
+    step: int = 0  # send steps so far in this frame
 
 
 class _StepwiseForward:
@@ -927,6 +1092,7 @@ class _StepwiseForward:
         self.outs: list[torch.Tensor] = []  # per-frame output spikes, when tracking
         self.hidden = torch.zeros(net.B, dtype=torch.float32, device=dev)
         self.frame_out = self.counts
+        self.v_pre: torch.Tensor | None = None  # the membranes before the latest integration
 
     def recorded(self) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         """``(spikes, steps)`` as in :class:`ForwardResult` (None, None unless recording)."""
@@ -934,8 +1100,9 @@ class _StepwiseForward:
             return None, None
         return torch.stack(self.rec_spikes, dim=1), torch.stack(self.rec_steps, dim=1)
 
-    def frame(self, cur: torch.Tensor) -> None:
-        """One frame; ``cur``: its current into the first layer ``(B, n1)``."""
+    def frame(self, cur: torch.Tensor | None, queued: torch.Tensor | None = None) -> None:
+        """One frame; ``cur``: its current into the first layer ``(B, n1)``, or None with queued
+        input: ``queued``, the frame's input events ``(B, C)``."""
         net, stop = self.net, self.stop
         # (a) leak, refractory flags clear (refractory dropout: hidden neurons sit out the frame)
         self.v = self.v * net.beta
@@ -945,9 +1112,13 @@ class _StepwiseForward:
             skip = fr.refr if stop is None else fr.refr | ~stop.alive.unsqueeze(1)
             self.v = torch.where(skip, self.v, self.v + self.bias)
         # (b) step 0: the frame's input reaches layer 1 in one add
-        if stop is not None:
-            cur = torch.where(stop.alive.unsqueeze(1), cur, self.zero)
-        self.v = torch.where(fr.refr, self.v, self.v + _pad_current(cur, net))
+        self.v_pre = self.v
+        if cur is not None:
+            if stop is not None:
+                cur = torch.where(stop.alive.unsqueeze(1), cur, self.zero)
+            self.v = torch.where(fr.refr, self.v, self.v + _pad_current(cur, net))
+        elif queued is not None:  # queued input: nothing reaches layer 1 at step 0
+            fr.inq = queued if stop is None else torch.where(stop.alive.unsqueeze(1), queued, self.zero)
         self._cross(fr)
         if stop is not None:
             stop.count(stop.alive)
@@ -963,90 +1134,171 @@ class _StepwiseForward:
         if self.opts.track:
             self.outs.append(self.frame_out)
         if fr.sent is not None and fr.steps is not None:  # recording
-            self.rec_spikes.append(fr.sent.to(torch.uint8))
+            self.rec_spikes.append(fr.sent if self.opts.refrac_dropout > 0 else fr.sent.to(torch.uint8))
             self.rec_steps.append(fr.steps)
 
     def _new_frame(self) -> _StepFrame:
         net, opts = self.net, self.opts
         B, N, dev = net.B, net.N, net.device
-        if opts.refractory_dropout > 0:
-            refr = _bernoulli_mask((B, N), opts.refractory_dropout, dev, opts.generator) & net.hidden
+        if opts.frame_dropout > 0:
+            refr = _bernoulli_mask((B, N), opts.frame_dropout, dev, opts.generator) & net.hidden
         else:
             refr = torch.zeros(B, N, dtype=torch.bool, device=dev)
+        K = opts.stop_on_output_frame
         return _StepFrame(
             refr=refr,
             ready=torch.zeros(B, N, dtype=torch.bool, device=dev),
             prio=torch.zeros(B, N, dtype=torch.float32, device=dev),
             pend=torch.zeros(B, N, dtype=torch.float32, device=dev),
-            sent=torch.zeros(B, N, dtype=torch.bool, device=dev) if opts.record else None,
+            sent=torch.zeros(B, N, dtype=torch.int32, device=dev) if opts.record else None,
             steps=torch.zeros(B, dtype=torch.int32, device=dev) if opts.record else None,
+            crossed=torch.zeros(B, N, dtype=torch.bool, device=dev),
+            blocked=refr.clone(),
+            first_out=None if K is None else torch.full((B,), -1, dtype=torch.int64, device=dev),
         )
 
     def _cross(self, fr: _StepFrame) -> None:
         """Every non-refractory neuron with ``v > thr`` (``>=`` with ``fire_equal``) crosses: it
         becomes ready with priority ``v`` and its surrogate spike pending, is reset to 0 and is
-        refractory."""
+        refractory (``refrac_dropout``: not refractory with that probability; its queued value
+        adds the new spike, its priority is the latest crossing's membrane)."""
         net, v = self.net, self.v
         s = spike_fn(v, net.thr, net.slope, net.fire_equal)
         new = (s.detach() > 0) & ~fr.refr
-        fr.pend = torch.where(new, s, fr.pend)
-        fr.prio = torch.where(new, v.detach(), fr.prio)
-        self.v = torch.where(new, self.zero, v)
-        fr.refr = fr.refr | new
-        fr.ready = fr.ready | new
+        kept = new if self.opts.spike_dropout <= 0 else new & _spike_kept(net, self.opts)
+        fr.pend = torch.where(kept, fr.pend + s, fr.pend)
+        fr.prio = torch.where(kept, v.detach(), fr.prio)
+        self.v = self._reset(v, new, ~fr.refr)
+        if self.opts.refrac_dropout > 0:  # asynctorch LIFState: one draw per integration
+            free = _bernoulli_mask(new.shape, self.opts.refrac_dropout, net.device, self.opts.generator)
+            fr.refr = fr.refr | (new & ~free)
+        else:
+            fr.refr = fr.refr | new
+        if fr.crossed is not None:
+            fr.crossed = fr.crossed | new
+        fr.ready = fr.ready | kept
+
+    def _reset(self, v: torch.Tensor, new: torch.Tensor, nref: torch.Tensor) -> torch.Tensor:
+        """The membranes after the crossings ``new`` (``nref``: not refractory before them): hard
+        reset to 0, not differentiated (:class:`BpttForward` keeps its gradient)."""
+        return torch.where(new, self.zero, v)
 
     def _send_step(self, fr: _StepFrame) -> bool:
-        """One send step; False (and nothing done) when no neuron is ready."""
+        """One send step; False (and nothing done) when nothing is ready (no neuron, no queued
+        input event)."""
         net, stop = self.net, self.stop
         n_ready = fr.ready.sum(dim=1)
+        if fr.inq is not None:
+            n_ready = n_ready + (fr.inq > 0).sum(dim=1)
         if not bool((n_ready > 0).any()):
             return False
-        picked = self._choose(fr, n_ready)
+        fr.step += 1
+        cur_in = None
+        if fr.inq is None:
+            picked = self._choose(fr, n_ready)
+        else:  # queued input: the chosen input events' currents reach layer 1 in this step
+            picked, in_picked = self._choose_queued(fr, n_ready)
+            cur_in = torch.nn.functional.linear(fr.inq * in_picked.to(torch.float32), self.weights[0])
+            fr.inq = torch.where(in_picked, self.zero, fr.inq)
         had = n_ready > 0
-        sent = fr.pend * picked.to(torch.float32)
+        sent = fr.pend * picked.to(torch.float32)  # a value k sends k spikes
+        fr.pend = torch.where(picked, self.zero, fr.pend)
         fr.ready = fr.ready & ~picked
-        self.n_spikes = self.n_spikes + picked.sum()
+        values = sent.detach().to(torch.int32)
+        self.n_spikes = self.n_spikes + values.sum()
         self.counts = self.counts + sent[:, net.out0 :]
         if self.opts.track:
             self.frame_out = self.frame_out + sent[:, net.out0 :]
             self.hidden = self.hidden + sent[:, : net.out0].sum(dim=1)
         if fr.sent is not None:
-            fr.sent |= picked
+            fr.sent += values
         if fr.steps is not None:
             fr.steps += had.to(torch.int32)
+        out_sent = picked[:, net.out0 :].any(dim=1)
         if stop is not None:
             stop.count(had)
-            stop.output_sent(picked[:, net.out0 :].any(dim=1))
-        if net.out0 > 0:
-            self.v = torch.where(fr.refr, self.v, self.v + torch.nn.functional.linear(sent, self.G))
+            stop.output_sent(out_sent)
+        if net.out0 > 0 or cur_in is not None:
+            cur = torch.nn.functional.linear(sent, self.G)
+            if cur_in is not None:
+                cur = cur + _pad_current(cur_in, net)
+            self.v_pre = self.v
+            self.v = torch.where(fr.refr, self.v, self.v + cur)
             self._cross(fr)
+        if fr.first_out is not None:
+            self._cut_frame(fr, out_sent)
         if stop is not None:
             stop.update()
             fr.ready = fr.ready & stop.alive.unsqueeze(1)
+            if fr.inq is not None:
+                fr.inq = torch.where(stop.alive.unsqueeze(1), fr.inq, self.zero)
         return True
+
+    def _cut_frame(self, fr: _StepFrame, out_sent: torch.Tensor) -> None:
+        """``stop_on_output_frame=K``: a sample ``K`` send steps past the step that sent its
+        frame's first output spike ends its frame (its ready neurons and queued input dropped)."""
+        K = self.opts.stop_on_output_frame
+        assert fr.first_out is not None and K is not None
+        fr.first_out = fr.first_out.masked_fill(out_sent & (fr.first_out < 0), fr.step)
+        cut = (fr.first_out >= 0) & (fr.first_out + K <= fr.step)
+        if bool(cut.any()):
+            c = cut.unsqueeze(1)
+            self.dropped = self.dropped + (fr.ready & c).sum()
+            fr.ready = fr.ready & ~c
+            if fr.inq is not None:
+                fr.inq = torch.where(c, self.zero, fr.inq)
 
     def _choose(self, fr: _StepFrame, n_ready: torch.Tensor) -> torch.Tensor:
         """The bool mask of the (at most F per sample) ready neurons sent in this step."""
         net = self.net
+        if self.opts.cores is not None:
+            from neurosim.train.core_schedule import scores  # noqa: PLC0415 - optional scope
+
+            key = lambda: scores(fr.prio, self.opts.scheduler, self.opts.generator, net.thr > 0)
+            return self.opts.cores.pick(key, fr.ready)  # type: ignore[attr-defined]
         if not bool((n_ready > net.F).any()):
             return fr.ready
-        B, N, dev = net.B, net.N, net.device
+        return self._top(fr.ready, fr.prio)
+
+    def _choose_queued(self, fr: _StepFrame, n_ready: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Queued input: ``(neurons, input events)`` sent in this step, chosen together over
+        ``[input channels, neurons]`` (asynctorch's combined numbering: ties go to the inputs);
+        an input event's momentum priority is 0 (the never-integrated pre-spike membrane of an
+        asynctorch input neuron)."""
+        assert fr.inq is not None
+        C = fr.inq.shape[1]
+        ready = torch.cat([fr.inq > 0, fr.ready], dim=1)
+        if bool((n_ready > self.net.F).any()):
+            ready = self._top(ready, torch.cat([torch.zeros_like(fr.inq), fr.prio], dim=1))
+        return ready[:, C:], ready[:, :C]
+
+    def _top(self, ready: torch.Tensor, prio: torch.Tensor) -> torch.Tensor:
+        """The bool mask of the (at most F per sample) ``ready`` entries the scheduler sends:
+        ``momentum``, the highest ``prio`` first (plus ``U[0, 1) * momentum_noise``; ties to the
+        lower index, a stable sort); ``random``, uniformly."""
+        net, (B, M), dev = self.net, ready.shape, ready.device
         if self.opts.scheduler == "momentum":
-            key = torch.where(fr.ready, fr.prio, torch.tensor(-math.inf, dtype=torch.float32, device=dev))
+            key = prio
+            if self.opts.momentum_noise > 0:
+                u = torch.rand(B, M, device=dev, generator=self.opts.generator)
+                key = prio.to(torch.float64) + u.to(torch.float64) * self.opts.momentum_noise
+            key = torch.where(ready, key, torch.tensor(-math.inf, dtype=key.dtype, device=dev))
             order = torch.sort(key, dim=1, descending=True, stable=True).indices[:, : net.F]
         else:
-            key = torch.rand(B, N, device=dev, generator=self.opts.generator)
-            key = torch.where(fr.ready, key, torch.tensor(-1.0, dtype=key.dtype, device=dev))
+            key = torch.rand(B, M, device=dev, generator=self.opts.generator)
+            key = torch.where(ready, key, torch.tensor(-1.0, dtype=key.dtype, device=dev))
             order = torch.topk(key, net.F, dim=1).indices
-        picked = torch.zeros(B, N, dtype=torch.bool, device=dev)
+        picked = torch.zeros(B, M, dtype=torch.bool, device=dev)
         picked.scatter_(1, order, True)
-        picked &= fr.ready
-        return picked
+        return picked & ready
 
     def _ghost(self, fr: _StepFrame) -> None:
         """Ghost pass: surrogate gradient for neurons silent this frame (forward value 0)."""
         net = self.net
-        silent = ~fr.refr  # never crossed this frame (and not dropped out)
+        if fr.crossed is None or fr.blocked is None:
+            silent = ~fr.refr  # never crossed this frame (and not dropped out)
+        else:  # with refrac_dropout a neuron that crossed may be non-refractory
+            silent = ~(fr.crossed | fr.blocked)
         g_prev: torch.Tensor | None = None
         parts = []
         for l, w in enumerate(self.weights):
@@ -1065,10 +1317,36 @@ class _StepwiseForward:
             self.frame_out = self.frame_out + g
 
 
+class BpttForward(_StepwiseForward):
+    """``backward="bptt"``: asynctorch's gradient estimator, the step-by-step forward whose reset
+    KEEPS its gradient.
+
+    asynctorch (RoelMK/asynctorch, ``asynctorch/nn/neuron/lif_state.py``) backpropagates with plain
+    autograd through every forward step with ``v <- v' * (1 - spk)``, ``spk`` the surrogate spike of
+    the neurons that received a current in the step (``update_mask = I_new != 0``); ``"steps"`` and
+    ``"replay"`` detach the reset (``v <- 0``, snnTorch's detached reset). Here, at every integration
+    (step 0 and each send step) the neurons that crossed, and the non-refractory ones whose membrane
+    the step's current changed, are multiplied by ``1 - spike(v)`` (1 in the forward for those that
+    did not cross, 0 for those that did), so the forward spikes are the same bit for bit and only
+    the gradient differs. Silent neurons get their end-of-frame ghost gradient as in ``"steps"``
+    (asynctorch instead leaves the zero-valued surrogate spikes in its outgoing queue, where they
+    carry gradient when the selector emits them as padding of a group: not reproduced)."""
+
+    def _reset(self, v: torch.Tensor, new: torch.Tensor, nref: torch.Tensor) -> torch.Tensor:
+        """``v * (1 - spike(v))`` where the neuron crossed (``new``) or was updated in this step
+        (non-refractory, ``nref``, and its membrane changed); ``v`` elsewhere."""
+        net = self.net
+        pre = self.v_pre if self.v_pre is not None else v.detach()
+        updated = new | (nref & (v.detach() != pre.detach()))
+        s = spike_fn(v, net.thr, net.slope, net.fire_equal) * updated.to(torch.float32)
+        return v * (1.0 - s)
+
+
 def forward(weights, x, params: LIFParams = LIFParams(), *, mode: str = "layered", **kw) -> ForwardResult:
     """Dispatch to :func:`forward_layered` or :func:`forward_unlayered` by ``mode``."""
     if mode == "layered":
-        allowed = {"record", "input_dropout", "refractory_dropout", "generator", "biases", "track"}
+        allowed = {"record", "input_dropout", "refractory_dropout", "frame_dropout", "generator", "biases", "track"}
+        allowed.add("spike_dropout")
         return forward_layered(weights, x, params, **{k: v for k, v in kw.items() if k in allowed})
     if mode == "unlayered":
         return forward_unlayered(weights, x, params, **kw)

@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 
 from neurosim import __version__
 from neurosim.data.dataset import SpikeDataset
-from neurosim.data.registry import load_dataset
+from neurosim.data.registry import COUNT_DATASETS, load_dataset
 from neurosim.errors import NeurosimError
 from neurosim.train.export import write_nir
 from neurosim.train.losses import DESCRIPTIONS, LOSSES, needs_tracking, total_loss
@@ -37,6 +37,8 @@ from neurosim.train.model import MODES, SCHEDULERS, ForwardResult, LIFParams, Sp
 from neurosim.train.quantize import QMAX, pow2_scale, quantize_layer
 
 PAPER = "Koopman et al., TMLR 2025, arXiv:2408.05098 (unlayered backprop)"
+#: what the input frames hold: spikes (count > 0) or event counts (a count k is k input spikes)
+INPUT_VALUES = ("binary", "counts")
 
 
 class TrainError(NeurosimError, ValueError):
@@ -54,8 +56,10 @@ class TrainConfig:
     epochs: int = 30
     seed: int = 0
     hidden: tuple[int, ...] = (64, 64)
+    conv: str | None = None  # a CNN spec or "paper-cnn" (neurosim.train.conv_arch); hidden is then unused
     frames: int | None = None  # None: the dataset's default
     data_seed: int = 0  # seed of the dataset's spike encoding
+    input_values: str = "binary"  # "binary" | "counts" (event counts; datasets in COUNT_DATASETS only)
     data_path: str | None = None
     limit: int | None = None  # use only the first `limit` samples of each split
     lr: float = 2e-3
@@ -69,7 +73,10 @@ class TrainConfig:
     max_steps: int | None = None  # unlayered step cap per frame; None: number of neurons
     stop_after_output: int | None = None  # unlayered: end k steps after the first output spike
     input_dropout: float = 0.0  # training only
-    refractory_dropout: float = 0.0  # training only (hidden neurons sit out a frame)
+    frame_dropout: float = 0.0  # training only (hidden neurons sit out a frame; was refractory_dropout)
+    refrac_dropout: float = 0.0  # unlayered, training and evaluation: asynctorch's refractory dropout
+    stop_on_output_frame: int | None = None  # unlayered: end each frame K steps after its first output
+    prioritize_input: bool = True  # unlayered; False: the input events are queued with the spikes
     loss_scale: float = 1.0
     init_gain: float = 1.0  # initial weights uniform in +-init_gain / sqrt(fan_in)
     loss: str = "ce-count"  # "ce-count" | "ce-rate" | "first-spike" (neurosim.train.losses)
@@ -79,6 +86,14 @@ class TrainConfig:
     qat_epochs: int = 0  # last epochs with fake-quantised weights (straight-through)
     threads: int | None = None  # torch CPU threads (None: torch's default)
     progress: bool = True
+    backward: str = "replay"  # unlayered gradient estimator: "replay" | "steps" | "bptt" (asynctorch's)
+    spike_dropout: float = 0.0  # training only: each new network spike is dropped with this probability
+    momentum_noise: float = 0.0  # unlayered momentum: start lambda of the priority noise (0: none)
+    noise_step_size: int = 1  # epochs per noise step (asynctorch StepNoiseScheduler)
+    noise_gamma: float = 1.0  # lambda_epoch = momentum_noise * noise_gamma ** (epoch // noise_step_size)
+    scheduler_scope: str = "global"  # unlayered: "global" (F per step) | "core" (issue width per core)
+    hw: str | None = None  # core scope: hardware YAML whose mapping and issue width are used
+    neurons_per_core: int | None = None  # core scope: at most this many neurons per core
 
     def validate(self) -> TrainConfig:
         if self.mode not in MODES:
@@ -89,6 +104,7 @@ class TrainConfig:
             raise TrainError(f"unknown scheduler {self.scheduler!r}; use one of {', '.join(SCHEDULERS)}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise TrainError(f"unknown device {self.device!r}; use auto, cpu or cuda")
+        self._validate_input_values()
         ints = {"group_size": 1, "epochs": 0, "batch_size": 1, "seed": 0, "data_seed": 0, "qat_epochs": 0}
         for name, lo in ints.items():
             val = getattr(self, name)
@@ -100,11 +116,19 @@ class TrainConfig:
                 isinstance(val, bool) or not isinstance(val, int) or val < (1 if name in ("frames", "threads") else 0)
             ):
                 raise TrainError(f"{name} must be a non-negative integer, got {val!r}")
+        if self.conv is not None:
+            from neurosim.train.conv_arch import ConvSpecError, parse_spec  # noqa: PLC0415
+
+            try:
+                parse_spec(self.conv)
+            except ConvSpecError as exc:
+                raise TrainError(str(exc)) from None
         if not self.hidden or any((not isinstance(h, int)) or h < 1 for h in self.hidden):
             raise TrainError(f"hidden must list positive layer widths, got {self.hidden!r}")
-        for name in ("input_dropout", "refractory_dropout"):
+        for name in ("input_dropout", "frame_dropout"):
             if not (0.0 <= getattr(self, name) < 1.0):
                 raise TrainError(f"{name} must be in [0, 1), got {getattr(self, name)!r}")
+        self._validate_asynctorch_options()
         for name in ("lr", "dt", "loss_scale", "slope", "init_gain", "threshold"):
             if not (getattr(self, name) > 0 and math.isfinite(getattr(self, name))):
                 raise TrainError(f"{name} must be positive, got {getattr(self, name)!r}")
@@ -116,7 +140,62 @@ class TrainConfig:
         for name in ("fire_equal", "bias"):
             if not isinstance(getattr(self, name), bool):
                 raise TrainError(f"{name} must be True or False, got {getattr(self, name)!r}")
+        self._validate_estimator_options()
         return self
+
+    def _validate_input_values(self) -> None:
+        if self.input_values not in INPUT_VALUES:
+            raise TrainError(f"unknown input_values {self.input_values!r}; use one of {', '.join(INPUT_VALUES)}")
+        if self.input_values == "counts" and str(self.dataset).lower() not in COUNT_DATASETS:
+            raise TrainError(
+                f"--input-values counts: dataset {self.dataset!r} has no event counts (offered by "
+                f"{', '.join(COUNT_DATASETS)} only); use --input-values binary"
+            )
+
+    def _validate_estimator_options(self) -> None:
+        """The backward, spike dropout, momentum-noise schedule and scheduler scope options."""
+        if self.backward not in ("replay", "steps", "bptt"):
+            raise TrainError(f"unknown backward {self.backward!r}; use replay, steps or bptt")
+        if not (0.0 <= self.spike_dropout < 1.0):
+            raise TrainError(f"spike_dropout must be in [0, 1), got {self.spike_dropout!r}")
+        if not (self.momentum_noise >= 0 and math.isfinite(self.momentum_noise)):
+            raise TrainError(f"momentum_noise must be a non-negative number, got {self.momentum_noise!r}")
+        step = self.noise_step_size
+        if isinstance(step, bool) or not isinstance(step, int) or step < 1:
+            raise TrainError(f"noise_step_size must be an integer >= 1, got {self.noise_step_size!r}")
+        if not (self.noise_gamma >= 0 and math.isfinite(self.noise_gamma)):
+            raise TrainError(f"noise_gamma must be a non-negative number, got {self.noise_gamma!r}")
+        if self.momentum_noise > 0 and (self.mode != "unlayered" or self.scheduler != "momentum"):
+            raise TrainError("momentum_noise needs --mode unlayered --scheduler momentum (it perturbs priorities)")
+        if self.momentum_noise > 0 and self.scheduler_scope == "core":
+            raise TrainError("momentum_noise is a global-scope option: use --scheduler-scope global")
+        if self.scheduler_scope not in ("global", "core"):
+            raise TrainError(f"unknown scheduler_scope {self.scheduler_scope!r}; use global or core")
+        if self.scheduler_scope == "core" and (self.mode != "unlayered" or self.hw is None):
+            raise TrainError("scheduler_scope core needs --mode unlayered and --hw FILE (the mapping and issue width)")
+        npc = self.neurons_per_core
+        if npc is not None and (isinstance(npc, bool) or not isinstance(npc, int) or npc < 1):
+            raise TrainError(f"neurons_per_core must be a positive integer, got {self.neurons_per_core!r}")
+
+    def _validate_asynctorch_options(self) -> None:
+        """refrac_dropout, stop_on_output_frame, prioritize_input (docs/asynctorch.md)."""
+        if not (0.0 <= self.refrac_dropout <= 1.0):
+            raise TrainError(f"refrac_dropout must be in [0, 1], got {self.refrac_dropout!r}")
+        k = self.stop_on_output_frame
+        if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < 0):
+            raise TrainError(f"stop_on_output_frame must be a non-negative integer, got {k!r}")
+        if not isinstance(self.prioritize_input, bool):
+            raise TrainError(f"prioritize_input must be True or False, got {self.prioritize_input!r}")
+        used = self.refrac_dropout > 0 or k is not None or not self.prioritize_input
+        if used and self.mode != "unlayered":
+            raise TrainError(
+                "refrac_dropout, stop_on_output_frame and queued input are asynchronous options: use --mode unlayered"
+            )
+
+    def noise_at(self, epoch: int) -> float:
+        """The momentum noise lambda of ``epoch`` (0-based): asynctorch's StepNoiseScheduler,
+        ``start * gamma ** (epoch // step_size)``."""
+        return float(self.momentum_noise * self.noise_gamma ** (epoch // self.noise_step_size))
 
 
 @dataclass
@@ -131,6 +210,7 @@ class TrainResult:
     metadata: dict[str, Any] = field(default_factory=dict)
     float_weights: list[np.ndarray] = field(default_factory=list)
     biases: list[np.ndarray] | None = None  # quantised, float32 (n_out,) per layer; None without bias
+    conv: dict[str, Any] | None = None  # a CNN: spec, input_shape, quantised params and biases (export)
     float_biases: list[np.ndarray] | None = None
 
     def export(self, path) -> Any:
@@ -143,6 +223,7 @@ class TrainResult:
             fire_equal=self.config.fire_equal,
             dt=self.config.dt,
             metadata=self.metadata,
+            conv=self.conv,
         )
 
 
@@ -203,17 +284,27 @@ def run_forward(
     record: bool = False,
     biases=None,
     track: bool = False,
+    momentum_noise: float = 0.0,
 ) -> ForwardResult:
     """The forward of ``cfg.mode`` with the config's parameters (dropouts only when training);
-    ``biases`` (None: none) one per layer; ``track``: per-frame outputs and hidden spikes."""
+    ``biases`` (None: none) one per layer; ``track``: per-frame outputs and hidden spikes;
+    ``momentum_noise``: this forward's priority-noise lambda (training; 0: none)."""
     params = lif_params(cfg)
     kw: dict[str, Any] = {"record": record, "generator": generator}
+    if train and cfg.spike_dropout > 0:
+        kw["spike_dropout"] = cfg.spike_dropout
+    if train and momentum_noise > 0:
+        kw["momentum_noise"] = float(momentum_noise)
+    if cfg.mode == "unlayered":
+        kw["backward"] = cfg.backward
+        if cfg.scheduler_scope == "core":
+            kw["cores"] = _core_scope(cfg, weights)
     if biases is not None:
         kw["biases"] = biases
     if track:
         kw["track"] = True
     if train:
-        kw.update(input_dropout=cfg.input_dropout, refractory_dropout=cfg.refractory_dropout)
+        kw.update(input_dropout=cfg.input_dropout, frame_dropout=cfg.frame_dropout)
     if cfg.mode == "unlayered":
         kw.update(
             group_size=cfg.group_size,
@@ -221,7 +312,21 @@ def run_forward(
             max_steps=cfg.max_steps,
             stop_after_output=cfg.stop_after_output,
         )
+        if cfg.refrac_dropout > 0:
+            kw["refrac_dropout"] = cfg.refrac_dropout
+        if cfg.stop_on_output_frame is not None:
+            kw["stop_on_output_frame"] = cfg.stop_on_output_frame
+        if not cfg.prioritize_input:
+            kw["prioritize_input"] = False
     return forward(weights, x, params, mode=cfg.mode, **kw)
+
+
+def _core_scope(cfg: TrainConfig, weights):
+    """The per-core scope of ``cfg`` for the MLP of ``weights`` (the simulator's mapping)."""
+    from neurosim.train.core_schedule import core_scope_from_hardware  # noqa: PLC0415 - core scope only
+
+    sizes = [int(weights[0].shape[1])] + [int(w.shape[0]) for w in weights]
+    return core_scope_from_hardware(str(cfg.hw), sizes, neurons_per_core=cfg.neurons_per_core)
 
 
 def _batches(n: int, size: int, perm=None):
@@ -280,7 +385,10 @@ def evaluate(
 
 
 def _load(cfg: TrainConfig, split: str) -> SpikeDataset:
-    return load_dataset(cfg.dataset, split, frames=cfg.frames, seed=cfg.data_seed, path=cfg.data_path, limit=cfg.limit)
+    values = None if cfg.input_values == "binary" else cfg.input_values  # binary: the dataset's own spikes
+    return load_dataset(
+        cfg.dataset, split, frames=cfg.frames, seed=cfg.data_seed, path=cfg.data_path, limit=cfg.limit, values=values
+    )
 
 
 def train(
@@ -295,6 +403,10 @@ def train(
         torch.set_num_threads(cfg.threads)
     train_data, test_data = _datasets(cfg, train_data, test_data)
     sizes = [train_data.n_channels, *cfg.hidden, train_data.n_classes]
+    if cfg.conv is not None:
+        from neurosim.train.conv_arch import layer_sizes  # noqa: PLC0415
+
+        sizes = layer_sizes(cfg.conv, train_data.input_shape, train_data.n_classes)
     fit = _Fit(cfg, sizes, train_data, device)
     t0 = time.perf_counter()
     history = fit.run()
@@ -322,13 +434,18 @@ class _Fit:
         self.cfg, self.data, self.device = cfg, data, device
         params = lif_params(cfg)
         init_gen = make_generator(torch.device("cpu"), cfg.seed)
-        self.model = SpikingMLP(sizes, params, gain=cfg.init_gain, generator=init_gen, bias=cfg.bias).to(device)
+        self.model: Any = (
+            _cnn(cfg, data, init_gen)
+            if cfg.conv is not None
+            else SpikingMLP(sizes, params, gain=cfg.init_gain, generator=init_gen, bias=cfg.bias)
+        ).to(device)
         self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         n_batches = math.ceil(len(data) / cfg.batch_size)
         self.sched = torch.optim.lr_scheduler.CosineAnnealingLR(self.opt, T_max=max(1, cfg.epochs * n_batches))
         self.shuffle_gen = np.random.default_rng([cfg.seed, 1])
         self.fwd_gen = make_generator(device, cfg.seed + 2)
         self.labels = torch.from_numpy(data.labels)
+        self.noise = 0.0  # this epoch's momentum noise lambda
         self.bar = None
         if cfg.progress:
             self.bar = tqdm(total=cfg.epochs * n_batches, desc=f"train {cfg.mode}", unit="batch", dynamic_ncols=True)
@@ -346,6 +463,7 @@ class _Fit:
         self.model.train()
         quant = epoch >= cfg.epochs - cfg.qat_epochs
         tot_loss = tot_correct = tot_n = 0.0
+        self.noise = cfg.noise_at(epoch)
         for idx in _batches(len(self.data), cfg.batch_size, self.shuffle_gen.permutation(len(self.data))):
             loss, correct = self._step(idx, quant)
             n = len(idx)
@@ -355,7 +473,10 @@ class _Fit:
             if self.bar is not None:
                 self.bar.update(1)
                 self.bar.set_postfix(epoch=epoch + 1, loss=f"{tot_loss / tot_n:.3f}", acc=f"{tot_correct / tot_n:.3f}")
-        return {"epoch": epoch + 1, "loss": tot_loss / tot_n, "train_accuracy": tot_correct / tot_n}
+        out = {"epoch": epoch + 1, "loss": tot_loss / tot_n, "train_accuracy": tot_correct / tot_n}
+        if cfg.momentum_noise > 0:
+            out["momentum_noise"] = self.noise
+        return out
 
     def _step(self, idx: np.ndarray, quant: bool) -> tuple[float, float]:
         """One optimiser step on the samples ``idx`` (fake-quantised weights when ``quant``);
@@ -365,10 +486,14 @@ class _Fit:
         cfg = self.cfg
         ws: list[torch.Tensor] = list(self.model.weights)
         bs = None if self.model.biases is None else list(self.model.biases)
-        if quant:
+        if quant and cfg.conv is not None:  # the kernels on the grid (pools folded in after)
+            ws, bs = self.model.fake_quant_weights()
+        elif quant:
             ws, bs = fake_quant_layers(ws, bs)
         track = needs_tracking(cfg.loss, cfg.spike_penalty)
-        r = run_forward(ws, x, cfg, generator=self.fwd_gen, train=True, biases=bs, track=track)
+        r = run_forward(
+            ws, x, cfg, generator=self.fwd_gen, train=True, biases=bs, track=track, momentum_noise=self.noise
+        )
         loss = total_loss(r, y, cfg.loss, cfg.loss_scale, cfg.spike_penalty)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -377,9 +502,28 @@ class _Fit:
         return float(loss.detach()), float((r.prediction == y).sum())
 
 
+def _cnn(cfg: TrainConfig, data: SpikeDataset, generator):
+    """The :class:`~neurosim.train.conv.SpikingCNN` of ``cfg.conv`` over the dataset's frames."""
+    from neurosim.train.conv import SpikingCNN  # noqa: PLC0415
+    from neurosim.train.conv_arch import ConvSpecError  # noqa: PLC0415
+
+    try:
+        return SpikingCNN(
+            str(cfg.conv),
+            data.input_shape,
+            data.n_classes,
+            lif_params(cfg),
+            gain=cfg.init_gain,
+            generator=generator,
+            bias=cfg.bias,
+        )
+    except ConvSpecError as exc:
+        raise TrainError(f"dataset {data.name!r}: {exc}") from None
+
+
 def _quantised_result(
     cfg: TrainConfig,
-    model: SpikingMLP,
+    model: Any,  # SpikingMLP or SpikingCNN
     sizes: list[int],
     test_data: SpikeDataset,
     history: list[dict[str, float]],
@@ -392,6 +536,11 @@ def _quantised_result(
     qs = [quantize_layer(w, None if float_b is None else float_b[l]) for l, w in enumerate(float_w)]
     q_w, scales = [q for q, _, _ in qs], [s for _, _, s in qs]
     q_b = None if float_b is None else [np.asarray(b, np.float32) for _, b, _ in qs]
+    conv = None
+    if cfg.conv is not None:  # quantise the kernels (a pool folded into a matrix is not on its grid)
+        q = model.quantized()
+        q_w, scales, q_b = q["weights"], q["scales"], q["neuron_biases"]
+        conv = {"spec": model.spec, "input_shape": model.input_shape, "params": q["params"], "biases": q["biases"]}
     acc_float = (
         evaluate(float_w, test_data, cfg, device=device, biases=float_b)["accuracy"] if len(test_data) else float("nan")
     )
@@ -401,6 +550,8 @@ def _quantised_result(
         else {"accuracy": float("nan"), "spikes_per_sample": 0.0}
     )
     meta = build_metadata(cfg, sizes, scales, test_data, ev, acc_float, train_time, device, history)
+    if conv is not None:
+        meta.update(architecture=model.architecture, conv=model.spec, input_shape=list(model.input_shape))
     return TrainResult(
         weights=q_w,
         scales=scales,
@@ -413,6 +564,7 @@ def _quantised_result(
         float_weights=float_w,
         biases=q_b,
         float_biases=float_b,
+        conv=conv,
     )
 
 
@@ -450,8 +602,15 @@ def _forward_metadata(cfg: TrainConfig, n_neurons: int) -> dict[str, Any]:
         "mode": cfg.mode,
         "scheduler": cfg.scheduler if unl else "none",
         "group_size": cfg.group_size if unl else 0,
-        "max_steps": int(cfg.max_steps if cfg.max_steps is not None else n_neurons),
+        # -1: the default cap of the asynctorch options (none with refrac_dropout, neurons + inputs queued)
+        "max_steps": int(cfg.max_steps)
+        if cfg.max_steps is not None
+        else (-1 if cfg.refrac_dropout > 0 or not cfg.prioritize_input else n_neurons),
         "stop_after_output": -1 if cfg.stop_after_output is None else int(cfg.stop_after_output),
+        "backward": cfg.backward if unl else "none",
+        "scheduler_scope": cfg.scheduler_scope if unl else "none",
+        "scope_hw": str(cfg.hw) if unl and cfg.scheduler_scope == "core" else "",
+        "scope_neurons_per_core": -1 if cfg.neurons_per_core is None else int(cfg.neurons_per_core),
     }
 
 
@@ -469,9 +628,12 @@ def _neuron_metadata(cfg: TrainConfig) -> dict[str, Any]:
 
 
 def _evaluation_metadata(cfg: TrainConfig, test_data: SpikeDataset, ev: dict, acc_float: float) -> dict[str, Any]:
+    encoding = {k: v for k, v in test_data.params.items() if k != "split"}
+    if test_data.is_counts:  # `neurosim run` loads the test data with these values (absent: binary)
+        encoding["values"] = "counts"
     return {
         "dataset": test_data.name,
-        "encoding": {k: v for k, v in test_data.params.items() if k != "split"},
+        "encoding": encoding,
         "frames": int(test_data.n_frames),
         "data_seed": int(cfg.data_seed),
         "test_accuracy": float(ev["accuracy"]),
@@ -497,7 +659,14 @@ def _training_metadata(cfg: TrainConfig, sizes, scales, history) -> dict[str, An
         "surrogate": "arctan",
         "slope": float(cfg.slope),
         "input_dropout": float(cfg.input_dropout),
-        "refractory_dropout": float(cfg.refractory_dropout),
+        "frame_dropout": float(cfg.frame_dropout),
+        "refrac_dropout": float(cfg.refrac_dropout),
+        "stop_on_output_frame": -1 if cfg.stop_on_output_frame is None else int(cfg.stop_on_output_frame),
+        "prioritize_input": bool(cfg.prioritize_input),
+        "spike_dropout": float(cfg.spike_dropout),
+        "momentum_noise": float(cfg.momentum_noise),
+        "noise_step_size": int(cfg.noise_step_size),
+        "noise_gamma": float(cfg.noise_gamma),
         "qat_epochs": int(cfg.qat_epochs),
         "architecture": "-".join(str(s) for s in sizes),
         "sizes": [int(s) for s in sizes],

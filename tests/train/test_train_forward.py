@@ -223,7 +223,7 @@ def test_argmax_takes_the_first_maximum():
         dict(scheduler="momentum", group_size=2),
         dict(scheduler="random", group_size=3),
         dict(scheduler="momentum", group_size=1, max_steps=3),
-        dict(scheduler="random", group_size=2, refractory_dropout=0.2, input_dropout=0.1),
+        dict(scheduler="random", group_size=2, frame_dropout=0.2, input_dropout=0.1),
         dict(scheduler="momentum", group_size=2, stop_after_output=2),
     ],
 )

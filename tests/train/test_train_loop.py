@@ -63,7 +63,7 @@ def test_training_is_deterministic_on_cpu():
         limit=128,
         progress=False,
         seed=3,
-        refractory_dropout=0.1,
+        frame_dropout=0.1,
         input_dropout=0.1,
     )
     a, b = train(TrainConfig(**cfg)), train(TrainConfig(**cfg))

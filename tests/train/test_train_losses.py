@@ -121,7 +121,7 @@ def test_forwards_track_frames_and_hidden_spikes_and_biases_match_the_reference(
     ("loss", "kw"),
     [
         ("ce-rate", dict(scheduler="momentum", group_size=2)),
-        ("first-spike", dict(scheduler="random", group_size=3, refractory_dropout=0.2, input_dropout=0.1)),
+        ("first-spike", dict(scheduler="random", group_size=3, frame_dropout=0.2, input_dropout=0.1)),
         ("ce-count", dict(scheduler="momentum", group_size=2, stop_after_output=2)),
     ],
 )
