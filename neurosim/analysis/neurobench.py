@@ -91,7 +91,9 @@ def membrane_updates(net: Network, stimuli: np.ndarray) -> float:
     """NeuroBench's ``MembraneUpdates`` per inference over ``stimuli`` (samples x frames x input
     channels), time-stepped (sync): per sample, every neuron once for the first frame, then each
     neuron whose membrane after the frame (after reset) differs from the one before."""
-    stimuli = np.asarray(stimuli, bool)
+    stimuli = np.asarray(stimuli)
+    if stimuli.dtype != np.bool_ and not np.issubdtype(stimuli.dtype, np.integer):
+        raise ValueError(f"MembraneUpdates needs spikes or event counts, got stimuli of dtype {stimuli.dtype}")
     if stimuli.ndim != 3 or not len(stimuli):
         return 0.0
     lif = net.population_of != net.index[net.input]

@@ -24,12 +24,15 @@ def spike_counts(spike_log, n_neurons: int) -> np.ndarray:
 
 def profile_rates(net: Network, hw: HardwareSpec, inputs: np.ndarray, mapping=None) -> np.ndarray:
     """Mean spikes per inference of every neuron (input neurons included) over ``inputs``
-    (samples x frames x channels), measured by simulating each sample on ``hw`` in ``sync``
+    (samples x frames x channels: bool spikes, or event counts, a count k being k input spikes),
+    measured by simulating each sample on ``hw`` in ``sync``
     mode. Spike counts in ``sync`` mode do not depend on the mapping or the chip; ``mapping``
     defaults to ``sequential`` / ``row-major``, on a roomier copy of the chip (larger mesh, no
     fan-in limit) if the network does not fit it."""
 
-    inputs = np.asarray(inputs, bool)
+    inputs = np.asarray(inputs)
+    if inputs.dtype != np.bool_ and not np.issubdtype(inputs.dtype, np.integer):
+        raise MappingError(f"profiling needs spikes or event counts, got stimuli of dtype {inputs.dtype}")
     if inputs.ndim != 3 or inputs.shape[0] == 0:
         raise MappingError(f"profiling needs stimuli of shape (samples >= 1, frames, channels), got {inputs.shape}")
     if mapping is None:

@@ -29,6 +29,7 @@ import scipy.sparse as sp
 from neurosim import __version__
 from neurosim.analysis.critical_path import critical_path, format_critical_path
 from neurosim.analysis.neurobench import neurobench_metrics
+from neurosim.analysis.paper_metrics import paper_metrics
 from neurosim.describe import cost
 from neurosim.describe.cost import CORE_OPS, OPS
 from neurosim.describe.topology import DIRS, grid_size
@@ -121,6 +122,7 @@ def per_core_figures(result: RunResult, latency_cycles: float | None) -> list[di
     rows = []
     for c in used_cores(result):
         ops = {op: float(np.asarray(result.core.get(op, zeros))[c]) / n for op in CORE_OPS}
+        units = {op: float(np.asarray(a)[c]) / n for op, a in result.core.items() if op.startswith(cost.UNIT_PREFIX)}
         busy = float(np.asarray(result.core.get("busy_cycles", zeros))[c]) / n
         rows.append(
             {
@@ -130,7 +132,10 @@ def per_core_figures(result: RunResult, latency_cycles: float | None) -> list[di
                 "spikes_per_inference": float(np.asarray(result.core.get("spikes", zeros))[c]) / n,
                 "busy_cycles_per_inference": busy,
                 "utilisation": _div(busy, latency_cycles),
-                "energy_dynamic_per_inference_j": math.fsum(ops[op] * per_pj[op] for op in CORE_OPS) * 1e-12,
+                "energy_dynamic_per_inference_j": (
+                    math.fsum(ops[op] * per_pj[op] for op in CORE_OPS) + cost.unit_extra_pj(units, hw)
+                )
+                * 1e-12,
             }
         )
     return rows
@@ -400,6 +405,7 @@ def summarize(result: RunResult) -> dict:
         **_headline_figures(result, samples, energies, breakdown["total"]),
         "readout": readout_kind(result),
         **_decision_figures(samples, hw.cycle_s),
+        "paper_metrics": paper_metrics(result),
         "energy_breakdown_per_inference_j": breakdown,
         "energy_per_op_pj": cost.energy_per_op_pj(hw),
         "ops_per_inference": {op: mean_of(s.ops.get(op, 0) for s in samples) for op in OPS},

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from neurosim.describe.cost import CORE_OPS, energy_per_op_pj
+from neurosim.describe.cost import CORE_OPS, UNIT_PREFIX, energy_per_op_pj, unit_extra_pj
 from neurosim.describe.topology import grid_size
 from neurosim.sim.noc.mesh import Mesh
 
@@ -35,6 +35,10 @@ def tile_energy_j(
         if op in core_ops:
             a = np.asarray(core_ops[op], float)
             core_pj[: a.size] += a * per[op]
+    for op, counts in core_ops.items():  # a synapse unit's synops at its own figure (core.synapse_units)
+        if op.startswith(UNIT_PREFIX):
+            a = np.asarray(counts, float)
+            core_pj[: a.size] += a * unit_extra_pj({op: 1.0}, hw)
     tile_pj = core_pj.reshape(n_tiles, cpt).sum(axis=1)
     if link_messages is not None:
         mesh = Mesh(hw)

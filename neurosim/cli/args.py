@@ -94,15 +94,46 @@ def async_options(net, a) -> dict:
         return given if given is not None else (value if ok(value) else default)
 
     is_int = lambda x: isinstance(x, int) and not isinstance(x, bool) and x >= 0
-    return {
-        "mode": a.mode,
-        "scope": a.scheduler_scope,
-        "policy": pick(a.scheduler, "scheduler", "fifo", lambda x: x in POLICIES),
-        "group_size": pick(a.group_size, "group_size", 8, lambda x: is_int(x) and x >= 1),
-        "max_steps": pick(a.max_steps, "max_steps", None, is_int),
-        "stop_on_output": a.stop_on_output,
-        "seed": a.seed,
-    } | ({"readout": a.readout} if getattr(a, "readout", None) is not None else {})
+    return (
+        {
+            "mode": a.mode,
+            "scope": a.scheduler_scope,
+            "policy": pick(a.scheduler, "scheduler", "fifo", lambda x: x in POLICIES),
+            "group_size": pick(a.group_size, "group_size", 8, lambda x: is_int(x) and x >= 1),
+            "max_steps": pick(a.max_steps, "max_steps", None, is_int),
+            "stop_on_output": a.stop_on_output,
+            "seed": a.seed,
+        }
+        | ({"readout": a.readout} if getattr(a, "readout", None) is not None else {})
+        | asynctorch_options(a, trained)
+    )
+
+
+def asynctorch_options(a, trained: dict | None = None) -> dict:
+    """asynctorch's options (docs/asynctorch.md): those given on the command line; in async mode
+    the unset ones default to the model's training (``refrac_dropout``, and in the global scope
+    ``stop_on_output_frame`` and queued input). Only those away from their defaults are returned,
+    so that a run without them keeps its identity."""
+    queued = getattr(a, "queued_input", None)
+    given = {
+        "refrac_dropout": getattr(a, "refrac_dropout", None),
+        "stop_on_output_frame": getattr(a, "stop_on_output_frame", None),
+        "prioritize_input": None if queued is None else not queued,
+        "momentum_noise": getattr(a, "momentum_noise", None),
+    }
+    model = trained or {}
+    if a.mode == "async":
+        rd = model.get("refrac_dropout")
+        if given["refrac_dropout"] is None and isinstance(rd, float) and 0 < rd <= 1:
+            given["refrac_dropout"] = rd
+        if a.scheduler_scope == "global":
+            k = model.get("stop_on_output_frame")
+            if given["stop_on_output_frame"] is None and isinstance(k, int) and not isinstance(k, bool) and k >= 0:
+                given["stop_on_output_frame"] = k
+            if given["prioritize_input"] is None and model.get("prioritize_input") is False:
+                given["prioritize_input"] = False
+    defaults = {"refrac_dropout": 0.0, "stop_on_output_frame": None, "prioritize_input": True, "momentum_noise": 0.0}
+    return {k: v for k, v in given.items() if v is not None and v != defaults[k]}
 
 
 def add_async_arguments(p) -> None:
@@ -133,4 +164,31 @@ def add_async_arguments(p) -> None:
         type=non_negative_int,
         metavar="K",
         help="end an inference K steps (core scope: frames) after its first output spike",
+    )
+    g.add_argument(
+        "--stop-on-output-frame",
+        type=non_negative_int,
+        metavar="K",
+        help="global scope: end each frame K send steps after the step that sent its first output spike "
+        "(asynctorch StopOnOutputExtension; ready neurons then are dropped)",
+    )
+    g.add_argument(
+        "--refrac-dropout",
+        type=float,
+        metavar="P",
+        help="asynctorch's refractory dropout: a crossing leaves the neuron non-refractory with probability P "
+        "(seeded by --seed); a neuron sent with k queued crossings sends k spike messages",
+    )
+    g.add_argument(
+        "--queued-input",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="global scope: the input events join the ready queue and are sent F at a time with the "
+        "network's spikes (asynctorch prioritize_input=False; default: as the model was trained)",
+    )
+    g.add_argument(
+        "--momentum-noise",
+        type=float,
+        metavar="LAMBDA",
+        help="momentum scheduler: priority + U[0,1)*LAMBDA (asynctorch MomentumSpikeScheduler; seeded by --seed)",
     )

@@ -23,7 +23,7 @@ from neurosim.experiments.shard import simulate_sharded
 from neurosim.io.mapping_file import save_mapping
 from neurosim.paths import DEFAULT_HW, DEFAULT_MODEL, display_path
 from neurosim.report.writer import check_out, write_report
-from neurosim.sim.modes import MODES
+from neurosim.sim.modes import ENGINES, MODES
 
 
 def register(sub) -> None:
@@ -52,6 +52,13 @@ def register(sub) -> None:
         help="at most N neurons per core (below the hardware's capacity)",
     )
     r.add_argument("--mode", default="sync", choices=list(MODES), help="execution mode (default: sync)")
+    r.add_argument(
+        "--engine",
+        default="fast",
+        choices=list(ENGINES),
+        help="fast (batched, the default) or reference (cores and routers as SimPy processes, event by event: "
+        "the oracle the fast engine is tested against; same result, slower)",
+    )
     add_async_arguments(r)
     r.add_argument(
         "--readout",
@@ -105,6 +112,8 @@ def _simulate(a, setup, **options):
         raise NeurosimError(f"--workers must be >= 1, got {a.workers}")
     d = setup.data
     options.setdefault("dataset", d.name)
+    if a.engine != "fast":
+        options["engine"] = a.engine
     return simulate_sharded(
         setup.hardware, setup.network, setup.mapping, d.inputs, d.labels, workers=a.workers, dask=a.dask, **options
     )
@@ -174,6 +183,10 @@ RESULT_OPTIONS = {
     "scheduler_scope": "global",
     "group_size": None,
     "stop_on_output": None,
+    "stop_on_output_frame": None,
+    "refrac_dropout": None,
+    "queued_input": None,
+    "momentum_noise": None,
     "max_steps": None,
     "samples": None,
     "seed": 0,

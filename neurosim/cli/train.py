@@ -70,10 +70,68 @@ def register(subparsers) -> argparse.ArgumentParser:
         metavar="K",
         help="unlayered: end an inference K steps after its first output spike (default: off)",
     )
+    p.add_argument(
+        "--backward",
+        choices=("replay", "steps", "bptt"),
+        default="replay",
+        help="unlayered gradient estimator: replay (default; schedule, then a layer-by-layer replay, reset "
+        "detached), steps (autograd through every send step, reset detached), bptt (asynctorch's: every "
+        "send step, the reset keeps its gradient); the forward is the same",
+    )
+    p.add_argument(
+        "--scheduler-scope",
+        choices=("global", "core"),
+        default="global",
+        help="unlayered: global (F spikes per step over the network, default) or core (each core of --hw "
+        "sends at most its issue width of its own ready neurons per step)",
+    )
+    p.add_argument("--hw", default=None, help="--scheduler-scope core: hardware YAML (mapping and issue width)")
+    p.add_argument(
+        "--neurons-per-core", type=int, default=None, help="--scheduler-scope core: at most N neurons per core"
+    )
+    p.add_argument(
+        "--spike-dropout",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help="training only: drop each new network spike with probability P (the neuron still resets)",
+    )
+    p.add_argument(
+        "--momentum-noise",
+        type=float,
+        default=0.0,
+        metavar="LAMBDA",
+        help="unlayered momentum, training only: priority + U[0,1)*lambda, lambda = LAMBDA * "
+        "GAMMA**(epoch // N) (asynctorch StepNoiseScheduler; default 0: none)",
+    )
+    p.add_argument("--noise-step-size", type=int, default=1, metavar="N", help="epochs per momentum-noise step")
+    p.add_argument("--noise-gamma", type=float, default=1.0, metavar="G", help="momentum-noise factor per step")
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data-seed", type=int, default=0, help="seed of the dataset's spike encoding")
-    p.add_argument("--hidden", type=_hidden, default=(64, 64), help="hidden widths, e.g. 64,64")
+    p.add_argument(
+        "--input-values",
+        choices=("binary", "counts"),
+        default="binary",
+        help="binary: input spikes (event count > 0); counts: event counts per channel and frame, a count k "
+        "being k input spikes (nmnist-like only; recorded in the model, so neurosim run feeds the same)",
+    )
+    p.add_argument("--hidden", type=_hidden, default=None, help="hidden widths, e.g. 64,64 (default: 64,64)")
+    p.add_argument(
+        "--arch",
+        choices=("mlp", "paper-cnn"),
+        default="mlp",
+        help="mlp (--hidden) or paper-cnn: the seed paper's N-MNIST CNN, Conv 2->8 k3 s2, 8->16 k3 s2 p1, "
+        "16->32 k3 s2 p1, Linear 512->10 (same as --conv 8k3s2,16k3s2p1,32k3s2p1)",
+    )
+    p.add_argument(
+        "--conv",
+        default=None,
+        metavar="SPEC",
+        help="a CNN over the dataset's (C, H, W) frames, e.g. 8k3s2,16k3s2p1,32k3s2p1 (<C>k<K>[s<S>][p<P>] conv, "
+        "sum<K>/avg<K>[s<S>] pool folded into the next layer, <N> dense), then a dense layer to the classes; "
+        "--hidden is then refused (the dense layers go in the spec)",
+    )
     p.add_argument("--frames", type=int, default=None, help="frames per sample (default: the dataset's)")
     p.add_argument("--limit", type=int, default=None, help="use only the first N samples of each split")
     p.add_argument("--lr", type=float, default=2e-3)
@@ -116,7 +174,37 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--slope", type=float, default=2.0, help="arctan surrogate slope")
     p.add_argument("--dt", type=float, default=1e-3, help="seconds per frame, written to NIR")
     p.add_argument("--input-dropout", type=float, default=0.0)
-    p.add_argument("--refractory-dropout", type=float, default=0.0)
+    p.add_argument(
+        "--frame-dropout",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help="training only: each hidden neuron sits out a whole frame with probability P (formerly "
+        "--refractory-dropout)",
+    )
+    p.add_argument("--refractory-dropout", type=float, default=None, help=argparse.SUPPRESS)  # refused: renamed
+    p.add_argument(
+        "--refrac-dropout",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help="unlayered (asynctorch's refrac_dropout, training and evaluation): a crossing leaves the neuron "
+        "non-refractory with probability P, so it may spike again in the frame (docs/asynctorch.md)",
+    )
+    p.add_argument(
+        "--stop-on-output-frame",
+        type=int,
+        default=None,
+        metavar="K",
+        help="unlayered: end each frame K send steps after the step that sent its first output spike "
+        "(asynctorch StopOnOutputExtension; per sample)",
+    )
+    p.add_argument(
+        "--queued-input",
+        action="store_true",
+        help="unlayered: the input events join the ready queue and are sent F at a time with the spikes "
+        "(asynctorch prioritize_input=False)",
+    )
     p.add_argument("--loss-scale", type=float, default=1.0)
     p.add_argument("--qat-epochs", type=int, default=0, help="train the last N epochs with fake-quantised weights")
     p.add_argument(
@@ -150,7 +238,16 @@ def run(args: argparse.Namespace) -> int:
         raise TrainCLIError("neurosim train needs torch: pip install -e .[train]") from None
     from neurosim.train.trainer import TrainConfig, train  # noqa: PLC0415 - the trainer needs the torch extra
 
+    if args.refractory_dropout is not None:
+        raise TrainCLIError(
+            "--refractory-dropout was renamed: --frame-dropout P (a hidden neuron sits out the whole frame) or "
+            "--refrac-dropout P (asynctorch's: a crossing leaves the neuron non-refractory with probability P)"
+        )
     out = Path(args.out)
+    if args.conv is not None and args.arch != "mlp":
+        raise TrainCLIError(f"--arch {args.arch} and --conv both name the architecture: give one of them")
+    if args.hidden is not None and (args.conv is not None or args.arch != "mlp"):
+        raise TrainCLIError("--hidden sets an MLP's widths; a CNN's dense layers go in its --conv spec")
     if out.suffix != ".nir":
         raise TrainCLIError(f"--out must name a .nir file, got {str(out)!r}")
     cfg = TrainConfig(
@@ -164,7 +261,9 @@ def run(args: argparse.Namespace) -> int:
         epochs=args.epochs,
         seed=args.seed,
         data_seed=args.data_seed,
-        hidden=tuple(args.hidden),
+        input_values=args.input_values,
+        hidden=(64, 64) if args.hidden is None else tuple(args.hidden),
+        conv=args.conv if args.conv is not None else ("paper-cnn" if args.arch == "paper-cnn" else None),
         frames=args.frames,
         limit=args.limit,
         lr=args.lr,
@@ -173,7 +272,10 @@ def run(args: argparse.Namespace) -> int:
         slope=args.slope,
         dt=args.dt,
         input_dropout=args.input_dropout,
-        refractory_dropout=args.refractory_dropout,
+        frame_dropout=args.frame_dropout,
+        refrac_dropout=args.refrac_dropout,
+        stop_on_output_frame=args.stop_on_output_frame,
+        prioritize_input=not args.queued_input,
         loss_scale=args.loss_scale,
         threshold=args.threshold,
         bias=bool(args.bias),
@@ -185,12 +287,24 @@ def run(args: argparse.Namespace) -> int:
         threads=args.threads,
         device=args.device,
         progress=not args.no_progress and _terminal(sys.stderr),
+        backward=args.backward,
+        scheduler_scope=args.scheduler_scope,
+        hw=args.hw,
+        neurons_per_core=args.neurons_per_core,
+        spike_dropout=args.spike_dropout,
+        momentum_noise=args.momentum_noise,
+        noise_step_size=args.noise_step_size,
+        noise_gamma=args.noise_gamma,
     )
     cfg.validate()
     result = train(cfg)
     path = result.export(out)
     m = result.metadata
     sched = f", scheduler {m['scheduler']}, F={m['group_size']}" if m["mode"] == "unlayered" else ""
+    if m.get("scheduler_scope") == "core":
+        sched = f", scheduler {m['scheduler']}, per-core scope ({m['scope_hw']})"
+    if m.get("backward") in ("steps", "bptt"):
+        sched += f", backward {m['backward']}"
     print(
         f"wrote {path}: {m['architecture']} {m['mode']}{sched}; test accuracy {result.test_accuracy:.4f} "
         f"(8-bit weights; float {result.test_accuracy_float:.4f}) on {m['n_test']} {m['dataset']} samples; "

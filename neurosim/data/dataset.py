@@ -1,5 +1,5 @@
-"""The dataset container (:class:`SpikeDataset`: boolean spikes ``(samples, frames, channels)``
-and labels), its error type and the checks of a split name and a sample limit."""
+"""The dataset container (:class:`SpikeDataset`: boolean spikes or non-negative integer event
+counts ``(samples, frames, channels)`` and labels), its error type and the checks of a split name and a sample limit."""
 
 from __future__ import annotations
 
@@ -22,12 +22,15 @@ class SpikeDataset:
     """Input spikes and labels of one split of a dataset.
 
     ``inputs[n, t, c]`` is True when input channel ``c`` spikes in frame ``t`` of sample ``n``
-    (at most one spike per channel per frame). ``params`` holds the encoding parameters that,
+    (boolean spikes), or the number of input spikes (events) of channel ``c`` in that frame
+    (a non-negative integer dtype: a count ``k`` is ``k`` input spike messages, current = count x
+    weights). Use :attr:`is_counts` and :meth:`n_input_spikes` rather than ``inputs.sum()`` on a
+    bool array's nonzero entries. ``params`` holds the encoding parameters that,
     with the name and split, reproduce ``inputs`` exactly (for example frames and seed).
     """
 
     name: str
-    inputs: np.ndarray  # bool, shape (N, T, C)
+    inputs: np.ndarray  # bool or non-negative integer counts, shape (N, T, C)
     labels: np.ndarray  # int64, shape (N,)
     n_classes: int
     input_shape: tuple  # shape of one frame before flattening to C channels, e.g. (8, 8)
@@ -41,8 +44,16 @@ class SpikeDataset:
             raise DatasetError(
                 f"dataset {self.name!r}: inputs must have shape (samples, frames, channels), got {inputs.shape}"
             )
-        if inputs.dtype != np.bool_:
-            raise DatasetError(f"dataset {self.name!r}: inputs must be boolean spikes, got dtype {inputs.dtype}")
+        if inputs.dtype != np.bool_ and not np.issubdtype(inputs.dtype, np.integer):
+            raise DatasetError(
+                f"dataset {self.name!r}: inputs must be boolean spikes or non-negative integer event counts, "
+                f"got dtype {inputs.dtype}"
+            )
+        if inputs.dtype != np.bool_ and inputs.size and inputs.min() < 0:
+            raise DatasetError(
+                f"dataset {self.name!r}: inputs hold negative event counts (min {int(inputs.min())}); "
+                f"counts must be >= 0"
+            )
         if labels.shape != (inputs.shape[0],):
             raise DatasetError(f"dataset {self.name!r}: {labels.shape} labels for {inputs.shape[0]} samples")
         labels = labels.astype(np.int64, copy=False)
@@ -67,6 +78,15 @@ class SpikeDataset:
     @property
     def n_channels(self) -> int:
         return int(self.inputs.shape[2])
+
+    @property
+    def is_counts(self) -> bool:
+        """True when ``inputs`` holds event counts (an integer dtype) rather than boolean spikes."""
+        return self.inputs.dtype != np.bool_
+
+    def n_input_spikes(self) -> int:
+        """Input spikes of all samples: the sum of the counts (a boolean spike counts 1)."""
+        return int(self.inputs.sum(dtype=np.int64))
 
     def subset(self, idx) -> SpikeDataset:
         """The samples ``idx`` (an index array, slice or boolean mask), same encoding."""

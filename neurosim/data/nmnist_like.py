@@ -55,8 +55,8 @@ N-MNIST file (default ``window=None``): time origin the sample's first event, ``
 bins of ``ceil(span / frames)`` us, channel ``c = p * 34 * 34 + y * 34 + x`` (2312 channels,
 ``input_shape = (2, 34, 34)``). :func:`load_counts` gives the event counts per channel and frame
 (uint8); :func:`load` gives the :class:`~neurosim.data.SpikeDataset`, whose inputs are boolean
-today (``counts > 0``), as the N-MNIST loader gives for real files, until the dataset container
-accepts counts. The defaults (:class:`DVSConfig`) are chosen so the statistics land near real
+(``counts > 0``) by default, as the N-MNIST loader gives for real files, or the counts with
+``values="counts"``. The defaults (:class:`DVSConfig`) are chosen so the statistics land near real
 N-MNIST's; ``docs/nmnist-like.md`` has the table and the assumptions. :func:`write_nmnist_split`
 writes the samples as real N-MNIST ``.bin`` files, so ``load_dataset("nmnist", path=...)`` reads
 them back to the same frames.
@@ -94,6 +94,8 @@ BLUR_PX = 0.7
 #: top-left corner of the 28x28 digit box in the 34x34 field at the start of each saccade (x, y)
 SACCADE_VERTICES = ((3.0, 0.0), (6.0, 6.0), (0.0, 6.0), (3.0, 0.0))
 DEFAULT_FRAMES = 30
+#: what :func:`load` puts in the dataset: ``counts > 0`` (bool) or the event counts (uint8)
+VALUES = ("binary", "counts")
 SENSOR_STREAM = 0
 SAMPLE_STREAM = 1
 _CHUNK = 128  # samples simulated together (keeps the per-step arrays in cache)
@@ -443,24 +445,34 @@ def load(
     seed: int = 0,
     limit: int | None = None,
     config: DVSConfig | None = None,
+    values: str = "binary",
 ) -> SpikeDataset:
-    """One split as a :class:`~neurosim.data.SpikeDataset`: ``counts > 0`` (the container holds
-    boolean spikes; :func:`load_counts` has the counts)."""
+    """One split as a :class:`~neurosim.data.SpikeDataset`. ``values``: ``"binary"`` (default)
+    gives ``counts > 0`` (bool), as the N-MNIST loader gives for real files; ``"counts"`` gives
+    the event counts per channel and frame (uint8, :func:`load_counts`; a count ``k`` is ``k``
+    input spikes to the trainer and the simulator)."""
     check_split(NAME, split)
+    if values not in VALUES:
+        raise DatasetError(f"dataset {NAME!r}: values must be one of {', '.join(VALUES)}, got {values!r}")
     ec = load_counts(split, frames=frames, seed=seed, limit=limit, config=config)
     cfg = DVSConfig() if config is None else config
+    what = "channel spikes = event count > 0" if values == "binary" else "event counts per channel and frame"
+    return _dataset(ec, cfg, ec.counts > 0 if values == "binary" else ec.counts, what, values)
+
+
+def _dataset(ec: EventCounts, cfg: DVSConfig, inputs: np.ndarray, what: str, values: str) -> SpikeDataset:
     return SpikeDataset(
         name=NAME,
-        inputs=ec.counts > 0,
+        inputs=inputs,
         labels=ec.labels,
         n_classes=N_CLASSES,
         input_shape=INPUT_SHAPE,
         description=(
             f"N-MNIST-like: sklearn digits (28x28) moved along 3 saccades of {cfg.saccade_ms:g} ms in front of a "
             f"DVS model (C={cfg.threshold:g} +- {cfg.threshold_sigma:g}, noise {cfg.noise_hz:g} Hz/pixel), "
-            f"2x34x34 channels, {ec.counts.shape[1]} frames per sample span, channel spikes = event count > 0"
+            f"2x34x34 channels, {ec.counts.shape[1]} frames per sample span, {what}"
         ),
-        params={**ec.params, "values": "event count > 0 (bool)"},
+        params={**ec.params, "values": values},
     )
 
 

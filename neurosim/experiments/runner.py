@@ -89,9 +89,20 @@ def dataset_for(
     if seed is None:
         key = "neurosim.encoding.seed" if "seed" in params else "neurosim.data_seed"
         seed = _metadata_int(where, key, params.get("seed", meta.get("data_seed", 0)), 0, 2**63 - 1)
+    values = params.get("values")
+    if values is not None and not isinstance(values, str):
+        raise NeurosimError(f"{where}: metadata neurosim.encoding.values must be binary or counts, got {values!r}")
+    # a model without the key was trained on spikes; "counts": the event counts it was trained on
+    values = "counts" if values == "counts" else None
     try:
         data = load_dataset(
-            name, "test", frames=None if frames is None else int(frames), seed=seed, path=data_path, limit=samples
+            name,
+            "test",
+            frames=None if frames is None else int(frames),
+            seed=seed,
+            path=data_path,
+            limit=samples,
+            values=values,
         )
     except NeurosimError as exc:
         if dataset:  # the caller's choice, not the file's

@@ -184,6 +184,55 @@ def _per_inference_section(summary: dict) -> list[str]:
     ]
 
 
+_STEP_TEXT = {
+    "send step": "a send step of the global scheduler (step 0: the input delivery)",
+    "issue": "an issue round of any core (counted chip-wide in the frame)",
+    "phase": "a population phase (the input's is 0, layer l's is l)",
+    "timestep": "a time step (the frame is one step)",
+}
+
+
+def _paper_section(summary: dict) -> list[str]:
+    """The paper's per-frame metrics (docs/paper-metrics.md), when the summary has them."""
+    pm = summary.get("paper_metrics")
+    if not pm:
+        return []
+    na = "n/a (non-spiking output)" if not pm["spiking_output"] else "n/a"
+
+    def pair(key: str) -> str:
+        mean, median = pm[f"{key}_mean"], pm[f"{key}_median"]
+        return na if mean is None else f"{fmt_count(mean)} (median {fmt_count(median)})"
+
+    rows = [
+        ["frames", fmt_count(pm["frames"])],
+        ["network spikes per frame", fmt_count(pm["network_spikes_per_frame_mean"])],
+        ["spike density (spikes / neuron / frame)", fmt_count(pm["spike_density"])],
+        ["forward steps per frame", pair("steps_per_frame")],
+        [
+            "frames with an output spike",
+            na if pm["frames_with_output_fraction"] is None else fmt_pct(pm["frames_with_output_fraction"]),
+        ],
+        ["network spikes to the first output spike", pair("spikes_to_first_output")],
+        ["forward steps to the first output spike", pair("steps_to_first_output")],
+        [
+            "frames with a target spike",
+            na if pm["frames_with_target_fraction"] is None else fmt_pct(pm["frames_with_target_fraction"]),
+        ],
+        ["network spikes to the target's first spike", pair("spikes_to_target")],
+        ["forward steps to the target's first spike", pair("steps_to_target")],
+    ]
+    return [
+        "## Per frame (the paper's metrics)",
+        "",
+        _table(["metric", "per frame"], rows),
+        "",
+        f"One forward step is {_STEP_TEXT.get(pm['step_kind'], pm['step_kind'])}. Network spikes are those "
+        "emitted by non-input neurons; means and medians over the frames (of all samples) that have "
+        "such a spike (docs/paper-metrics.md).",
+        "",
+    ]
+
+
 def _energy_section(summary: dict) -> list[str]:
     bd = summary["energy_breakdown_per_inference_j"]
     total = bd.get("total")
@@ -370,6 +419,7 @@ def render_markdown(summary: dict, figures: dict[str, str], wall_s: float | None
         *_title_section(summary),
         *_parameters_section(summary, wall_s),
         *_per_inference_section(summary),
+        *_paper_section(summary),
         *_energy_section(summary),
         *_cores_section(summary),
         *_populations_section(summary),

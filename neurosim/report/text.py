@@ -86,3 +86,29 @@ def describe(kind: str, obj) -> str:
             text += "\n  trained: " + ", ".join(f"{k}={v}" for k, v in meta.items() if not isinstance(v, dict))
         return text
     return describe_mapping(obj)
+
+
+def describe_paper_metrics(pm: dict) -> str:
+    """The paper's per-frame metrics of a run (``summary["paper_metrics"]``,
+    :func:`neurosim.analysis.paper_metrics.paper_metrics`) as a few lines of text; the output
+    figures read ``n/a`` for a non-spiking output (they do not exist), never 0."""
+    na = "n/a (non-spiking output)" if not pm["spiking_output"] else "n/a"
+
+    def num(x) -> str:
+        return na if x is None else f"{x:.4g}"
+
+    def pair(key: str) -> str:
+        mean, median = pm[f"{key}_mean"], pm[f"{key}_median"]
+        return na if mean is None else f"{mean:.4g} (median {median:.4g})"
+
+    return "\n".join(
+        [
+            f"per frame ({pm['frames']} frames, one step = {pm['step_kind']}):",
+            f"  network spikes {num(pm['network_spikes_per_frame_mean'])}, spike density "
+            f"{num(pm['spike_density'])}, forward steps {pair('steps_per_frame')}",
+            f"  to the first output spike ({num(pm['frames_with_output_fraction'])} of frames): "
+            f"{pair('spikes_to_first_output')} spikes, {pair('steps_to_first_output')} steps",
+            f"  to the target's first spike ({num(pm['frames_with_target_fraction'])} of frames): "
+            f"{pair('spikes_to_target')} spikes, {pair('steps_to_target')} steps",
+        ]
+    )

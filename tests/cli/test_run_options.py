@@ -128,3 +128,24 @@ def test_readout_of_a_non_spiking_output(capsys, tmp_path):
     assert runs["max"] != runs["last"]
     assert main(["run", str(model), "--hw", SMALL, "--readout", "median"]) == 2
     assert "invalid choice" in capsys.readouterr().err
+
+
+def _without_wall(summary: dict) -> dict:
+    return {k: v for k, v in summary.items() if "wall" not in k and k != "run"} | {
+        "run": {k: v for k, v in summary["run"].items() if "wall" not in k}
+    }
+
+
+def test_engine_reference_reaches_the_process_model(capsys, tmp_path, model):
+    """``--engine reference`` runs the SimPy process model: the same summary as the fast engine,
+    and it refuses, in one line, an option it does not model (which the fast engine takes)."""
+    code, err, _, fast = run(capsys, tmp_path, model, "--mode", "async", name="fast")
+    assert code == 0, err
+    code, err, _, ref = run(capsys, tmp_path, model, "--mode", "async", "--engine", "reference", name="ref")
+    assert code == 0, err
+    assert _without_wall(ref) == _without_wall(fast)
+    code, err, _, _ = run(capsys, tmp_path, model, "--mode", "async", "--refrac-dropout", "0.5", name="fast2")
+    assert code == 0, err
+    argv = ("--mode", "async", "--refrac-dropout", "0.5", "--engine", "reference")
+    code, err, _, _ = run(capsys, tmp_path, model, *argv, name="ref2")
+    assert code == 2 and "refrac_dropout" in err and len(err.strip().splitlines()) == 1, err

@@ -162,3 +162,18 @@ def test_bad_parameters_are_refused():
         nmnist_like.load("valid", limit=1)
     with pytest.raises(DatasetError, match="23-bit"):
         nmnist_like.nmnist_bytes(events.Events(*(np.array([v]) for v in (0, 0, 0, 1 << 23))))
+
+
+def test_values_binary_or_counts():
+    """``values``: count > 0 by default and "binary"; "counts" gives the event counts; other
+    datasets refuse "counts"."""
+    d = load_dataset("nmnist-like", "test", frames=6, limit=4, values="binary")
+    assert d.inputs.dtype == np.bool_ and d.params["values"] == "binary"
+    ec = nmnist_like.load_counts("test", frames=6, limit=4)
+    c = load_dataset("nmnist-like", "test", frames=6, limit=4, values="counts")
+    assert np.array_equal(np.asarray(c.inputs), ec.counts) and c.params["values"] == "counts"
+    assert np.asarray(c.inputs).max() > 1
+    with pytest.raises(DatasetError, match="values must be one of binary, counts"):
+        nmnist_like.load("test", frames=6, limit=4, values="rates")
+    with pytest.raises(DatasetError, match="offered by nmnist-like only"):
+        load_dataset("digits", "test", values="counts")
