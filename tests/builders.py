@@ -7,6 +7,7 @@ import scipy.sparse as sp
 
 from neurosim.describe.network import Network, Population, Projection
 from neurosim.neuron import NeuronParams
+from neurosim.sim.chip import Chip
 
 
 def grid(w, step=64):
@@ -60,3 +61,28 @@ def comparable(df):
     from neurosim.experiments.explore.point import WALL_COLUMNS
 
     return df.drop(columns=list(WALL_COLUMNS)).reset_index(drop=True)
+
+
+def chip_spikes(setup, mode="sync", group_size=1, max_steps=None):
+    """Spikes of every non-input neuron per sample and frame (samples x frames x neurons, int64)
+    when ``setup``'s test data runs on its chip under ``mode`` (``async``: the global scheduler,
+    momentum, ``group_size`` per step): what the trainer-vs-simulator tests compare with
+    ``evaluate(..., record=True)["spikes"]``."""
+    net, data = setup.network, setup.data
+    chip = Chip(setup.hardware, net, setup.mapping)
+    chip.options = {
+        "mode": mode,
+        "scope": "global",
+        "policy": "momentum",
+        "group_size": group_size,
+        "max_steps": max_steps,
+        "stop_on_output": None,
+        "seed": 0,
+    }
+    n_in = net.by_name[net.input].size
+    ours = np.zeros((len(data), data.n_frames, net.n_neurons - n_in), np.int64)
+    for i in range(len(data)):
+        chip.run_sample(data.inputs[i], index=i)
+        for f, _, ids, _ in chip.spike_log:
+            np.add.at(ours[i, f], ids[ids >= n_in] - n_in, 1)
+    return ours

@@ -11,6 +11,7 @@ from tqdm import tqdm
 
 from neurosim.cli.parser import EXIT_USAGE, Parser, fail
 from neurosim.errors import NeurosimError
+from neurosim.sim.modes import ASYNCTORCH_DEFAULTS
 from neurosim.sim.scheduler import POLICIES
 from neurosim.yamlfile import parse_value
 
@@ -132,8 +133,7 @@ def asynctorch_options(a, trained: dict | None = None) -> dict:
                 given["stop_on_output_frame"] = k
             if given["prioritize_input"] is None and model.get("prioritize_input") is False:
                 given["prioritize_input"] = False
-    defaults = {"refrac_dropout": 0.0, "stop_on_output_frame": None, "prioritize_input": True, "momentum_noise": 0.0}
-    return {k: v for k, v in given.items() if v is not None and v != defaults[k]}
+    return {k: v for k, v in given.items() if v is not None and v != ASYNCTORCH_DEFAULTS[k]}
 
 
 def add_async_arguments(p) -> None:

@@ -33,8 +33,8 @@ direction only when the mean gain is within the margin, else it does not hold.
 Ablation: when a claim does not hold at the main setting (momentum, F = ``train_group_size``,
 no stop), the asynctorch ingredients (:data:`INGREDIENTS`) are switched on one at a time, the
 layered and unlayered-momentum models retrained with it (``ablation_seeds``) and re-run, and the
-change of each claim's mean effect is reported. An ingredient the trainer or simulator of this
-tree does not offer is listed as not available, never approximated.
+change of each claim's mean effect is reported. An ingredient combination the trainer or the
+simulator refuses is named in the report with the refusal, never approximated.
 
 Everything is cached under ``out/cache`` by the hash of its configuration (models: the training
 config and the sample limits; runs: the model's hash, the run options, the samples and the
@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import inspect
 import json
 import math
 import os
@@ -64,7 +63,6 @@ from neurosim.errors import ConfigError, NeurosimError
 from neurosim.experiments.runner import prepare
 from neurosim.experiments.study import Row
 from neurosim.paths import DEFAULT_HW
-from neurosim.sim.engine import simulate
 
 TRAININGS: dict[str, dict[str, Any]] = {
     "layered": {"mode": "layered"},
@@ -264,35 +262,12 @@ def _file_hash(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
 
 
-def available_train_options() -> set[str]:
-    from neurosim.train.trainer import TrainConfig  # noqa: PLC0415 - torch only when training
-
-    return {f.name for f in dataclasses.fields(TrainConfig)}
-
-
-def available_sim_options() -> set[str]:
-    return set(inspect.signature(simulate).parameters)
-
-
-def missing_options(ingredient: str) -> list[str]:
-    """The options an ingredient needs that this tree's trainer or simulator lacks."""
-    train, sim, _ = INGREDIENTS[ingredient]
-    have_t, have_s = available_train_options(), available_sim_options()
-    out = [f"TrainConfig.{k}" for k in train if k not in have_t] + [f"simulate({k}=)" for k in sim if k not in have_s]
-    if ingredient in DATA_VALUES:
-        try:
-            load_dataset("nmnist-like", "test", frames=2, limit=1, values=DATA_VALUES[ingredient])
-        except NeurosimError as exc:
-            out.append(f"dataset values={DATA_VALUES[ingredient]!r} ({exc})")
-    return out
-
-
-def arch_options(recipe: Recipe, arch: str) -> dict[str, Any] | None:
-    """Training overrides of an architecture, or None when this tree's trainer lacks it."""
+def arch_options(recipe: Recipe, arch: str) -> dict[str, Any]:
+    """Training overrides of an architecture."""
     if arch == "fc":
         return {"hidden": tuple(recipe.hidden)}
     if arch == "paper-cnn":
-        return {"conv": "paper-cnn"} if "conv" in available_train_options() else None
+        return {"conv": "paper-cnn"}
     raise ConfigError(f"recipe {recipe.name!r}: unknown architecture {arch!r}; use fc or paper-cnn")
 
 
@@ -419,7 +394,7 @@ def simulate_model(cache: Cache, recipe: Recipe, model: dict, run: dict[str, Any
     K and the ingredient's simulator options. Returns the model's record, the run and its metrics."""
     K, sim_opts = run.get("K"), dict(run.get("sim", {}))
     if K is not None:
-        sim_opts["stop_on_output_frame" if "stop_on_output_frame" in available_sim_options() else "stop_on_output"] = K
+        sim_opts["stop_on_output_frame"] = K
     conf = {"model": model["hash"], "hw": cache.hw_hash, "samples": recipe.test_samples, **run, "sim": sim_opts}
     h = config_hash(conf)
     path = cache.out / "cache" / "runs" / f"{h}.json"
@@ -640,9 +615,6 @@ def run_recipe(recipe: Recipe, out, hw=DEFAULT_HW, log: Callable[[str], None] = 
     order = sorted(recipe.archs, key=lambda a: a != "fc")
     for arch in order:
         opts = arch_options(recipe, arch)
-        if opts is None:
-            result.notes.append(f"architecture {arch}: not run (this tree's trainer has no TrainConfig.conv)")
-            continue
         archs.append(arch)
         sub = recipe.for_arch(arch)
         for seed in sub.seeds:
@@ -675,9 +647,6 @@ def _ablation_stage(cache: Cache, recipe: Recipe, result: RecipeResult) -> None:
 
 def _ablate(cache: Cache, recipe: Recipe, ing: str, models: list, runs: list) -> str:
     """Train and run one ingredient's models into ``models`` / ``runs``; "" or why not."""
-    missing = missing_options(ing)
-    if missing:
-        return "not available: " + ", ".join(missing)
     try:
         for seed in recipe.ablation_seeds:
             m, r = _run_jobs(cache, recipe.for_arch("fc"), ablation_jobs(recipe, ing, seed), {"hidden": recipe.hidden})

@@ -17,7 +17,7 @@ from neurosim.sim.block_cut import cut_plan, cut_store, store_blocks
 from neurosim.sim.core import Core, Deliver, Evaluate, State
 from neurosim.sim.counters import CoreCounters
 from neurosim.sim.maxplus import lane_finish_times
-from neurosim.sim.modes import CONTROLLERS
+from neurosim.sim.modes import ASYNCTORCH_DEFAULTS, CONTROLLERS
 from neurosim.sim.noc.mesh import Mesh
 from neurosim.sim.synapse_units import synapse_units
 
@@ -178,13 +178,7 @@ class Chip:
             "prioritize_input": bool(prioritize_input),
             "momentum_noise": float(momentum_noise),
         }
-        defaults = {
-            "refrac_dropout": 0.0,
-            "stop_on_output_frame": None,
-            "prioritize_input": True,
-            "momentum_noise": 0.0,
-        }
-        self.options.update({k: v for k, v in asynctorch.items() if v != defaults[k]})
+        self.options.update({k: v for k, v in asynctorch.items() if v != ASYNCTORCH_DEFAULTS[k]})
 
     # ---- per sample ---------------------------------------------------------------------------
     def reset(self) -> None:

@@ -24,10 +24,17 @@ from neurosim.describe.network import Network
 from neurosim.errors import SimulationError
 from neurosim.sim.chip import Chip
 from neurosim.sim.counters import Raster, RunResult, SampleRecord
-from neurosim.sim.modes import ENGINES, MODES, SCOPES
+from neurosim.sim.modes import ENGINES
 from neurosim.sim.process.run import simulate_reference
-from neurosim.sim.readout import READOUTS, MembraneReadout, SpikeLog, output_is_spiking
-from neurosim.sim.scheduler import POLICIES
+from neurosim.sim.readout import SpikeLog, output_is_spiking
+from neurosim.sim.run_records import (
+    add_links,
+    check_arguments,
+    check_conservation,
+    raster_of,
+    sample_record,
+    with_barriers,
+)
 
 
 def simulate(
@@ -99,7 +106,7 @@ def simulate(
         return simulate_reference(hw, net, mapping, inputs, labels, **kwargs)
     if engine != "fast":
         raise SimulationError(f"engine {engine!r}: unknown; use one of {ENGINES}")
-    _check_arguments(net, inputs, mode, scope, policy, group_size, max_steps, stop_on_output, readout)
+    check_arguments(net, inputs, mode, scope, policy, group_size, max_steps, stop_on_output, readout)
     _check_asynctorch(mode, scope, policy, refrac_dropout, stop_on_output_frame, prioritize_input, momentum_noise)
     if stop_on_output_frame is not None and not output_is_spiking(net):
         raise SimulationError(
@@ -137,59 +144,6 @@ def simulate(
         options={**chip.options, **(options or {})},
         t_wall=t_wall,
     )
-
-
-def _check_arguments(
-    net: Network,
-    inputs: np.ndarray,
-    mode: str,
-    scope: str,
-    policy: str,
-    group_size: int,
-    max_steps: int | None,
-    stop_on_output: int | None,
-    readout: str = "max",
-) -> None:
-    """Raise :class:`SimulationError` for an unknown mode, scope, policy or readout, a bad limit, a
-    stimulus of the wrong shape, or an output that cannot be read out."""
-    if readout not in READOUTS:
-        raise SimulationError(f"readout {readout!r} is not available; choose from {READOUTS}")
-    try:
-        spiking_out = output_is_spiking(net)
-    except ValueError as e:
-        raise SimulationError(str(e)) from None
-    if stop_on_output is not None and not spiking_out:
-        raise SimulationError(
-            f"stop_on_output needs a spiking output; population {net.output!r} is non-spiking "
-            "(read out by its membranes): leave stop_on_output unset"
-        )
-    if mode not in MODES:
-        raise SimulationError(f"execution mode {mode!r} is not available; choose from {MODES}")
-    if scope not in SCOPES:
-        raise SimulationError(f"scheduler scope {scope!r} is not available; choose from {SCOPES}")
-    if policy not in POLICIES:
-        raise SimulationError(f"scheduling policy {policy!r} is not available; choose from {POLICIES}")
-    if (
-        int(group_size) < 1
-        or (max_steps is not None and max_steps < 0)
-        or (stop_on_output is not None and stop_on_output < 0)
-    ):
-        raise SimulationError(
-            f"group size must be >= 1 and step limits >= 0 (got F={group_size}, "
-            f"max_steps={max_steps}, stop_on_output={stop_on_output})"
-        )
-    n_in = net.by_name[net.input].size
-    if inputs.ndim != 3 or inputs.shape[2] != n_in:
-        raise SimulationError(
-            f"stimulus has shape {inputs.shape}; network {net.name!r} expects (samples, frames, {n_in})"
-        )
-    if inputs.dtype != np.bool_:
-        if not np.issubdtype(inputs.dtype, np.integer):
-            raise SimulationError(
-                f"stimulus has dtype {inputs.dtype}; pass spikes as bool or event counts as non-negative integers"
-            )
-        if inputs.size and int(inputs.min()) < 0:
-            raise SimulationError(f"stimulus holds a negative event count ({int(inputs.min())}); counts must be >= 0")
 
 
 def _check_asynctorch(
@@ -251,12 +205,12 @@ class _RunTotals:
         log = SpikeLog(chip)
         self.pop_spikes += log.per_group
         self.tile_pairs = self.tile_pairs + chip.tile_pairs
-        self.links = _add_links(self.links, chip.mesh.link_stats())
-        _check_conservation(i, ops, chip.copies_sent, int(chip.synops_of[log.ids].sum()), int(chip.tile_pairs.sum()))
-        self.records.append(_sample_record(chip, log, i, label, int(env.now), ops))
+        self.links = add_links(self.links, chip.mesh.link_stats())
+        check_conservation(i, ops, chip.copies_sent, int(chip.synops_of[log.ids].sum()), int(chip.tile_pairs.sum()))
+        self.records.append(sample_record(chip, log, i, label, int(env.now), ops, chip.options.get("readout")))
         if record:
-            self.raster = _raster(i, chip)
-            self.phases = _with_barriers(chip.phases, chip.hw.barrier.latency(chip.tiles_in_use))
+            self.raster = raster_of(i, chip.spike_log)
+            self.phases = with_barriers(chip.phases, chip.hw.barrier.latency(chip.tiles_in_use))
 
     def result(self, *, name: str, mode: str, dataset: str, frames: int, options: dict, t_wall: float) -> RunResult:
         """The run's result (``t_wall``: when the run started, ``time.perf_counter``)."""
@@ -292,83 +246,3 @@ def _run_sample(chip: Chip, stimulus: np.ndarray, i: int, record: bool) -> tuple
     ops.update(chip.noc_ops())
     ops["barrier"] = chip.counters_barrier
     return env, ops
-
-
-def _sample_record(chip: Chip, log: SpikeLog, i: int, label: int, cycles: int, ops: dict[str, int]) -> SampleRecord:
-    """The record of the sample just simulated: counts, readout and decision."""
-    out = log.output_counts()
-    n_input = int(log.per_group[chip.input_group])
-    extra: dict = {"output_events": log.output_events()}
-    if "readout" in chip.options:  # a non-spiking output: read by its membranes at frame ends
-        mem = MembraneReadout(chip.readout_v, chip.frame_end, chip.options["readout"])
-        values = mem.values()
-        decision = mem.decision_cycle(label)
-        extra["readout"] = values
-    else:
-        values = out
-        decision = log.decision_cycle(label)
-    if decision is not None:
-        extra.update(log.until(decision))
-    if chip.steps_per_frame:
-        extra["steps"] = int(sum(chip.steps_per_frame))
-    return SampleRecord(
-        index=i,
-        label=label,
-        prediction=int(np.argmax(values)),
-        cycles=cycles,
-        ops=ops,
-        spikes=int(log.per_group.sum()) - n_input,
-        input_spikes=n_input,
-        messages_sent=chip.copies_sent,
-        messages_received=ops["message_in"],
-        first_output_cycle=chip.first_output,
-        decision_cycle=decision,
-        output_counts=out,
-        extra=extra,
-        frames=log.frame_metrics(label),  # the paper's metrics per frame (docs/paper-metrics.md)
-    )
-
-
-def _with_barriers(phases: list[dict] | None, barrier: int) -> list[dict] | None:
-    """Each phase's barrier: the gap to the next phase (the last phase of a frame is followed by
-    the frame barrier in every mode)."""
-    if not phases:
-        return phases
-    for a, b in zip(phases, phases[1:] + [None]):
-        a["barrier_cycles"] = barrier if b is None or b["frame"] != a["frame"] else max(0, b["start"] - a["end"])
-    return phases
-
-
-def _raster(i: int, chip: Chip) -> Raster:
-    log = chip.spike_log
-    if not log:
-        empty = np.zeros(0, np.int64)
-        return Raster(i, empty, empty, empty)
-    return Raster(
-        i,
-        np.concatenate([np.full(ids.size, f, np.int64) for f, _, ids, _ in log]),
-        np.concatenate([ids for _, _, ids, _ in log]),
-        np.concatenate([c for _, _, _, c in log]).astype(np.int64),
-    )
-
-
-def _add_links(acc: dict | None, stats: dict) -> dict:
-    """Per-link counters summed over samples (peak occupancy: the maximum)."""
-    keys = ("messages", "busy_cycles", "wait_cycles", "stall_cycles", "peak_occupancy")
-    if acc is None:
-        return {k: v.copy() for k, v in stats.items()}
-    for k in keys:
-        acc[k] = np.maximum(acc[k], stats[k]) if k == "peak_occupancy" else acc[k] + stats[k]
-    return acc
-
-
-def _check_conservation(i: int, ops: dict, sent: int, expected_synops: int, routed: int) -> None:
-    """Messages (copies, for multicast) sent = received = routed; synops = fan-out of spikes."""
-    if sent != ops["message_in"]:
-        raise SimulationError(f"sample {i}: {sent} messages sent but {ops['message_in']} received")
-    if routed != sent:
-        raise SimulationError(f"sample {i}: {sent} messages sent but {routed} routed")
-    if ops["synop"] != expected_synops:
-        raise SimulationError(
-            f"sample {i}: {ops['synop']} synaptic operations, but the delivered spikes reach {expected_synops} synapses"
-        )

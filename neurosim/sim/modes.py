@@ -15,6 +15,13 @@ MODES = ("sync", "async", "timestep")
 SCOPES = ("global", "core")
 #: the engines that run them: the batched one and the SimPy process model (:mod:`neurosim.sim.process`)
 ENGINES = ("fast", "reference")
+#: asynctorch's options (docs/asynctorch.md) at their defaults: a run records those set otherwise
+ASYNCTORCH_DEFAULTS = {
+    "refrac_dropout": 0.0,
+    "stop_on_output_frame": None,
+    "prioritize_input": True,
+    "momentum_noise": 0.0,
+}
 CONTROLLERS = {
     ("sync", "global"): sync_controller,
     ("sync", "core"): sync_controller,

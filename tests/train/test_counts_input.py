@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+from builders import chip_spikes
 
 from neurosim.paths import DEFAULT_HW
 
@@ -62,7 +63,6 @@ def test_counts_model_records_counts_and_run_feeds_them(models, capsys, tmp_path
 @pytest.mark.parametrize("values", ["counts", "binary"])
 def test_trainer_evaluation_equals_the_simulator_on_counts(models, values):
     from neurosim.experiments.runner import prepare
-    from neurosim.sim.chip import Chip
     from neurosim.train.export import read_metadata
     from neurosim.train.trainer import TrainConfig, evaluate
 
@@ -74,15 +74,7 @@ def test_trainer_evaluation_equals_the_simulator_on_counts(models, values):
     weights = [pr.weights.toarray().T for pr in net.projections]
     cfg = TrainConfig(beta=m["beta"], threshold=m["threshold"], fire_equal=m["threshold_convention"] == ">=")
     ev = evaluate(weights, data, cfg, record=True)
-    chip = Chip(setup.hardware, net, setup.mapping)
-    chip.options = {"mode": "sync", "scope": "global", "policy": "momentum", "group_size": 1}
-    chip.options |= {"max_steps": None, "stop_on_output": None, "seed": 0}
-    n_in = net.by_name[net.input].size
-    ours = np.zeros((len(data), data.n_frames, net.n_neurons - n_in), np.int64)
-    for i in range(len(data)):
-        chip.run_sample(data.inputs[i], index=i)
-        for f, _, ids, _ in chip.spike_log:
-            np.add.at(ours[i, f], ids[ids >= n_in] - n_in, 1)
+    ours = chip_spikes(setup)
     assert ours.sum() > 0
     np.testing.assert_array_equal(ours, ev["spikes"].astype(np.int64))
     sim_acc = np.mean(ours[:, :, -10:].sum(1).argmax(1) == data.labels)

@@ -8,6 +8,7 @@ import math
 
 import numpy as np
 import pytest
+from builders import chip_spikes
 
 from neurosim.paths import DEFAULT_HW
 
@@ -34,7 +35,6 @@ def _lif_pops(net):
 def _simulate(path, mode: str, group_size: int):
     """``(trainer's evaluate on the weights and biases read back, simulator spikes, data, net)``."""
     from neurosim.experiments.runner import prepare
-    from neurosim.sim.chip import Chip
     from neurosim.train.export import read_metadata
 
     setup = prepare(path, DEFAULT_HW, samples=SAMPLES)
@@ -51,22 +51,7 @@ def _simulate(path, mode: str, group_size: int):
         seed=m["eval_seed"],
     )
     ev = evaluate(weights, data, cfg, record=True, biases=biases if m["bias"] else None)
-    chip = Chip(setup.hardware, net, setup.mapping)
-    chip.options = {
-        "mode": mode,
-        "scope": "global",
-        "policy": "momentum",
-        "group_size": group_size,
-        "max_steps": m["max_steps"],
-        "stop_on_output": None,
-        "seed": 0,
-    }
-    n_in = net.by_name[net.input].size
-    ours = np.zeros((len(data), data.n_frames, net.n_neurons - n_in), np.int64)
-    for i in range(len(data)):
-        chip.run_sample(data.inputs[i], index=i)
-        for f, _, ids, _ in chip.spike_log:
-            np.add.at(ours[i, f], ids[ids >= n_in] - n_in, 1)
+    ours = chip_spikes(setup, mode, group_size, m["max_steps"])
     return ev, ours, data, net
 
 

@@ -7,6 +7,7 @@ convention mismatch shows (the digits_layered model trained under ``>=`` scored 
 
 import numpy as np
 import pytest
+from builders import chip_spikes
 
 from neurosim.paths import DEFAULT_HW, MODELS_DIR
 
@@ -15,7 +16,6 @@ torch = pytest.importorskip("torch")
 
 def trainer_and_simulator(name: str, mode: str, samples: int | None):
     from neurosim.experiments.runner import prepare
-    from neurosim.sim.chip import Chip
     from neurosim.train.export import read_metadata
     from neurosim.train.trainer import TrainConfig, evaluate
 
@@ -37,22 +37,7 @@ def trainer_and_simulator(name: str, mode: str, samples: int | None):
         seed=m["eval_seed"],
     )
     ev = evaluate(weights, data, cfg, record=True)
-    chip = Chip(setup.hardware, net, setup.mapping)
-    chip.options = {
-        "mode": mode,
-        "scope": "global",
-        "policy": "momentum",
-        "group_size": max(1, m["group_size"]),
-        "max_steps": m["max_steps"],
-        "stop_on_output": None,
-        "seed": 0,
-    }
-    n_in = net.by_name[net.input].size
-    ours = np.zeros((len(data), data.n_frames, net.n_neurons - n_in), np.int64)
-    for i in range(len(data)):
-        chip.run_sample(data.inputs[i], index=i)
-        for f, _, ids, _ in chip.spike_log:
-            np.add.at(ours[i, f], ids[ids >= n_in] - n_in, 1)
+    ours = chip_spikes(setup, mode, max(1, m["group_size"]), m["max_steps"])
     return ev, ours, data, m
 
 

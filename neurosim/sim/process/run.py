@@ -18,16 +18,21 @@ from neurosim.describe.hardware import HardwareSpec
 from neurosim.describe.mapping import Mapping, check_mapping
 from neurosim.describe.network import Network
 from neurosim.errors import SimulationError
-from neurosim.sim.counters import CoreCounters, Raster, RunResult, SampleRecord
-from neurosim.sim.modes import MODES, SCOPES
+from neurosim.sim.counters import CoreCounters, RunResult
+from neurosim.sim.modes import ASYNCTORCH_DEFAULTS
 from neurosim.sim.process.async_core import async_core_controller
 from neurosim.sim.process.controller import async_global_controller, sync_controller, timestep_controller
 from neurosim.sim.process.tables import Tables
 from neurosim.sim.process.world import World
-from neurosim.sim.readout import READOUTS, MembraneReadout, SpikeLog, output_is_spiking
-from neurosim.sim.scheduler import POLICIES
-
-_LINK_SUMS = ("messages", "busy_cycles", "wait_cycles", "stall_cycles")
+from neurosim.sim.readout import SpikeLog, output_is_spiking
+from neurosim.sim.run_records import (
+    add_links,
+    check_arguments,
+    check_conservation,
+    raster_of,
+    sample_record,
+    with_barriers,
+)
 
 
 def simulate_reference(
@@ -60,17 +65,17 @@ def simulate_reference(
     (``refrac_dropout``, ``stop_on_output_frame``, ``prioritize_input``, ``momentum_noise``) are
     refused unless left at their defaults."""
     given = {
-        "refrac_dropout": refrac_dropout != 0.0,
-        "stop_on_output_frame": stop_on_output_frame is not None,
-        "prioritize_input": prioritize_input is not True,
-        "momentum_noise": momentum_noise != 0.0,
+        "refrac_dropout": refrac_dropout,
+        "stop_on_output_frame": stop_on_output_frame,
+        "prioritize_input": prioritize_input,
+        "momentum_noise": momentum_noise,
     }
-    for option, set_ in given.items():
-        if set_:
+    for option, value in given.items():
+        if value != ASYNCTORCH_DEFAULTS[option]:
             raise SimulationError(
                 f"{option}: the reference engine does not model asynctorch's options; leave it at its default"
             )
-    _check(net, inputs, mode, scope, policy, group_size, max_steps, stop_on_output, readout)
+    check_arguments(net, inputs, mode, scope, policy, group_size, max_steps, stop_on_output, readout)
     t_wall = time.perf_counter()
     check_mapping(net, hw, mapping)
     tables = Tables(hw, net, mapping, step_delays=mode == "timestep")
@@ -127,12 +132,12 @@ def simulate_reference(
                 (np.ones(len(pairs), np.int64), (pairs[:, 0], pairs[:, 1])), shape=(n_tiles, n_tiles)
             ).tocsr()
         )
-        links = _add_links(links, w.noc.link_stats())
-        _conservation(i, ops, w.copies_sent, int(tables.synops_of[log.ids].sum()), len(pairs))
-        records.append(_record(w, log, i, int(labels[k]), ops, spiking_out, readout))
+        links = add_links(links, w.noc.link_stats())
+        check_conservation(i, ops, w.copies_sent, int(tables.synops_of[log.ids].sum()), len(pairs))
+        records.append(sample_record(w, log, i, int(labels[k]), int(w.env.now), ops, None if spiking_out else readout))
         if raster_sample == i:
-            raster = _raster(i, w)
-            phases = _with_barriers(w.phases, w.barrier_cycles)
+            raster = raster_of(i, w.spike_log)
+            phases = with_barriers(w.phases, w.barrier_cycles)
     return RunResult(
         name=name,
         mode=mode,
@@ -153,103 +158,3 @@ def simulate_reference(
         options={**opts, **(options or {})},
         wall_s=time.perf_counter() - t_wall,
     )
-
-
-def _check(net, inputs, mode, scope, policy, group_size, max_steps, stop_on_output, readout) -> None:
-    """A one-line :class:`SimulationError` naming the argument that is not available."""
-    if readout not in READOUTS:
-        raise SimulationError(f"readout {readout!r} is not available; choose from {READOUTS}")
-    try:
-        spiking_out = output_is_spiking(net)
-    except ValueError as e:
-        raise SimulationError(str(e)) from None
-    if stop_on_output is not None and not spiking_out:
-        raise SimulationError(f"stop_on_output needs a spiking output; population {net.output!r} is non-spiking")
-    if mode not in MODES:
-        raise SimulationError(f"execution mode {mode!r} is not available; choose from {MODES}")
-    if scope not in SCOPES:
-        raise SimulationError(f"scheduler scope {scope!r} is not available; choose from {SCOPES}")
-    if policy not in POLICIES:
-        raise SimulationError(f"scheduling policy {policy!r} is not available; choose from {POLICIES}")
-    if int(group_size) < 1 or (max_steps is not None and max_steps < 0) or (stop_on_output or 0) < 0:
-        raise SimulationError(
-            f"group size must be >= 1 and step limits >= 0 (got F={group_size}, "
-            f"max_steps={max_steps}, stop_on_output={stop_on_output})"
-        )
-    n_in = net.by_name[net.input].size
-    ok_type = inputs.dtype == np.bool_ or (np.issubdtype(inputs.dtype, np.integer) and (inputs.min(initial=0) >= 0))
-    if inputs.ndim != 3 or inputs.shape[2] != n_in or not ok_type:
-        raise SimulationError(
-            f"stimulus has shape {inputs.shape} and dtype {inputs.dtype}; network {net.name!r} expects "
-            f"(samples, frames, {n_in}) bool spikes or non-negative integer event counts"
-        )
-
-
-def _record(w: World, log: SpikeLog, i: int, label: int, ops: dict, spiking_out: bool, readout: str) -> SampleRecord:
-    out = log.output_counts()
-    n_input = int(log.per_group[w.input_group])
-    extra: dict = {"output_events": log.output_events()}
-    if not spiking_out:
-        mem = MembraneReadout(w.readout_v, w.frame_end, readout)
-        values = mem.values()
-        decision = mem.decision_cycle(label)
-        extra["readout"] = values
-    else:
-        values = out
-        decision = log.decision_cycle(label)
-    if decision is not None:
-        extra.update(log.until(decision))
-    if w.steps_per_frame:
-        extra["steps"] = int(sum(w.steps_per_frame))
-    return SampleRecord(
-        index=i,
-        label=label,
-        prediction=int(np.argmax(values)),
-        cycles=int(w.env.now),
-        ops=ops,
-        spikes=int(log.per_group.sum()) - n_input,
-        input_spikes=n_input,
-        messages_sent=w.copies_sent,
-        messages_received=ops["message_in"],
-        first_output_cycle=w.first_output,
-        decision_cycle=decision,
-        output_counts=out,
-        extra=extra,
-        frames=log.frame_metrics(label),
-    )
-
-
-def _raster(i: int, w: World) -> Raster:
-    log = w.spike_log
-    if not log:
-        empty = np.zeros(0, np.int64)
-        return Raster(i, empty, empty, empty)
-    return Raster(
-        i,
-        np.concatenate([np.full(ids.size, f, np.int64) for f, _, ids, _ in log]),
-        np.concatenate([ids for _, _, ids, _ in log]).astype(np.int64),
-        np.concatenate([c for _, _, _, c in log]).astype(np.int64),
-    )
-
-
-def _with_barriers(phases: list[dict] | None, barrier: int) -> list[dict] | None:
-    """Each phase's barrier: the gap to the next phase of its frame, the frame barrier after the last."""
-    for a, b in zip(phases or [], (phases or [])[1:] + [None]):
-        a["barrier_cycles"] = barrier if b is None or b["frame"] != a["frame"] else max(0, b["start"] - a["end"])
-    return phases
-
-
-def _add_links(acc: dict | None, stats: dict) -> dict:
-    if acc is None:
-        return stats
-    for k in _LINK_SUMS:
-        acc[k] = acc[k] + stats[k]
-    acc["peak_occupancy"] = np.maximum(acc["peak_occupancy"], stats["peak_occupancy"])
-    return acc
-
-
-def _conservation(i: int, ops: dict, sent: int, expected_synops: int, routed: int) -> None:
-    if sent != ops["message_in"] or routed != sent:
-        raise SimulationError(f"sample {i}: {sent} messages sent, {routed} routed, {ops['message_in']} received")
-    if ops["synop"] != expected_synops:
-        raise SimulationError(f"sample {i}: {ops['synop']} synops, but the spikes reach {expected_synops} synapses")
