@@ -85,6 +85,17 @@ def _block(b: sp.csr_array):
     return b if isinstance(b, sp.csr_array) and b.dtype == DTYPE else sp.csr_array(b, dtype=DTYPE)
 
 
+def row_sums(block, rows: np.ndarray) -> np.ndarray:
+    """The column sums of ``block``'s ``rows`` (dense or CSR) in float32, each column summed row
+    after row: the order a core integrates its messages in. numpy sums the rows of a wider dense
+    block that way, but a one-column block pairwise (a contiguous reduction), so that one is
+    summed by ``cumsum``, which adds one value after the other."""
+    sub = block[rows]
+    if isinstance(sub, np.ndarray) and sub.shape[1] == 1:
+        return np.cumsum(sub[:, 0], dtype=DTYPE)[-1:] if sub.shape[0] else np.zeros(1, DTYPE)
+    return np.asarray(sub.sum(axis=0), DTYPE).ravel()
+
+
 def update_rule_state(rule: str, v: np.ndarray, i: np.ndarray, p: neuron.NeuronParams) -> np.ndarray | None:
     """What the update rule needs from the state at the frame start (before the leak): for
     ``nonzero_state``, the neurons with a non-zero membrane, synaptic current or bias; else None."""
@@ -332,7 +343,7 @@ class Core:
             if rows.size:
                 if ring_syn is not None:
                     ring_writes[hit] += ring_syn[rows]
-                add = np.asarray(block[rows].sum(axis=0), DTYPE).ravel()
+                add = row_sums(block, rows)
                 d = delivery_delay(delay, ring_syn is not None, timestep)
                 adds.append((st.acc if d == 0 else st.slot(chip.frame, d), add))
         for target, add in adds:

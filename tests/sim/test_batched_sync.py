@@ -15,7 +15,7 @@ from neurosim.io.hardware_file import load_hardware
 from neurosim.mapping.registry import map_network
 from neurosim.neuron import NeuronParams
 from neurosim.paths import HW_DIR
-from neurosim.sim import batched, batched_kernels
+from neurosim.sim import async_global_fast, batched, batched_kernels
 from neurosim.sim.batched import exact_sums
 from neurosim.sim.batched_kernels import lane_fifo
 from neurosim.sim.chip import Chip
@@ -197,3 +197,37 @@ def test_event_counts_and_early_stop(monkeypatch, mode):
     monkeypatch.setattr(batched, "ENABLED", False)
     assert_same(new, simulate(hw, net, mapping, stim, labels, **kw))
     assert new.samples[0].input_spikes > stim[0].astype(bool).sum()
+
+
+@pytest.mark.parametrize("mode", ["sync", "timestep", "async"])
+def test_one_neuron_core_sums_row_after_row(monkeypatch, mode):
+    """A core holding one neuron sums its messages' off-grid weights one after the other, as a
+    wider core does (numpy sums a one-column block pairwise from 8 rows on, which made the
+    per-core path part from the batched one in the last bit): batched (or compiled) and per-core
+    paths agree on a one-neuron output core that gets 8 or more messages in a phase."""
+    rng = np.random.default_rng(2)
+    n_in, n_h = 30, int(rng.integers(1, 12))
+    w1 = sp.csr_array(rng.normal(0.2, 0.3, (n_in, n_h)).astype(np.float32))
+    w2 = sp.csr_array(rng.normal(0.3, 0.3, (n_h, 1)).astype(np.float32))
+    npc = int(rng.choice([1, 2, 4, 8]))
+    pops = [
+        Population("in", "input", (n_in,)),
+        Population("h", "lif", (n_h,), NeuronParams.uniform(n_h, decay=0.9, threshold=1.0)),
+        Population("o", "lif", (1,), NeuronParams.uniform(1, decay=1.0, threshold=100.0)),
+    ]
+    net = Network("one", pops, [Projection("in", "h", w1), Projection("h", "o", w2)], "in", "o", dt=1e-3)
+    hw = load_hardware(HW_DIR / "loihi.yaml")
+    mapping = map_network(net, hw, neurons_per_core=npc)
+    stim = rng.random((5, n_in)) < 0.5
+    assert not exact_sums(net)
+    membranes = []
+    for on in (True, False):
+        monkeypatch.setattr(async_global_fast, "ENABLED", on)
+        monkeypatch.setattr(batched, "ENABLED", on)
+        chip = Chip(hw, net, mapping)
+        chip.configure(mode=mode)
+        chip.run_sample(stim)
+        membranes.append(np.array(chip.readout_v))
+        hidden = sum(int(ids.size) for _, g, ids, _ in chip.spike_log if g == 1)
+        assert hidden >= 8  # the output core got 8 messages or more
+    np.testing.assert_array_equal(membranes[0], membranes[1])
