@@ -35,7 +35,7 @@ class NocCounters:
 
     def add_local(self, tiles: np.ndarray) -> None:
         """One local delivery on each of ``tiles`` (repeats count)."""
-        np.add.at(self.tile_local, tiles, 1)
+        self.tile_local += np.bincount(tiles, minlength=self.n_tiles)
 
     def add_traversals(self, link: np.ndarray, svc: np.ndarray) -> None:
         """Messages and busy cycles of link traversals (``svc``: their service times)."""

@@ -8,7 +8,8 @@ bandwidth and finite buffers, unicast or multicast delivery, optionally several 
   latencies, built once per run;
 * :mod:`neurosim.sim.noc.timing`: the timing model of :meth:`Mesh.deliver` (credit-based links
   with finite buffers, back-pressure) and its three ways of computing it (contention-free, FIFO
-  sweep, event simulation, the last in :mod:`neurosim.sim.noc.event`);
+  sweep, event simulation, the last in :mod:`neurosim.sim.noc.event`), the reference of the
+  one compiled pass :mod:`neurosim.sim.noc.fast` that times batches when numba is installed;
 * :mod:`neurosim.sim.noc.counters`: the per-link and per-tile counters.
 """
 
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from neurosim.describe.hardware import HardwareSpec
+from neurosim.sim.noc import fast as noc_fast
 from neurosim.sim.noc.counters import HOP_OPS, LINK_COUNTERS, NocCounters
 from neurosim.sim.noc.routes import Routes
 from neurosim.sim.noc.timing import Timing, segmented_fifo, traversals
@@ -55,6 +57,7 @@ class Mesh:
         self.stats = NocCounters(r.n_links, r.n_tiles)
         self.multicast = hw.router.delivery == "multicast"
         self.use_compiled = True  # numba event simulation when available
+        self._one_pass = noc_fast.figures_ok(r)  # the compiled one-pass path fits these links
         # the routing tables, by their names on the mesh
         self.width, self.height, self.n_tiles, self.n_links = r.width, r.height, r.n_tiles, r.n_links
         self.tile_of_core, self.tile_x, self.tile_y = r.tile_of_core, r.tile_x, r.tile_y
@@ -187,6 +190,15 @@ class Mesh:
             raise ValueError(f"method must be 'auto' or 'event', got {method!r}")
         src_core, dst_core, send = self._checked(src_core, dst_core, send_cycle, group)
         st, dt = self.tile_of_core[src_core], self.tile_of_core[dst_core]
+        one_pass = self._one_pass and self.use_compiled and noc_fast.on()
+        if one_pass and group is None and self.contention and method == "auto":
+            # a unicast batch in one compiled call, identical to the reference below
+            arrival, inject, n_local, fmodel, kinds = noc_fast.deliver_unicast(self, st, dt, send, keep_state)
+            ops = {op: int(k) for op, k in zip(HOP_OPS, kinds.tolist())}
+            ops["local"] = int(n_local)
+            model = "local" if fmodel is None else fmodel
+            self.stats.add_batch(ops, model)
+            return Delivery(arrival, inject, model, ops)
         arrival = send + self.latency_local
         inject = send.copy()
         local = st == dt
@@ -196,7 +208,14 @@ class Mesh:
             self.stats.add_local(st[local])
         remote = np.flatnonzero(~local)
         model = "local"
-        if remote.size:
+        if remote.size and self.contention and method == "auto" and one_pass:
+            # one compiled pass, identical to the reference below (neurosim.sim.noc.fast)
+            model, arrival[remote], inject[remote], kinds = noc_fast.deliver(
+                self, remote, st, dt, send, group, src_core, keep_state
+            )
+            for op, k in zip(HOP_OPS, kinds.tolist()):
+                ops[op] = k
+        elif remote.size:
             u = traversals(self.routes, remote, st, dt, send, group, src_core)
             self.stats.add_traversals(u.link, u.svc)
             timed = self.timing.time(u, keep_state, method == "event", self.use_compiled)

@@ -47,6 +47,11 @@ Three ways of computing the same model (chosen per batch, fastest first):
 With ``router.contention: false`` every message takes the contention-free latency and only the
 per-link message and busy counts are kept.
 
+These three are the reference. When numba is installed and every link has ``L >= 1`` and
+``S >= 1``, :meth:`neurosim.sim.noc.mesh.Mesh.deliver_detailed` times a batch instead in one
+compiled pass (:mod:`neurosim.sim.noc.fast`, switch :data:`neurosim.sim.noc.fast.ENABLED`) that
+gives the same cycles, counters and model names (tested against this module).
+
 Ties with zero-latency hops (``L = 0``) under back-pressure may be served in processing order
 rather than batch order; with ``L >= 1`` the three agree exactly (tested).
 """
