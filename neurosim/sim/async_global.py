@@ -66,6 +66,11 @@ cores send at the step's start; each core's leak pass (idle-update latency per n
 synaptic-current updates and delay-slot reads) runs at the frame start, the membrane read-out of
 a non-spiking output at the frame end. Neuron updates are counted once per neuron per frame, active when it received a
 non-zero current or spiked (as in sync mode), so the modes' energies compare like for like.
+
+Speed: with numba installed each step runs batched (:mod:`neurosim.sim.async_global_fast`: the
+same spikes, counters, cycles and phase records as the per-core SimPy items; a module switch
+``ENABLED``), and in the common case (fifo or momentum, no asynctorch option but queued input,
+contention-free unicast, one population per core) every step of a frame in one compiled call.
 """
 
 from __future__ import annotations
@@ -74,6 +79,7 @@ import numpy as np
 
 from neurosim import neuron
 from neurosim.errors import SimulationError
+from neurosim.sim import async_global_fast
 from neurosim.sim.core import pays_active_update, update_rule_state
 from neurosim.sim.scheduler import select
 
@@ -236,6 +242,32 @@ def dropout_rng(chip) -> np.random.Generator:
     return np.random.default_rng([chip.options["seed"], chip.sample_index, 0, 0x5EED])
 
 
+def _send(env, chip, fast, gids: np.ndarray):
+    """The spikes ``gids`` are sent now: one phase, batched where it can
+    (:mod:`neurosim.sim.async_global_fast`), else on the per-core path. Returns whether it ran
+    batched."""
+    if gids.size == 0:
+        return False
+    end = fast.phase(gids, int(env.now)) if fast is not None else None
+    if end is None:
+        yield from chip.run_emission(env, gids)
+        return False
+    if end > env.now:
+        yield env.timeout(end - env.now)
+    return True
+
+
+def _check(chip, ss: StepState, fast, batched_step: bool) -> None:
+    """The threshold checks after a step: of the neurons that can cross after a batched one, of
+    every neuron otherwise (the same crossings)."""
+    if batched_step:
+        fast.check(ss)
+        return
+    ids = integrate_and_check(chip, ss)
+    if fast is not None:
+        fast.checked(ss, ids)
+
+
 def async_global_controller(env, chip, stimulus):
     """SimPy process: one sample, asynchronous execution, global scheduler."""
     o = chip.options
@@ -247,6 +279,7 @@ def async_global_controller(env, chip, stimulus):
     guard = 1000 * (int(chip.is_lif.sum()) + stimulus.shape[1])  # with no cap (refrac_dropout)
     barrier_cycles = chip.hw.barrier.latency(chip.tiles_in_use)
     out_group, groups = chip.output_group, chip.net.population_of
+    fast = async_global_fast.prepare(chip)  # None: every step on the per-core path
     stop_at, steps_total = None, 0  # steps count as in the trainer: step 0 of each frame too
     for frame in range(stimulus.shape[0]):
         if stop_at is not None and steps_total >= stop_at:
@@ -256,15 +289,23 @@ def async_global_controller(env, chip, stimulus):
         frame_start(chip, ss)
         yield from chip.leak_pass(env)
         # step 0: the stimulus (queued input: it joins the ready queue instead)
+        stim = np.zeros(0, np.int64)
         if queued:
             ch, counts = input_events(stimulus[frame])
             ss.queue_inputs(ch + chip.input_offset, counts)
         else:
-            yield from chip.run_emission(env, input_messages(stimulus[frame], chip.input_offset))
-        integrate_and_check(chip, ss)
-        steps_total += 1
+            stim = input_messages(stimulus[frame], chip.input_offset)
         step, first_out = 0, None
-        while ss.ready.any() and (cap is None or step < cap):
+        if fast is not None and fast.frame_applies():  # every step of the frame in one call
+            step, end = fast.run_frame(ss, int(env.now), stim)
+            steps_total += 1 + step
+            if end > env.now:
+                yield env.timeout(end - env.now)
+        else:
+            yield from _send(env, chip, fast, stim)
+            _check(chip, ss, fast, False)  # every neuron: the frame start may have moved any membrane
+            steps_total += 1
+        while ss.ready.any() and (cap is None or step < cap):  # (none left after run_frame)
             if stop_at is not None and steps_total >= stop_at:
                 break
             if cap is None and step >= guard:
@@ -280,8 +321,7 @@ def async_global_controller(env, chip, stimulus):
             )
             messages = ss.emitted(chosen)
             ss.sent(chosen)
-            yield from chip.run_emission(env, messages)
-            integrate_and_check(chip, ss)
+            _check(chip, ss, fast, (yield from _send(env, chip, fast, messages)))
             if stop_k is not None and stop_at is None and chip.first_output is not None:
                 stop_at = steps_total + stop_k
             if stop_f is not None:  # per frame: K steps after the step that sent the first output
@@ -290,6 +330,8 @@ def async_global_controller(env, chip, stimulus):
                 if first_out is not None and step >= first_out + stop_f:
                     break
         ss.drop(slice(None))  # dropped at the cap (or at the stop)
+        if fast is not None:
+            fast.flush()
         count_updates(chip, ss)
         yield from chip.readout_pass(env)
         chip.frame_done(env.now)
