@@ -23,6 +23,10 @@ messages), ``momentum_noise`` and event-count input apply per core as in the glo
 ``stop_on_output_frame`` and queued input (``prioritize_input=False``) are global-scope options
 (they count global send steps, and queue the input with the whole network's spikes), refused here
 by :func:`neurosim.sim.engine.simulate`.
+
+Unicast messages take the lean send and arrival path of :mod:`neurosim.sim.async_core_fast`
+(the same messages, timing, counters and order of events; ``async_core_fast.ENABLED = False``
+selects the general routing code below, which multicast always takes).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from __future__ import annotations
 import numpy as np
 
 from neurosim.errors import SimulationError
+from neurosim.sim import async_core_fast
 from neurosim.sim.async_global import (
     StepState,
     count_updates,
@@ -74,13 +79,16 @@ def route_now(env, chip):
         chip.cores[dst].schedule(int(arrival[0]), chip.next_seq(), Deliver(src, syn, arrival))
 
 
-def core_process(env, core, chip, ss: StepState, quiet: Quiescence):
+def core_process(env, core, chip, ss: StepState, quiet: Quiescence, fast=None):
     o = chip.options
     width, policy, cap = chip.hw.core.issue_width, o["policy"], o["max_steps"]
     noise = float(o.get("momentum_noise", 0.0))
     rng = np.random.default_rng([o["seed"], chip.sample_index, core.cid])
     ctr = chip.counters
     own = core.neuron_ids
+    sl = core.neurons if isinstance(core.neurons, slice) else None  # contiguous: cheap views
+    none_ready = own[:0]
+    maybe_ready = True  # False: none of the core's neurons is ready (only its own checks make them)
     issues = 0
     while True:
         if core.mail:  # a new frame: leak pass, then the stimulus
@@ -95,20 +103,27 @@ def core_process(env, core, chip, ss: StepState, quiet: Quiescence):
             # due (recurrent, delayed), a bias, a synaptic current or no immediate reset (a plain
             # LIF neuron without any of these waits for its first delivery, as it always has)
             due = own[core.start_check | (chip.state.acc[own] != 0)]
-            if due.size:
-                integrate_and_check(chip, ss, due, chip.net.params.take(due))
+            if due.size and integrate_and_check(chip, ss, due, chip.net.params.take(due)).size:
+                maybe_ready = True
             if inputs.size:
-                yield from _send(env, core, chip, inputs, env.now)
+                yield from _send(env, core, chip, inputs, env.now, fast)
             continue
         if core.future and core.future[0][0] <= env.now:  # the messages that have arrived: one batch
             t0 = env.now
-            end, busy = core.deliver(_merge(core.arrived(t0)), t0)
+            if fast is not None:  # the lean path's heap holds single messages (async_core_fast)
+                end, busy = async_core_fast.deliver(core, async_core_fast.arrived(core, t0), t0)
+            else:
+                end, busy = core.deliver(_merge(core.arrived(t0)), t0)
             ctr.busy_cycles[core.cid] += busy
             if end > t0:
                 yield env.timeout(end - t0)
-            integrate_and_check(chip, ss, core.neurons, core.all_params)
+            if integrate_and_check(chip, ss, core.neurons, core.all_params).size:
+                maybe_ready = True
             continue
-        ready = own[ss.ready[own]]
+        if maybe_ready:
+            ready = own[ss.ready[own]] if sl is None else np.flatnonzero(ss.ready[sl]) + sl.start
+        else:
+            ready = none_ready
         if ready.size and (cap is None or issues < cap):  # issue: send up to `width` ready spikes
             issues += 1
             if cap is None and issues > 1000 * own.size:
@@ -120,9 +135,10 @@ def core_process(env, core, chip, ss: StepState, quiet: Quiescence):
             chosen = select(ready, width, policy, priority=ss.priority, sequence=ss.sequence, rng=rng, noise=noise)
             messages = ss.emitted(chosen)  # a value k (refrac_dropout): k spike messages
             ss.sent(chosen)
-            yield from _send(env, core, chip, messages, env.now)
+            yield from _send(env, core, chip, messages, env.now, fast)
             continue
         ss.drop(ready)  # dropped at the step cap
+        maybe_ready = False
         wakeup = core.arm_wakeup(env)
         if core.future:  # wait for the next arrival (or an earlier one)
             yield env.any_of([wakeup, env.timeout(core.future[0][0] - env.now)])
@@ -144,7 +160,7 @@ def _merge(batches: list[Deliver]) -> Deliver:
     return Deliver(src[order], np.concatenate([p.synops for p in batches])[order], arrival[order])
 
 
-def _send(env, core, chip, gids, t0):
+def _send(env, core, chip, gids, t0, fast=None):
     """One pass through the core's output port (:mod:`neurosim.sim.core`): the frame's stimulus
     spikes, or one issue's spikes of any populations, in the order given; the soma fires the
     non-input ones one by one (``latency_spike_fired_cycles`` each), and the port sends the
@@ -152,19 +168,24 @@ def _send(env, core, chip, gids, t0):
     if not gids.size:
         return t0
     ctr = chip.counters
-    pops = chip.net.population_of[gids]
-    fired = pops != chip.input_group
     ready = np.full(gids.size, t0, np.int64)
     lat_fired = chip.hw.core.latency_spike_fired_cycles
-    if lat_fired and fired.any():
-        ready += lat_fired * np.cumsum(fired, dtype=np.int64)
-        ctr.busy_cycles[core.cid] += int(ready[-1]) - t0
+    if lat_fired:
+        fired = chip.net.population_of[gids] != chip.input_group
+        if fired.any():
+            ready += lat_fired * np.cumsum(fired, dtype=np.int64)
+            ctr.busy_cycles[core.cid] += int(ready[-1]) - t0
     ctr.spikes[core.cid] += gids.size
-    one = bool((pops == pops[0]).all())
-    last, n = chip.emit(core.cid, int(pops[0]) if one else pops, gids, ready, core.lat_out)
+    if fast is not None:  # the lean unicast send (async_core_fast): the same messages and order
+        last, n = fast.send(chip, core.cid, gids, ready, core.lat_out)
+    else:
+        pops = chip.net.population_of[gids]
+        one = bool((pops == pops[0]).all())
+        last, n = chip.emit(core.cid, int(pops[0]) if one else pops, gids, ready, core.lat_out)
     ctr.busy_cycles[core.cid] += core.send_cycles(n)
     end = max(int(ready[-1]), last)
-    route_now(env, chip)
+    if fast is None:
+        route_now(env, chip)
     if end > env.now:
         yield env.timeout(end - env.now)
     return end
@@ -174,9 +195,10 @@ def async_core_controller(env, chip, stimulus):
     """SimPy process: one sample, asynchronous execution, one scheduler per core."""
     ss = StepState(chip.net.n_neurons, float(chip.options.get("refrac_dropout", 0.0)), dropout_rng(chip))
     quiet = Quiescence(env, chip)
+    fast = async_core_fast.route_of(chip) if async_core_fast.applies(chip) else None
     for core in chip.cores.values():
         core.reset_queues()
-        env.process(core_process(env, core, chip, ss, quiet))
+        env.process(core_process(env, core, chip, ss, quiet, fast))
     barrier_cycles = chip.hw.barrier.latency(chip.tiles_in_use)
     stop_k, stop_frame = chip.options["stop_on_output"], None
     for frame in range(stimulus.shape[0]):
