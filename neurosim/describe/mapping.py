@@ -38,7 +38,8 @@ class Mapping:
 
 def message_table(net: Network, core_of: np.ndarray, n_cores: int) -> sp.csr_array:
     """``[source neuron, core]``: the synapses a spike of the source reaches in the core, for every
-    (source, core) pair with at least one (CSR, sorted, int64 counts): one message per entry. Built
+    (source, core) pair with at least one (CSR, sorted, int32 counts: 4 bytes an entry less than
+    64-bit ones; a count is at most a population's size): one message per entry. Built
     from the synapse pattern's column indices without a COO copy; from the projections, one
     source population at a time, when they are disjoint (:attr:`Network.disjoint`: the same
     table, without the global matrices)."""
@@ -50,7 +51,6 @@ def message_table(net: Network, core_of: np.ndarray, n_cores: int) -> sp.csr_arr
     table = sp.csr_array((np.ones(indices.size, np.int32), cores, indptr.copy()), shape=(net.n_neurons, n_cores))
     del cores
     table.sum_duplicates()  # sorts each row's cores and counts the synapses per (source, core)
-    table.data = table.data.astype(np.int64)
     return table
 
 
@@ -66,7 +66,7 @@ def _table_by_source(net: Network, core_of: np.ndarray, n_cores: int) -> sp.csr_
     ptr_t = np.int32 if max(n, bound) < np.iinfo(np.int32).max else np.int64
     indptr = np.zeros(n + 1, ptr_t)
     indices = np.empty(bound, idx_t)
-    data = np.empty(bound, np.int64)
+    data = np.empty(bound, np.int32)
     at = 0
     k = kernels(bound)
     buf = np.empty(max((int(np.diff(pr.weights.indptr).max(initial=0)) for pr in net.projections), default=0), core_t)
@@ -99,6 +99,22 @@ def _table_by_source(net: Network, core_of: np.ndarray, n_cores: int) -> sp.csr_
     return table
 
 
+def table_row_sums(table: sp.csr_array, rows_at_a_time: int = 16384) -> np.ndarray:
+    """The synapses every source reaches (its row sum of a :func:`message_table`) as int64, a
+    block of rows at a time (scipy's sum, and ``reduceat`` with a dtype, copy the whole int32
+    data as int64: 8 bytes an entry at the peak)."""
+    n, ptr = table.shape[0], table.indptr
+    out = np.zeros(n, np.int64)
+    for a in range(0, n, rows_at_a_time):
+        b = min(n, a + rows_at_a_time)
+        lo, hi = int(ptr[a]), int(ptr[b])
+        if hi > lo:
+            run = np.zeros(hi - lo + 1, np.int64)
+            np.cumsum(table.data[lo:hi], out=run[1:])
+            out[a:b] = run[ptr[a + 1 : b + 1] - lo] - run[ptr[a:b] - lo]
+    return out
+
+
 _TABLES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
@@ -126,6 +142,20 @@ def core_loads(
     return {"neurons": neurons, "synapses": synapses, "axons": axons}
 
 
+_LOADS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def mapping_loads(net: Network, m: Mapping, n_cores: int) -> dict[str, np.ndarray]:
+    """:func:`core_loads` of a mapping from its shared :func:`mapping_message_table`, computed
+    once per (mapping, network, core count) and shared (do not modify the arrays)."""
+    hit = _LOADS.get(m)
+    if hit is not None and hit[0]() is net and hit[1] == n_cores:
+        return hit[2]
+    loads = core_loads(net, m.core_of, n_cores, mapping_message_table(net, m, n_cores))
+    _LOADS[m] = (weakref.ref(net), n_cores, loads)
+    return loads
+
+
 _CHECKED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
@@ -146,7 +176,7 @@ def _check_mapping(net: Network, hw: HardwareSpec, m: Mapping) -> None:
     if m.core_of.size and (m.core_of.min() < 0 or m.core_of.max() >= hw.n_cores):
         bad = int(m.core_of.max() if m.core_of.max() >= hw.n_cores else m.core_of.min())
         raise MappingError(f"core {bad} does not exist: hardware {hw.name!r} has cores 0..{hw.n_cores - 1}")
-    loads = core_loads(net, m.core_of, hw.n_cores, mapping_message_table(net, m, hw.n_cores))
+    loads = mapping_loads(net, m, hw.n_cores)
     c = hw.core
     for key, cap in (("neurons", c.max_neurons), ("axons", c.max_fan_in), ("synapses", c.max_synapses)):
         if cap is None:

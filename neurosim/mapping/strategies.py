@@ -73,7 +73,7 @@ from neurosim.describe.hardware import HardwareSpec
 from neurosim.describe.network import Network
 from neurosim.errors import MappingError
 from neurosim.mapping.capacity import Packer, compact, n_cores_option
-from neurosim.mapping.fill import sequential_fill
+from neurosim.mapping.fill import fill_from_rows, rows_apply, sequential_fill
 from neurosim.mapping.quality import traffic_weights
 
 # ---- balanced -----------------------------------------------------------------------------------
@@ -146,14 +146,20 @@ def sequential(net: Network, hw: HardwareSpec, neurons_per_core: int | None = No
     logical core of every neuron."""
     cap_n = min(neurons_per_core or hw.core.max_neurons, hw.core.max_neurons)
     cap_ax, cap_syn = hw.core.max_fan_in, hw.core.max_synapses or np.iinfo(np.int64).max
-    indptr, indices = net.sources_of()
-    starts = np.zeros(net.n_neurons, np.bool_)
-    starts[net.offsets[:-1][np.diff(net.offsets) > 0]] = True
-    core_of, bad = sequential_fill(indptr, indices, starts, int(cap_n), int(cap_ax), int(min(cap_syn, 2**62)))
-    del indices
+    caps = int(cap_n), int(cap_ax), int(min(cap_syn, 2**62))
+    if rows_apply(net):  # large: read from the projections' rows, no transposed copy
+        core_of, bad = fill_from_rows(net, *caps)
+        fan_of = net.fan_in
+    else:
+        indptr, indices = net.sources_of()
+        starts = np.zeros(net.n_neurons, np.bool_)
+        starts[net.offsets[:-1][np.diff(net.offsets) > 0]] = True
+        core_of, bad = sequential_fill(indptr, indices, starts, *caps)
+        del indices
+        fan_of = np.diff(indptr)
     if bad >= 0:
         pop = net.populations[int(net.population_of[bad])].name
-        fan = int(indptr[bad + 1] - indptr[bad])
+        fan = int(fan_of[bad])
         raise MappingError(
             f"neuron {bad} of population {pop!r} has fan-in {fan}; a core of "
             f"{hw.name!r} takes at most {min(cap_ax, cap_syn)}"

@@ -33,12 +33,14 @@ def _count(indptr, indices, off_s, off_t, core_of, last, syn_n, row_n):
                 row_n[c] += 1
 
 
-def _place(
+def _place_rows(
     indptr,
     indices,
     data,
     off_s,
     off_t,
+    tb,
+    ptr,
     core_of,
     local_of,
     last,
@@ -53,10 +55,18 @@ def _place(
     """Pass 2 over one projection: each synapse to its core's next place in the store, each new
     (source, core) row to its core's next row: its source, and in ``row_ptr`` its first synapse
     counted from the core's first (``first``); core ``c``'s entries of ``row_ptr`` are shifted
-    by ``c``, one more a core for its end, so that each core's row pointer is a slice of it."""
+    by ``c``, one more a core for its end, so that each core's row pointer is a slice of it.
+
+    Only the synapses into the targets before ``tb`` (local) not yet placed: each row read from
+    ``ptr[r]`` on (then moved on); with sorted rows and rising cores, calls for rising ``tb``
+    write a range of cores at a time (a few thousand places in cache instead of one a core). With
+    ``tb`` past every target, one call places the whole projection, sorted or not."""
     for r in range(indptr.size - 1):
+        q, end = ptr[r], indptr[r + 1]
+        if q == end or indices[q] >= tb:
+            continue
         g = off_s + r
-        for q in range(indptr[r], indptr[r + 1]):
+        while q < end and indices[q] < tb:
             t = off_t + indices[q]
             c = core_of[t]
             s = syn_at[c]
@@ -69,6 +79,13 @@ def _place(
             out_w[s] = data[q]
             out_col[s] = local_of[t]
             syn_at[c] = s + 1
+            q += 1
+        ptr[r] = q
+
+
+CORES_AT_A_TIME = 512
+"""Cores whose synapses :func:`cut_store` places in one pass over the rows (when each target
+population's cores rise with its neurons and the rows are sorted)."""
 
 
 def _kernels():
@@ -77,11 +94,11 @@ def _kernels():
         try:
             import numba  # noqa: PLC0415 - optional extra
         except ImportError:
-            _compiled["count"] = _compiled["place"] = None
+            _compiled["count"] = _compiled["place_rows"] = None
         else:
             _compiled["count"] = numba.njit(cache=True)(_count)
-            _compiled["place"] = numba.njit(cache=True)(_place)
-    return _compiled["count"], _compiled["place"]
+            _compiled["place_rows"] = numba.njit(cache=True)(_place_rows)
+    return _compiled["count"], _compiled["place_rows"]
 
 
 def cut_plan(net: Network) -> dict[tuple[int, bool], list[Projection]] | None:
@@ -100,21 +117,43 @@ def cut_plan(net: Network) -> dict[tuple[int, bool], list[Projection]] | None:
     return dict(sorted(plan.items()))
 
 
-def cut_store(net: Network, prs: list[Projection], core_of: np.ndarray, local_of: np.ndarray, n_cores: int):
+def _rising(net: Network, prs: list[Projection], core_of: np.ndarray) -> bool:
+    """Whether every target population's cores rise with its neurons (never fall) and every row is
+    sorted: then a range of cores takes a range of each projection's targets."""
+    for pr in prs:
+        t = core_of[net.span(pr.target)]
+        if not pr.weights.has_sorted_indices or (t.size > 1 and (t[1:] < t[:-1]).any()):
+            return False
+    return True
+
+
+def cut_store(
+    net: Network,
+    prs: list[Projection],
+    core_of: np.ndarray,
+    local_of: np.ndarray,
+    n_cores: int,
+    counts: tuple[np.ndarray, np.ndarray] | None = None,
+):
     """The store of one key: ``(weights, local columns, row sources, row pointers, synapse
     bounds, row bounds)``: the synapses sorted by target core, then source, then target (weights
     float32, columns numbered within the core), each (source, core) row's source, the rows'
     pointers (core ``c``'s, from 0 to its synapses, are ``row_ptr[row_bounds[c] + c :
-    row_bounds[c + 1] + c + 1]``) and per core the range of its synapses and of its rows."""
-    count, place = _kernels()
+    row_bounds[c + 1] + c + 1]``) and per core the range of its synapses and of its rows.
+    ``counts``: per core its synapses and rows of this key when known (the key holds every
+    projection: the mapping's loads), else counted here."""
+    count, place_rows = _kernels()
     n = net.n_neurons
     nnz = sum(pr.n_synapses for pr in prs)
     last = np.full(n_cores, -1, np.int64)
-    syn_n = np.zeros(n_cores, np.int64)
-    row_n = np.zeros(n_cores, np.int64)
     offs = [(int(net.offsets[net.index[pr.source]]), int(net.offsets[net.index[pr.target]])) for pr in prs]
-    for pr, (off_s, off_t) in zip(prs, offs):
-        count(pr.weights.indptr, pr.weights.indices, off_s, off_t, core_of, last, syn_n, row_n)
+    if counts is None:
+        syn_n = np.zeros(n_cores, np.int64)
+        row_n = np.zeros(n_cores, np.int64)
+        for pr, (off_s, off_t) in zip(prs, offs):
+            count(pr.weights.indptr, pr.weights.indices, off_s, off_t, core_of, last, syn_n, row_n)
+    else:
+        syn_n, row_n = (np.asarray(a, np.int64) for a in counts)
     syn_bounds = np.zeros(n_cores + 1, np.int64)
     np.cumsum(syn_n, out=syn_bounds[1:])
     row_bounds = np.zeros(n_cores + 1, np.int64)
@@ -129,12 +168,27 @@ def cut_store(net: Network, prs: list[Projection], core_of: np.ndarray, local_of
     last[:] = -1
     first = syn_bounds[:-1]
     syn_at, row_at = first.copy(), row_bounds[:-1].copy()
-    for pr, (off_s, off_t) in zip(prs, offs):
-        w = pr.weights
-        place(
-            w.indptr, w.indices, w.data, off_s, off_t, core_of, local_of, last, first, syn_at, row_at,
-            weights, cols, row_src, row_ptr,
-        )  # fmt: skip
+    ptrs = [pr.weights.indptr[:-1].astype(np.int64) for pr in prs]
+    if not _rising(net, prs, core_of):  # each projection whole, in one pass
+        everything = np.iinfo(np.int64).max
+        for pr, (off_s, off_t), ptr in zip(prs, offs, ptrs):
+            w = pr.weights
+            place_rows(
+                w.indptr, w.indices, w.data, off_s, off_t, everything, ptr, core_of, local_of, last, first, syn_at,
+                row_at, weights, cols, row_src, row_ptr,
+            )  # fmt: skip
+        return weights, cols, row_src, row_ptr, syn_bounds, row_bounds
+    done = [0] * len(prs)  # targets placed so far, per projection
+    for c1 in range(CORES_AT_A_TIME, n_cores + CORES_AT_A_TIME, CORES_AT_A_TIME):
+        for i, (pr, (off_s, off_t)) in enumerate(zip(prs, offs)):
+            tb = int(np.searchsorted(core_of[net.span(pr.target)], c1))  # its targets on cores before c1
+            if tb == done[i]:
+                continue
+            w, done[i] = pr.weights, tb
+            place_rows(
+                w.indptr, w.indices, w.data, off_s, off_t, tb, ptrs[i], core_of, local_of, last, first, syn_at,
+                row_at, weights, cols, row_src, row_ptr,
+            )  # fmt: skip
     return weights, cols, row_src, row_ptr, syn_bounds, row_bounds
 
 

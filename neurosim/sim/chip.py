@@ -8,7 +8,7 @@ import scipy.sparse as sp
 import simpy
 
 from neurosim.describe.hardware import HardwareSpec
-from neurosim.describe.mapping import Mapping, check_mapping, mapping_message_table
+from neurosim.describe.mapping import Mapping, check_mapping, mapping_loads, mapping_message_table, table_row_sums
 from neurosim.describe.network import Network, count_values
 from neurosim.errors import SimulationError
 from neurosim.sim import batched
@@ -49,9 +49,15 @@ class Chip:
                 if w.nnz:
                     self._cut_blocks(key, w, core_of, per_core, local_of)
         else:
+            store_counts = None  # one key holds every projection: the mapping's loads count its synapses and rows
+            if len(plan) == 1:
+                loads = mapping_loads(net, mapping, hw.n_cores)
+                store_counts = loads["synapses"], loads["axons"]
             for key, prs in plan.items():
                 if any(pr.n_synapses for pr in prs):
-                    self._cut_store(key, cut_store(net, prs, core_of, local_of, hw.n_cores), per_core)
+                    store = cut_store(net, prs, core_of, local_of, hw.n_cores, store_counts)
+                    self._cut_store(key, store, per_core)
+                    del store
         self.cores = {int(c): Core(int(c), order[ends[c] - per_core[c] : ends[c]], self) for c in mapping.used_cores}
         del self.incoming
         # per core and frame: the extended model's extra operations (counted once per frame in
@@ -72,7 +78,7 @@ class Chip:
         self.tiles_in_use = int(np.unique(self.mesh.tile_of_core[mapping.used_cores]).size)
         # messages: one per (spiking neuron, destination core); data = synapses reached there
         self.dest = dest = mapping_message_table(net, mapping, hw.n_cores)
-        self.synops_of = np.asarray(dest.sum(axis=1)).ravel().astype(np.int64)  # per spiking neuron
+        self.synops_of = table_row_sums(dest)  # per spiking neuron
         self.synapse_units = synapse_units(net, hw, core_of, dest)  # per-projection synop figures (None: one)
         if self.synapse_units is not None:
             self.synapse_units.add_counters(self.counters.ops)
@@ -251,7 +257,8 @@ class Chip:
             ops, groups = n, None
         self.counters.ops["spike_out"][cid] += ops
         self.copies_sent += n
-        self._outbox.append((np.full(n, cid, np.int64), src, d.indices[pos], d.data[pos], sent, groups))
+        syn = d.data[pos].astype(np.int64)  # the table's counts are int32
+        self._outbox.append((np.full(n, cid, np.int64), src, d.indices[pos], syn, sent, groups))
         return int(sent.max()), ops
 
     def _log_spikes(self, group: int, gids: np.ndarray, ready: np.ndarray) -> None:

@@ -153,3 +153,84 @@ def test_runs_on_the_store_count_what_runs_on_the_global_cut(monkeypatch, hw, mo
     assert a.spikes_per_population == b.spikes_per_population and sum(a.spikes_per_population.values()) > 0
     for k in ("frame", "neuron", "cycle"):
         np.testing.assert_array_equal(getattr(a.raster, k), getattr(b.raster, k))
+
+
+def feed_forward(seed: int = 0) -> Network:
+    """Three populations, two feed-forward projections: every projection in one key."""
+    rng = np.random.default_rng(seed)
+    pops = [Population("in", "input", (80,))] + [
+        Population(k, "lif", (n,), NeuronParams.uniform(n, decay=0.9, threshold=1.0)) for k, n in (("a", 90), ("b", 50))
+    ]
+
+    def rnd(s, t, p):
+        m = (rng.random((s, t)) < p) * rng.normal(0.3, 0.5, (s, t))
+        return sp.csr_array(m.astype(np.float32))
+
+    projs = (Projection("in", "a", rnd(80, 90, 0.3)), Projection("a", "b", rnd(90, 50, 0.3)))
+    return Network("ff", tuple(pops), projs, "in", "b")
+
+
+def _local_of(core_of: np.ndarray, n_cores: int) -> np.ndarray:
+    order = np.argsort(core_of, kind="stable")
+    per_core = np.bincount(core_of, minlength=n_cores)
+    local = np.empty(core_of.size, np.int32)
+    local[order] = np.arange(core_of.size, dtype=np.int32) - np.repeat(np.cumsum(per_core) - per_core, per_core)
+    return local
+
+
+@pytest.mark.parametrize("make", [layered, feed_forward])
+@pytest.mark.parametrize("at_a_time", [1, 3, 512])
+def test_the_store_cut_by_core_ranges_is_the_scattered_one(monkeypatch, hw, make, at_a_time):
+    """A sequential mapping (cores rising with the neurons): the store is written a range of cores
+    at a time, from each row's next synapse; the same arrays as the synapse-by-synapse scatter."""
+    net = make()
+    monkeypatch.setattr(block_cut, "CUT_ABOVE", 0)
+    m = map_network(net, hw)
+    local = _local_of(m.core_of, hw.n_cores)
+    rising = block_cut._rising
+    for prs in block_cut.cut_plan(net).values():
+        assert rising(net, prs, m.core_of)
+        monkeypatch.setattr(block_cut, "CORES_AT_A_TIME", at_a_time)
+        monkeypatch.setattr(block_cut, "_rising", rising)
+        by_range = block_cut.cut_store(net, prs, m.core_of, local, hw.n_cores)
+        monkeypatch.setattr(block_cut, "_rising", lambda *a: False)
+        scattered = block_cut.cut_store(net, prs, m.core_of, local, hw.n_cores)
+        for a, b in zip(by_range, scattered):
+            same(a, b)
+    shuffled = np.random.default_rng(0).permutation(hw.n_cores)[m.core_of]
+    assert not all(rising(net, prs, shuffled) for prs in block_cut.cut_plan(net).values())
+
+
+def test_one_key_takes_its_counts_from_the_mapping_loads(monkeypatch, hw):
+    """Every projection in one key: the chip passes the mapping's loads (synapses and distinct
+    sources per core) as the store's counts, which are those the store counts itself."""
+    from neurosim.describe.mapping import mapping_loads
+
+    net = feed_forward(1)
+    monkeypatch.setattr(block_cut, "CUT_ABOVE", 0)
+    for strategy in ("sequential", "random"):
+        m = map_network(net, hw, strategy)
+        local = _local_of(m.core_of, hw.n_cores)
+        ((_, prs),) = block_cut.cut_plan(net).items()
+        loads = mapping_loads(net, m, hw.n_cores)
+        given = block_cut.cut_store(net, prs, m.core_of, local, hw.n_cores, (loads["synapses"], loads["axons"]))
+        for a, b in zip(given, block_cut.cut_store(net, prs, m.core_of, local, hw.n_cores)):
+            same(a, b)
+        seen = []
+        real = block_cut.cut_store
+        monkeypatch.setattr("neurosim.sim.chip.cut_store", lambda *a, s=seen, f=real: s.append(a[5]) or f(*a))
+        Chip(hw, net, m)
+        assert len(seen) == 1 and seen[0] is not None
+
+
+def test_message_table_counts_are_int32_and_their_row_sums_int64():
+    from neurosim.describe.mapping import table_row_sums
+
+    net = layered(3)
+    for core_of in (np.arange(net.n_neurons) // 9, np.random.default_rng(1).integers(0, 20, net.n_neurons)):
+        for twin in (net, global_path(net)):
+            t = message_table(twin, core_of, 20)
+            assert t.data.dtype == np.int32 and t.indices.dtype == np.int32
+            want = np.asarray(t.astype(np.int64).sum(axis=1)).ravel()
+            for rows in (1, 7, 16384):
+                same(table_row_sums(t, rows), want)
