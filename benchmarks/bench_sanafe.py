@@ -4,15 +4,17 @@ Two networks: the dense 1024-1024-1024-512-10 LIF net of bench_dense.py (64 neur
 cores, random input) and SANA-FE's own DVS-gesture conv net (tutorial 5: 32x32x1 input, four 3x3
 conv layers, dense 11; 18,678 neurons), mapped on 49 cores. Costs: neurosim's preset
 (hw_configs/loihi.yaml) converted to a SANA-FE architecture (benchmarks/sanafe_model.py). Pairs of
-comparable timing models: neurosim sync with router contention vs SANA-FE 'detailed', neurosim
+comparable timing models: neurosim with router contention vs SANA-FE 'detailed', neurosim
 contention-free vs SANA-FE 'simple'. Each run is a fresh subprocess (peak RSS of that side alone);
 the two tools alternate within a repetition. A check pass per network records every spike of both
 (neurosim's raster, SANA-FE's spike trace) and compares them per neuron and step.
 
 SANA-FE runs steps + depth time steps (depth: layers after the input), the input silent in the
-last ones: it pipelines the layers (a spike of step t is integrated in step t+1), neurosim's sync
-mode runs a frame through every layer, so both then process exactly the same spikes; neurosim's
-layer k at frame f is SANA-FE's layer k at step f + k.
+last ones: it pipelines the layers (a spike of step t is integrated in step t+1). neurosim runs as
+many frames in ``--mode timestep`` (the default: the same scheme, one barrier per step, so its
+layer k at step t is SANA-FE's at step t, and the latencies compare) or ``--mode sync`` (a
+barrier per layer: a frame takes a spike through every layer, so its layer k at frame f is
+SANA-FE's layer k at step f + k); both then process exactly the same spikes.
 
     pip install sanafe==2.2.9     # the optional bench dependency
     python benchmarks/bench_sanafe.py [--reps 3] [--steps 1000] [--nets dense,conv] [--out FILE]
@@ -167,14 +169,21 @@ def _run_neurosim(a, hw, net, mapping, stim, t_load, rss0) -> dict:
         stim = np.vstack([stim, np.zeros((max(depths(net).values()), stim.shape[1]), bool)])
     t2 = time.perf_counter()
     res = simulate(
-        hw, net, mapping, stim[None], np.zeros(1, np.int64), name="bench", raster_sample=0 if a.record else None
+        hw,
+        net,
+        mapping,
+        stim[None],
+        np.zeros(1, np.int64),
+        mode=a.mode,
+        name="bench",
+        raster_sample=0 if a.record else None,
     )
     wall = time.perf_counter() - t2
     s = res.samples[0]
     e = res.energy(s)
     out = {
         "tool": "neurosim",
-        "model": "sync, " + ("contention and back-pressure" if a.model == "contention" else "contention-free"),
+        "model": f"{a.mode}, " + ("contention and back-pressure" if a.model == "contention" else "contention-free"),
         "sim_wall_s": wall,
         "chip_build_s": t_chip,
         "load_map_s": t_load,
@@ -280,7 +289,7 @@ def _spawn(a, tool: str, net: str, model: str, check: bool, tmp: Path) -> dict:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", tool, "--net", net, "--model", model]
     cmd += ["--steps", str(a.steps), "--seed", str(a.seed), "--rate", str(a.rate), "--hw", a.hw]
     cmd += ["--neurons-per-core", str(a.neurons_per_core), "--dense-decay", str(a.dense_decay)]
-    cmd += ["--rules", a.rules] + ([] if a.pad else ["--no-pad"])
+    cmd += ["--rules", a.rules, "--mode", a.mode] + ([] if a.pad else ["--no-pad"])
     cmd += ["--result", str(res), "--spikes-out", str(spikes)]
     cmd += ["--quick"] if a.quick else []
     cmd += ["--record-spikes"] if check else []
@@ -294,9 +303,11 @@ def _spawn(a, tool: str, net: str, model: str, check: bool, tmp: Path) -> dict:
     return out
 
 
-def compare_spikes(net, ns_file: str, sf_file: str, steps: int) -> dict:
-    """Per population: neurosim's (frame f, neuron) against SANA-FE's (step f + depth, neuron)."""
-    d = depths(net)
+def compare_spikes(net, ns_file: str, sf_file: str, steps: int, mode: str = "timestep") -> dict:
+    """Per population: neurosim's (frame f, neuron) against SANA-FE's (step f + depth, neuron) in
+    sync mode (a frame takes a spike through every layer); the same step in timestep mode (a spike
+    of step t is integrated in step t + 1 on both sides)."""
+    d = depths(net) if mode == "sync" else {p.name: 0 for p in net.populations}
     ns, sf = np.load(ns_file), np.load(sf_file)
     pop_ns = net.population_of[ns["neuron"]]
     pop_sf = net.population_of[sf["neuron"]]
@@ -445,7 +456,7 @@ def driver(a) -> None:
                 a_ = argparse.Namespace(**{**vars(a), "net": net})
                 hw = load_hardware(a.hw, {})
                 wl_net = workload(a_, hw)[0]
-                checks[net] = compare_spikes(wl_net, ns["spikes_file"], sf["spikes_file"], a.steps)
+                checks[net] = compare_spikes(wl_net, ns["spikes_file"], sf["spikes_file"], a.steps, a.mode)
                 check_runs[net] = {"neurosim": ns, "sanafe": sf}
                 print(f"[{net}] spikes per neuron and step: " + json.dumps(checks[net]), flush=True)
                 _write(a, started, runs, checks, check_runs, False)
@@ -502,6 +513,13 @@ def main(argv=None):
         "core.membrane_grid 2**-6, its per-fired-neuron and per-message spike costs, its synapse units per "
         "projection kind); neurosim: the hardware "
         "file's own rules",
+    )
+    ap.add_argument(
+        "--mode",
+        choices=["timestep", "sync"],
+        default="timestep",
+        help="neurosim's execution mode: timestep (default: Loihi's and SANA-FE's scheme, one barrier per step, "
+        "layers pipelined) or sync (a barrier per layer, a frame through every layer)",
     )
     ap.add_argument("--timeout", type=float, default=3600, help="seconds per worker process")
     # internal: one side in its own process
