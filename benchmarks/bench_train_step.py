@@ -26,6 +26,18 @@ import torch
 from neurosim.train.model import LIFParams, SpikingMLP, count_loss
 
 
+def step_times(step, warmup: int, steps: int) -> list[float]:
+    """Seconds of each of ``steps`` calls of ``step`` after ``warmup`` untimed ones."""
+    for _ in range(warmup):
+        step()
+    ts = []
+    for _ in range(steps):
+        t0 = time.perf_counter()
+        step()
+        ts.append(time.perf_counter() - t0)
+    return ts
+
+
 def _table(args, dev):
     """``--table``: time one training step (forward, backward, Adam) per net and mode on
     nmnist-like input; print a markdown table (median ms, ratio to the layered step)."""
@@ -63,13 +75,7 @@ def _table(args, dev):
                 info["spikes"] = r.n_spikes / len(d)
                 info["steps"] = float(r.steps.float().mean()) if r.steps is not None else float("nan")
 
-            for _ in range(args.warmup):
-                step()
-            ts = []
-            for _ in range(args.steps):
-                t0 = time.perf_counter()
-                step()
-                ts.append(time.perf_counter() - t0)
+            ts = step_times(step, args.warmup, args.steps)
             ms = 1e3 * statistics.median(ts)
             if F is None:
                 base = ms
@@ -157,13 +163,7 @@ def main(argv=None):
                 info["steps"] = float(r.steps.float().mean())
                 info["max_steps"] = int(r.steps.max())
 
-        for _ in range(args.warmup):
-            step()
-        ts = []
-        for _ in range(args.steps):
-            t0 = time.perf_counter()
-            step()
-            ts.append(time.perf_counter() - t0)
+        ts = step_times(step, args.warmup, args.steps)
         extra = ""
         if "steps" in info:
             extra = f" send_steps/frame mean={info['steps']:.2f} max={info['max_steps']}"

@@ -6,6 +6,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from neurosim.describe.network import Network, Population, Projection
+from neurosim.io.hardware_file import load_hardware, preset_path
 from neurosim.neuron import NeuronParams
 from neurosim.sim.chip import Chip
 
@@ -86,3 +87,29 @@ def chip_spikes(setup, mode="sync", group_size=1, max_steps=None):
         for f, _, ids, _ in chip.spike_log:
             np.add.at(ours[i, f], ids[ids >= n_in] - n_in, 1)
     return ours
+
+
+def mlp(sizes, seed=0, beta=0.9, mean=0.25):
+    """A bias-free LIF MLP with weights on a 1/128 grid (the trainer's kind of network) and its
+    weight matrices."""
+    rng = np.random.default_rng(seed)
+    pops = [Population("in", "input", (sizes[0],))]
+    projs, weights = [], []
+    for i, n in enumerate(sizes[1:], start=1):
+        pops.append(Population(f"l{i}", "lif", (n,), NeuronParams.uniform(n, decay=beta, threshold=1.0)))
+        w = grid(rng.normal(mean, 0.45, (sizes[i - 1], n)), 128)
+        weights.append(w)
+        projs.append(Projection(pops[i - 1].name, pops[i].name, sp.csr_array(w)))
+    return Network("mlp", pops, projs, "in", pops[-1].name, dt=1e-3), weights
+
+
+def hw_small(**over):
+    """The small preset on a 4 x 4 mesh; ``a__b=v`` overrides key ``a.b``."""
+    base = {"mesh.width": 4, "mesh.height": 4}
+    base.update({k.replace("__", "."): v for k, v in over.items()})
+    return load_hardware(preset_path("small"), base)
+
+
+def core_on(hw, x, y, slot=0):
+    """The core at slot ``slot`` of tile (x, y)."""
+    return (y * hw.grid_width + x) * hw.mesh.cores_per_tile + slot

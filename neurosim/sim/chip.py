@@ -210,11 +210,7 @@ class Chip:
         """Frame ``frame`` begins: the currents due now leave the ring for this frame's accumulator."""
         self.frame = frame
         self.step = 0
-        st = self.state
-        if st.depth:
-            due = st.ring[frame % st.depth]
-            st.acc += due
-            due[:] = 0
+        self.state.release(frame)
 
     def frame_done(self, now: int) -> None:
         """The frame's work is done at cycle ``now``: keep the output membranes (the read-out of a

@@ -73,6 +73,13 @@ class State:
         for a in (self.v, self.i, self.pending, self.acc, self.ring):
             a[...] = 0
 
+    def release(self, frame: int) -> None:
+        """Frame ``frame`` begins: the currents due now leave the ring for the accumulator."""
+        if self.depth:
+            due = self.ring[frame % self.depth]
+            self.acc += due
+            due[:] = 0
+
     def slot(self, frame: int, delay: int) -> np.ndarray:
         """The ring's row of currents due ``delay`` frames after ``frame`` (``delay >= 1``)."""
         return self.ring[(frame + delay) % self.depth]

@@ -3,12 +3,11 @@ worked out by hand, and whole runs in every mode (summary, samples.csv rows, rep
 
 import numpy as np
 import pytest
-import scipy.sparse as sp
-from builders import grid
+from builders import mlp
 
 from neurosim.analysis.paper_metrics import PAPER_METRICS, paper_metrics
 from neurosim.analysis.summary import samples_csv_rows, summarize
-from neurosim.describe.network import Network, Population, Projection
+from neurosim.describe.network import Network, Population
 from neurosim.mapping.registry import map_network
 from neurosim.neuron import NeuronParams
 from neurosim.report.markdown import render_markdown
@@ -91,20 +90,9 @@ def test_empty_log_and_frames_without_spikes():
     assert fig["frames_without_output"] == 2
 
 
-def mlp(sizes, seed=0, beta=0.9, mean=0.25):
-    rng = np.random.default_rng(seed)
-    pops = [Population("in", "input", (sizes[0],))]
-    projs = []
-    for i, n in enumerate(sizes[1:], start=1):
-        pops.append(Population(f"l{i}", "lif", (n,), NeuronParams.uniform(n, decay=beta, threshold=1.0)))
-        w = grid(rng.normal(mean, 0.45, (sizes[i - 1], n)), 128)
-        projs.append(Projection(pops[i - 1].name, pops[i].name, sp.csr_array(w)))
-    return Network("mlp", pops, projs, "in", pops[-1].name, dt=1e-3)
-
-
 @pytest.fixture(scope="module")
 def setting():
-    net = mlp([16, 24, 12, 5], seed=2)
+    net, _ = mlp([16, 24, 12, 5], seed=2)
     stim = np.random.default_rng(0).random((3, 8, 16)) < 0.4
     return net, stim, np.array([0, 3, 4])
 

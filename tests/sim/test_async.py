@@ -2,28 +2,12 @@
 
 import numpy as np
 import pytest
-import scipy.sparse as sp
-from builders import grid
+from builders import mlp
 
-from neurosim.describe.network import Network, Population, Projection
 from neurosim.mapping.registry import map_network
-from neurosim.neuron import NeuronParams
 from neurosim.sim.chip import Chip
 from neurosim.sim.engine import simulate
 from neurosim.sim.scheduler import select
-
-
-def mlp(sizes, seed=0, beta=0.9, mean=0.25):
-    """A bias-free LIF MLP with on-grid weights (the trainer's kind of network)."""
-    rng = np.random.default_rng(seed)
-    pops = [Population("in", "input", (sizes[0],))]
-    projs, weights = [], []
-    for i, n in enumerate(sizes[1:], start=1):
-        pops.append(Population(f"l{i}", "lif", (n,), NeuronParams.uniform(n, decay=beta, threshold=1.0)))
-        w = grid(rng.normal(mean, 0.45, (sizes[i - 1], n)), 128)
-        weights.append(w)
-        projs.append(Projection(pops[i - 1].name, pops[i].name, sp.csr_array(w)))
-    return Network("mlp", pops, projs, "in", pops[-1].name, dt=1e-3), weights
 
 
 def spikes_per_frame(chip, frames):

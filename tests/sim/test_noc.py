@@ -16,21 +16,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from builders import core_on, hw_small
 
 from neurosim.describe.cost import energy_per_op_pj
 from neurosim.describe.topology import DIRS
 from neurosim.io.hardware_file import load_hardware, preset_path
 from neurosim.sim.noc.mesh import Mesh, segmented_fifo
-
-
-def hw_small(**over):
-    base = {"mesh.width": 4, "mesh.height": 4}
-    base.update({k.replace("__", "."): v for k, v in over.items()})
-    return load_hardware(preset_path("small"), base)
-
-
-def core_on(hw, x, y, slot=0):
-    return (y * hw.grid_width + x) * hw.mesh.cores_per_tile + slot
 
 
 def link(mesh, x, y, d):

@@ -6,21 +6,11 @@ NoC model (neurosim.sim.noc.mesh, its event simulation) on random batches."""
 import numpy as np
 import pytest
 import simpy
+from builders import core_on, hw_small
 
 from neurosim.describe.topology import DIRS
-from neurosim.io.hardware_file import load_hardware, preset_path
 from neurosim.sim.noc.mesh import Mesh
 from neurosim.sim.process.router import Message, Noc
-
-
-def hw_small(**over):
-    base = {"mesh.width": 4, "mesh.height": 4}
-    base.update({k.replace("__", "."): v for k, v in over.items()})
-    return load_hardware(preset_path("small"), base)
-
-
-def core_on(hw, x, y, slot=0):
-    return (y * hw.grid_width + x) * hw.mesh.cores_per_tile + slot
 
 
 def link(width, x, y, d):

@@ -4,12 +4,9 @@ scheduler (per sample and frame, and the per-sample aggregates); and a hand-chec
 
 import numpy as np
 import pytest
-import scipy.sparse as sp
-from builders import grid
+from builders import mlp
 
-from neurosim.describe.network import Network, Population, Projection
 from neurosim.mapping.registry import map_network
-from neurosim.neuron import NeuronParams
 from neurosim.sim.engine import simulate
 
 torch = pytest.importorskip("torch")
@@ -18,18 +15,6 @@ from neurosim.train.metrics import SAMPLE_FIGURES, frame_table  # noqa: E402
 from neurosim.train.model import ForwardResult, LIFParams, forward_layered, forward_unlayered  # noqa: E402
 
 FIELDS = ("network_spikes", "steps", "first_output_step", "spikes_to_first_output", "target_step", "spikes_to_target")
-
-
-def mlp(sizes, seed=0, beta=0.9, mean=0.25):
-    rng = np.random.default_rng(seed)
-    pops = [Population("in", "input", (sizes[0],))]
-    projs, weights = [], []
-    for i, n in enumerate(sizes[1:], start=1):
-        pops.append(Population(f"l{i}", "lif", (n,), NeuronParams.uniform(n, decay=beta, threshold=1.0)))
-        w = grid(rng.normal(mean, 0.45, (sizes[i - 1], n)), 128)
-        weights.append(w)
-        projs.append(Projection(pops[i - 1].name, pops[i].name, sp.csr_array(w)))
-    return Network("mlp", pops, projs, "in", pops[-1].name, dt=1e-3), weights
 
 
 SIZES = [16, 24, 12, 5]

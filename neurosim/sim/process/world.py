@@ -68,11 +68,7 @@ class World:
         """Frame ``frame`` begins: the currents due now leave the ring for this frame's."""
         self.frame = frame
         self.step = 0
-        st = self.state
-        if st.depth:
-            due = st.ring[frame % st.depth]
-            st.acc += due
-            due[:] = 0
+        self.state.release(frame)
 
     def frame_done(self) -> None:
         self.readout_v.append(self.state.v[self.out_span].copy())
