@@ -24,7 +24,10 @@ messages), ``momentum_noise`` and event-count input apply per core as in the glo
 (they count global send steps, and queue the input with the whole network's spikes), refused here
 by :func:`neurosim.sim.engine.simulate`.
 
-Unicast messages take the lean send and arrival path of :mod:`neurosim.sim.async_core_fast`
+Where the options allow (:mod:`neurosim.sim.async_core_frames`: numba, fifo or momentum without
+noise, no refractory dropout, unicast, a NoC the compiled passes time), each frame's processes run
+as one compiled state machine that serves their events in SimPy's order, with the same results.
+Otherwise unicast messages take the lean send and arrival path of :mod:`neurosim.sim.async_core_fast`
 (the same messages, timing, counters and order of events; ``async_core_fast.ENABLED = False``
 selects the general routing code below, which multicast always takes).
 """
@@ -34,7 +37,7 @@ from __future__ import annotations
 import numpy as np
 
 from neurosim.errors import SimulationError
-from neurosim.sim import async_core_fast
+from neurosim.sim import async_core_fast, async_core_frames
 from neurosim.sim.async_global import (
     StepState,
     count_updates,
@@ -195,10 +198,12 @@ def async_core_controller(env, chip, stimulus):
     """SimPy process: one sample, asynchronous execution, one scheduler per core."""
     ss = StepState(chip.net.n_neurons, float(chip.options.get("refrac_dropout", 0.0)), dropout_rng(chip))
     quiet = Quiescence(env, chip)
-    fast = async_core_fast.route_of(chip) if async_core_fast.applies(chip) else None
+    frames = async_core_frames.prepare(chip)  # whole frames compiled, where they apply
+    fast = async_core_fast.route_of(chip) if frames is None and async_core_fast.applies(chip) else None
     for core in chip.cores.values():
         core.reset_queues()
-        env.process(core_process(env, core, chip, ss, quiet, fast))
+        if frames is None:
+            env.process(core_process(env, core, chip, ss, quiet, fast))
     barrier_cycles = chip.hw.barrier.latency(chip.tiles_in_use)
     stop_k, stop_frame = chip.options["stop_on_output"], None
     for frame in range(stimulus.shape[0]):
@@ -208,9 +213,14 @@ def async_core_controller(env, chip, stimulus):
         quiet.new_frame()
         inputs = input_messages(stimulus[frame], chip.input_offset)  # a count k: k messages
         in_core = chip.mapping.core_of[inputs]
-        for cid, core in chip.cores.items():
-            core.post(_FRAME_START, inputs[in_core == cid])
-        yield quiet.done
+        if frames is not None:  # the same processes, one compiled call
+            end = frames.run_frame(ss, t_frame, inputs, in_core)
+            if end > env.now:
+                yield env.timeout(end - env.now)
+        else:
+            for cid, core in chip.cores.items():
+                core.post(_FRAME_START, inputs[in_core == cid])
+            yield quiet.done
         count_updates(chip, ss)
         yield from chip.readout_pass(env)
         chip.frame_done(env.now)

@@ -302,21 +302,28 @@ class FastSteps:
             self.tmp, self.core_ptr, self.core_nodes, self.core_lo, self.ranges, self.mark, self.buf, self.touched,
             self.tmark, np.ascontiguousarray(stimulus, np.int64),
         )  # fmt: skip
-        frame, log, steps_of = chip.frame, chip.spike_log, chip.spike_steps
-        bounds = ent_first.tolist()
-        for k, (step, pop) in enumerate(zip(ent_step.tolist(), ent_pop.tolist())):
-            log.append((frame, pop, ids[bounds[k] : bounds[k + 1]], ready[bounds[k] : bounds[k + 1]]))
-            steps_of.append(step)
+        self.apply_frame(ids, ready, ent_step, ent_pop, ent_first, pos, first_out, steps)
+        self.carry = np.zeros(0, np.int64)
+        return int(steps), int(end)
+
+    def apply_frame(self, ids, ready, ent_step, ent_pop, ent_first, pos, first_out, steps) -> None:
+        """A compiled frame's results into the chip: its spike log (spikes ``ids`` ready at
+        ``ready``; per entry its step, population and first spike), first output spike (-1:
+        none), forward steps, and its messages (their table entries ``pos``)."""
+        chip = self.chip
+        frame, log = chip.frame, chip.spike_log
+        b = ent_first.tolist()
+        for k, pop in enumerate(ent_pop.tolist()):
+            log.append((frame, pop, ids[b[k] : b[k + 1]], ready[b[k] : b[k + 1]]))
+        chip.spike_steps.extend(ent_step.tolist())
         if first_out >= 0:
             chip.first_output = int(first_out) if chip.first_output is None else min(chip.first_output, int(first_out))
         chip.step = int(steps)
         if pos.size:
             chip.copies_sent += pos.size
-            chip._pairs.append(tb.e_pair[pos])
+            chip._pairs.append(self.e_pair[pos])
             if chip.synapse_units is not None:  # synop@<unit> per receiving core
-                chip.synapse_units.book(chip.counters.ops, pos, tb.e_dst[pos])
-        self.carry = np.zeros(0, np.int64)
-        return int(steps), int(end)
+                chip.synapse_units.book(chip.counters.ops, pos, self.e_dst[pos])
 
     # ---- threshold checks ----------------------------------------------------------------------
     def check(self, ss) -> np.ndarray:

@@ -433,6 +433,27 @@ def _integrate_run(
         xs[q] = x
 
 
+def _cross(
+    j, x, counter, ready, value, priority, sequence, refractory, frozen, pending, resets, delayed_reset
+):  # fmt: skip  # pragma: no cover - numba
+    """Neuron ``j`` crossed threshold with membrane ``x``: :meth:`StepState.crossed
+    <neurosim.sim.async_global.StepState.crossed>` without dropout (ready in crossing order, one
+    more queued spike, refractory; frozen where it reset at once) and its delayed reset pending.
+    Returns the crossing counter."""
+    if not ready[j]:
+        sequence[j] = counter
+        counter += 1
+        ready[j] = True
+    priority[j] = x
+    value[j] += 1
+    refractory[j] = True
+    if resets[j] and not delayed_reset[j]:
+        frozen[j] = True
+    if delayed_reset[j]:
+        pending[j] = True
+    return counter
+
+
 def _currents_all(
     spos, cls_delay, cls_first, cls_stop, cls_contig, tgt, w, e_dst, tmp, acc, ring, frame, core_ptr, core_nodes,
     mark, buf, touched, tmark, n_touched,
@@ -496,6 +517,26 @@ def _choose(rl, nr, k, fifo, priority, sequence):  # pragma: no cover - numba
     return np.sort(best)
 
 
+def _send_chosen(chosen, value, ready, spiked_frame, fired):  # pragma: no cover - numba
+    """The spike messages of the scheduler's ``chosen`` entries (each as many as its value,
+    :meth:`StepState.emitted <neurosim.sim.async_global.StepState.emitted>`), the entries sent
+    (:meth:`StepState.sent <neurosim.sim.async_global.StepState.sent>`)."""
+    n_msg = 0
+    for c in chosen:
+        n_msg += value[c]
+    gids = np.empty(n_msg, np.int64)
+    m = 0
+    for c in chosen:
+        for _ in range(value[c]):
+            gids[m] = c
+            m += 1
+        ready[c] = False
+        spiked_frame[c] = True
+        fired[c] += value[c]
+        value[c] = 0
+    return gids
+
+
 def _frame(
     fifo, F, cap, ready, value, fired, spiked_frame, priority, sequence, counter, refractory, frozen, frame_active,
     acc, v, i, pending, ring, frame, thr, v_reset, subtract, resets, spiking, fire_equal, delayed_reset, cuba,
@@ -537,20 +578,7 @@ def _frame(
             gids = msgs0
         else:
             step += 1
-            chosen = _choose(rl, nr, F, fifo, priority, sequence)
-            n_msg = 0
-            for c in chosen:
-                n_msg += value[c]
-            gids = np.empty(n_msg, np.int64)
-            m = 0
-            for c in chosen:
-                for _ in range(value[c]):
-                    gids[m] = c
-                    m += 1
-                ready[c] = False
-                spiked_frame[c] = True
-                fired[c] += value[c]
-                value[c] = 0
+            gids = _send_chosen(_choose(rl, nr, F, fifo, priority, sequence), value, ready, spiked_frame, fired)
             y = 0
             for x in range(nr):
                 if ready[rl[x]]:
@@ -605,21 +633,13 @@ def _frame(
         )  # fmt: skip
         for k in range(crossed.size):
             j = crossed[k]
-            priority[j] = vx[k]
             newly = not ready[j]
+            counter = _cross(
+                j, vx[k], counter, ready, value, priority, sequence, refractory, frozen, pending, resets, delayed_reset
+            )
             if newly:
-                sequence[j] = counter
-                counter += 1
-            value[j] += 1
-            refractory[j] = True
-            if resets[j] and not delayed_reset[j]:
-                frozen[j] = True
-            if newly:
-                ready[j] = True
                 rl[nr] = j
                 nr += 1
-            if delayed_reset[j]:
-                pending[j] = True
     ent_first = _grow(ent_first, n_ent + 1)
     ent_first[n_ent] = n_log
     return (
@@ -628,20 +648,28 @@ def _frame(
     )  # fmt: skip
 
 
+def step_loops() -> tuple:
+    """The compiled ``(currents_all, choose, send_chosen, grow, integrate, cross)`` (:func:`compiled`
+    first), for the per-core frame loop (:mod:`neurosim.sim.async_core_kernels`)."""
+    compiled()
+    return _currents_all, _choose, _send_chosen, _grow, _integrate, _cross
+
+
 def compiled():
     """The loops compiled by numba (once; numba caches them on disk): ``(step_free, emit, serve,
     currents_all, integrate, frame, touched_ids, entries)``."""
     global _compiled, _emit, _serve, _currents, _integrate, _step_free, _currents_all, _grow, _before, _choose
-    global _touched_ids, _integrate_run, _integrate_runs, _core_runs, _runs
+    global _touched_ids, _integrate_run, _integrate_runs, _core_runs, _runs, _send_chosen, _cross
     if _compiled is None:
         import numba  # noqa: PLC0415 - optional extra
 
         jit = numba.njit(cache=True)
         # module globals: the loops that call others call the compiled ones
+        _cross = numba.njit(cache=True, inline="always")(_cross)
         _integrate_run, _integrate_runs, _core_runs = jit(_integrate_run), jit(_integrate_runs), jit(_core_runs)
         _runs = jit(_runs)
         _emit, _serve, _currents, _integrate = jit(_emit), jit(_serve), jit(_currents), jit(_integrate)
         _step_free, _currents_all, _grow, _before = jit(_step_free), jit(_currents_all), jit(_grow), jit(_before)
-        _choose, _touched_ids = jit(_choose), jit(_touched_ids)
+        _choose, _touched_ids, _send_chosen = jit(_choose), jit(_touched_ids), jit(_send_chosen)
         _compiled = (_step_free, _emit, _serve, _currents_all, _integrate, jit(_frame), _touched_ids, jit(_entries))
     return _compiled

@@ -72,6 +72,13 @@ class MembraneReadout:
         return int(self.frame_end[first])
 
 
+def per_spike(spike_log: list, values) -> np.ndarray:
+    """One value per entry of a spike log of ``(frame, group, ids, cycles)`` entries (``values``),
+    repeated for each of the entry's spikes."""
+    sizes = np.fromiter((e[2].size for e in spike_log), np.int64, len(spike_log))
+    return np.repeat(np.asarray(values, np.int64), sizes) if sizes.size else np.zeros(0, np.int64)
+
+
 class SpikeLog:
     """The spikes of one sample in emission order: counts, output readout and the decision."""
 
@@ -82,7 +89,7 @@ class SpikeLog:
         if log:
             self.ids = np.concatenate([ids for _, _, ids, _ in log])
             self.cycles = np.concatenate([c for _, _, _, c in log]).astype(np.int64)
-            groups = np.concatenate([np.full(ids.size, g, np.int64) for _, g, ids, _ in log])
+            groups = per_spike(log, [g for _, g, _, _ in log])
         else:
             self.ids = self.cycles = groups = np.zeros(0, np.int64)
         self.groups = groups
@@ -93,8 +100,7 @@ class SpikeLog:
 
     def _per_spike(self, values) -> np.ndarray:
         """One value per log entry, repeated for each of its spikes."""
-        sizes = [ids.size for _, _, ids, _ in self.chip.spike_log]
-        return np.repeat(np.asarray(values, np.int64), sizes) if sizes else np.zeros(0, np.int64)
+        return per_spike(self.chip.spike_log, values)
 
     def output_counts(self) -> np.ndarray:
         sl = self.chip.out_span

@@ -11,7 +11,7 @@ import numpy as np
 from neurosim.errors import SimulationError
 from neurosim.sim.counters import Raster, SampleRecord
 from neurosim.sim.modes import MODES, SCOPES
-from neurosim.sim.readout import READOUTS, MembraneReadout, SpikeLog, output_is_spiking
+from neurosim.sim.readout import READOUTS, MembraneReadout, SpikeLog, output_is_spiking, per_spike
 from neurosim.sim.scheduler import POLICIES
 
 LINK_KEYS = ("messages", "busy_cycles", "wait_cycles", "stall_cycles", "peak_occupancy")
@@ -117,7 +117,7 @@ def raster_of(i: int, spike_log: list) -> Raster:
         return Raster(i, empty, empty, empty)
     return Raster(
         i,
-        np.concatenate([np.full(ids.size, f, np.int64) for f, _, ids, _ in spike_log]),
+        per_spike(spike_log, [f for f, _, _, _ in spike_log]),
         np.concatenate([ids for _, _, ids, _ in spike_log]),
         np.concatenate([c for _, _, _, c in spike_log]).astype(np.int64),
     )

@@ -461,6 +461,12 @@ def _sim_kernel(
     return entry, any_wait, any_stall, kinds
 
 
+def unicast_loop():
+    """The compiled body of :func:`deliver_unicast` (for the per-core frame loop,
+    :mod:`neurosim.sim.async_core_kernels`)."""
+    return _compile()["unicast"]
+
+
 def _compile() -> dict[str, Any]:
     """Import numba and compile the kernels, once (numba caches them on disk)."""
     if not _kernels:
