@@ -11,14 +11,14 @@ then ``--frames`` frames of input spikes (``--rate``) in sync mode on every core
 
 It runs in a fresh subprocess after checking the memory: it refuses to start, with the figures,
 when the machine's available memory (``MemAvailable``) is under what the run needs, estimated
-as ``--bytes-per-synapse`` (default 41: the peak per synapse measured at 75 M synapses, set-up
-and 3 frames on every core's work items: the network's rows 8, the message table 8, the cores'
-weight store 16, the rest per core and neuron) times the synapses, plus the imports. At 41 bytes
-a billion synapses need about 41 GB: on a 24 GB machine the bench refuses, and about 500 M
-synapses is the most it runs (``--neurons 1000000``).
+as ``--bytes-per-synapse`` (default 17: the peak per synapse measured at a billion synapses, set-up
+and 3 frames on every core's work items: the network's rows 8, everything per neuron and per core
+the rest; the cores read the rows in place and the messages come from them, so neither a copy of
+the synapses nor the message table is built) times the synapses, plus the imports: about 17.3 GB
+for a billion, which runs on a 24 GB machine (16.4 GB measured, 2026-12-01).
 
     python benchmarks/bench_billion.py [--neurons 2000000] [--layers 6] [--fanout 100]
-        [--frames 3] [--rate 0.002] [--bytes-per-synapse 41]
+        [--frames 3] [--rate 0.002] [--bytes-per-synapse 17]
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def needed_bytes(neurons: int, layers: int, fanout: int, per_synapse: float) -> 
 def main(argv=None):
     ap = parser(__doc__)
     ap.set_defaults(neurons=[2_000_000], layers=6, frames=3, chips="auto", engine="cores")
-    ap.add_argument("--bytes-per-synapse", type=float, default=41.0, help="the peak per synapse to plan for")
+    ap.add_argument("--bytes-per-synapse", type=float, default=17.0, help="the peak per synapse to plan for")
     args = ap.parse_args(argv)
     (n,) = args.neurons
     synapses, need = needed_bytes(n, args.layers, args.fanout, args.bytes_per_synapse)

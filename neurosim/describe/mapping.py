@@ -133,25 +133,61 @@ def core_loads(
     net: Network, core_of: np.ndarray, n_cores: int, table: sp.csr_array | None = None
 ) -> dict[str, np.ndarray]:
     """Per physical core: neurons, synapses stored (fan-in of its neurons), distinct source axons
-    (the entries of the :func:`message_table`, ``table`` when given)."""
+    (the entries of the :func:`message_table`: of ``table`` when given, else counted from the
+    projections' rows where they can be, :func:`axons_from_rows`, else of a table built here)."""
     neurons = np.bincount(core_of, minlength=n_cores)
     synapses = np.bincount(core_of, weights=net.fan_in, minlength=n_cores).astype(np.int64)
-    if table is None:
-        table = message_table(net, core_of, n_cores)
-    axons = count_values(table.indices, n_cores)
+    axons = None if table is not None else axons_from_rows(net, core_of, n_cores)
+    if axons is None:
+        axons = count_values((message_table(net, core_of, n_cores) if table is None else table).indices, n_cores)
     return {"neurons": neurons, "synapses": synapses, "axons": axons}
+
+
+def rows_countable(net: Network) -> dict | None:
+    """The compiled loops (:func:`neurosim.describe.sparse_kernels.kernels`) when the message
+    table's entries can be counted, or a row's messages listed, straight from the projections:
+    a large network with numba, each source population with at most one outgoing projection
+    (a row of the table is then a row of one projection); else None."""
+    k = kernels(net.n_synapses)
+    if k is None or not net.disjoint:
+        return None
+    sources = [pr.source for pr in net.projections]
+    return k if len(set(sources)) == len(sources) else None
+
+
+def axons_from_rows(net: Network, core_of: np.ndarray, n_cores: int) -> np.ndarray | None:
+    """Per core its fan-in axons (the entries of the :func:`message_table` into it) counted
+    from the projections' rows without the table (:func:`rows_countable`), or None."""
+    k = rows_countable(net)
+    if k is None:
+        return None
+    core_t = np.int32 if n_cores < np.iinfo(np.int32).max else np.int64
+    cores = core_of.astype(core_t)
+    axons = np.zeros(n_cores, np.int64)
+    for pr in net.projections:
+        w, t = pr.weights, net.span(pr.target)
+        longest = int(np.diff(w.indptr).max(initial=0))
+        buf, idx, cnt = np.empty(longest, core_t), np.empty(longest, core_t), np.empty(longest, np.int64)
+        k["axons_per_core"](w.indptr, w.indices, cores[t], axons, idx, cnt, buf)
+    return axons
 
 
 _LOADS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def mapping_loads(net: Network, m: Mapping, n_cores: int) -> dict[str, np.ndarray]:
-    """:func:`core_loads` of a mapping from its shared :func:`mapping_message_table`, computed
-    once per (mapping, network, core count) and shared (do not modify the arrays)."""
+    """:func:`core_loads` of a mapping, computed once per (mapping, network, core count) and shared
+    (do not modify the arrays): from its shared :func:`mapping_message_table` when that is built
+    already or the rows cannot give the axons (so a large network's table is built only when a
+    run needs it)."""
     hit = _LOADS.get(m)
     if hit is not None and hit[0]() is net and hit[1] == n_cores:
         return hit[2]
-    loads = core_loads(net, m.core_of, n_cores, mapping_message_table(net, m, n_cores))
+    hit = _TABLES.get(m)
+    table = hit[2] if hit is not None and hit[0]() is net and hit[1] == n_cores else None
+    if table is None and rows_countable(net) is None:  # the table is needed: build it once, shared
+        table = mapping_message_table(net, m, n_cores)
+    loads = core_loads(net, m.core_of, n_cores, table)
     _LOADS[m] = (weakref.ref(net), n_cores, loads)
     return loads
 

@@ -27,7 +27,7 @@ import weakref
 
 import numpy as np
 
-from neurosim.sim.core import Deliver, delivery_delay, row_sums
+from neurosim.sim.core import Deliver
 from neurosim.sim.maxplus import lane_finish_times
 
 ENABLED = True
@@ -196,23 +196,9 @@ def deliver(core, batch: tuple[np.ndarray, list[int], list[int]], t0: int) -> tu
     src, syn, arrivals = batch
     if chip.synapse_units is not None:
         return core.deliver(Deliver(src, np.array(syn, np.int64), np.array(arrivals, np.int64)), t0)
-    st, ops = chip.state, chip.counters.ops
+    ops = chip.counters.ops
     n = src.size
-    ring_writes = None
-    for sources, block, delay, ring_syn in core.blocks:
-        q = src.astype(sources.dtype, copy=False)
-        rows = np.minimum(np.searchsorted(sources, q), sources.size - 1)
-        hit = sources[rows] == q
-        rows = rows[hit]
-        if rows.size:
-            if ring_syn is not None:
-                if ring_writes is None:
-                    ring_writes = np.zeros(n, np.int64)
-                ring_writes[hit] += ring_syn[rows]
-            add = row_sums(block, rows)
-            d = delivery_delay(delay, ring_syn is not None, chip.timestepped)
-            target = st.acc if d == 0 else st.slot(chip.frame, d)
-            target[core.neurons] += add
+    ring_writes = core.integrate_messages(src)
     lat_in, lat_syn = core.lat_in, core.lat_synop
     t = t0
     if ring_writes is None:

@@ -3,12 +3,21 @@ per-sample state; it emits and routes messages and runs one sample under a mode'
 
 from __future__ import annotations
 
+from functools import cached_property
+
 import numpy as np
 import scipy.sparse as sp
 import simpy
 
 from neurosim.describe.hardware import HardwareSpec
-from neurosim.describe.mapping import Mapping, check_mapping, mapping_loads, mapping_message_table, table_row_sums
+from neurosim.describe.mapping import (
+    Mapping,
+    check_mapping,
+    mapping_loads,
+    mapping_message_table,
+    rows_countable,
+    table_row_sums,
+)
 from neurosim.describe.network import Network, count_values
 from neurosim.errors import SimulationError
 from neurosim.sim import batched
@@ -19,7 +28,13 @@ from neurosim.sim.counters import CoreCounters
 from neurosim.sim.maxplus import lane_finish_times
 from neurosim.sim.modes import ASYNCTORCH_DEFAULTS, CONTROLLERS
 from neurosim.sim.noc.mesh import Mesh
+from neurosim.sim.row_blocks import core_blocks, row_plan
 from neurosim.sim.synapse_units import synapse_units
+
+ROW_BLOCKS = True
+"""Large networks whose cores each hold consecutive neurons of one population: the cores read the
+projections' rows in place (:mod:`neurosim.sim.row_blocks`) instead of a store of their own
+(tests set it False to compare the two)."""
 
 
 class Chip:
@@ -44,7 +59,11 @@ class Chip:
         local_of[order] = np.arange(net.n_neurons, dtype=np.int32) - first_of_core
         self.incoming: dict[int, list] = {int(c): [] for c in mapping.used_cores}
         plan = cut_plan(net)  # large networks: straight from the projections, no global matrix
-        if plan is None:
+        rows = row_plan(net, plan, core_of, order, per_core) if ROW_BLOCKS else None
+        if rows is not None:  # every core reads the projections' rows in place: no copy
+            for cid in self.incoming:
+                self.incoming[cid] = core_blocks(net, rows, int(order[ends[cid] - per_core[cid]]), int(per_core[cid]))
+        elif plan is None:
             for key, w in net.weights_by_delay_and_ring().items():
                 if w.nnz:
                     self._cut_blocks(key, w, core_of, per_core, local_of)
@@ -76,10 +95,17 @@ class Chip:
         )
         self.readout_cycles = x["membrane_read"] * c.latency_membrane_read_cycles
         self.tiles_in_use = int(np.unique(self.mesh.tile_of_core[mapping.used_cores]).size)
-        # messages: one per (spiking neuron, destination core); data = synapses reached there
-        self.dest = dest = mapping_message_table(net, mapping, hw.n_cores)
-        self.synops_of = table_row_sums(dest)  # per spiking neuron
-        self.synapse_units = synapse_units(net, hw, core_of, dest)  # per-projection synop figures (None: one)
+        # messages: one per (spiking neuron, destination core), with the synapses reached there;
+        # large networks on row blocks: every message from the projections' rows, no table
+        self._rows = rows_countable(net) if rows is not None else None
+        self._row_cores: dict[int, tuple | None] = {}  # source population -> its projection's rows and target cores
+        if self._rows is None:
+            self.synops_of = table_row_sums(self.dest)  # per spiking neuron
+        else:  # disjoint projections, one a source population: the table's row sums
+            self.synops_of = np.zeros(net.n_neurons, np.int64)
+            for pr in net.projections:
+                self.synops_of[net.span(pr.source)] += np.diff(pr.weights.indptr)
+        self.synapse_units = synapse_units(net, hw, core_of, lambda: self.dest)  # per-projection synop figures
         if self.synapse_units is not None:
             self.synapse_units.add_counters(self.counters.ops)
         self.phase_order = [net.index[p.name] for p in net.populations]
@@ -100,6 +126,13 @@ class Chip:
         self.multicast = hw.router.delivery == "multicast"
         self.fast_noc = not hw.router.contention and not self.multicast
         self.noc_keep_state = False
+
+    @cached_property
+    def dest(self) -> sp.csr_array:
+        """The message table (:func:`neurosim.describe.mapping.message_table`: per source neuron its
+        destination cores and the synapses there), built on first use: a large network whose
+        messages come from its rows needs none."""
+        return mapping_message_table(self.net, self.mapping, self.hw.n_cores)
 
     def _cut_blocks(self, key: tuple[int, bool], w: sp.csr_array, core_of, counts, local_of) -> None:
         """Cut the global weights ``w`` (CSR by source) into every core's incoming block, all cores
@@ -233,13 +266,20 @@ class Chip:
         else:
             for g in np.unique(group):
                 self._log_spikes(int(g), gids[group == g], ready[group == g])
-        d = self.dest
-        starts, stops = d.indptr[gids], d.indptr[gids + 1]
-        counts = stops - starts
-        n = int(counts.sum())
-        if n == 0:
-            return int(ready.max()), 0
-        pos = np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(n)
+        if self._rows is None:
+            d = self.dest
+            starts, stops = d.indptr[gids], d.indptr[gids + 1]
+            counts = stops - starts
+            n = int(counts.sum())
+            if n == 0:
+                return int(ready.max()), 0
+            pos = np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(n)
+            dst, syn = d.indices[pos], d.data[pos].astype(np.int64)  # the table's counts are int32
+        else:
+            counts, dst, syn = self._messages_from_rows(gids)
+            n = int(dst.size)
+            if n == 0:
+                return int(ready.max()), 0
         src = np.repeat(gids, counts)
         lanes = self.hw.core.issue_width
         if self.multicast:
@@ -253,9 +293,50 @@ class Chip:
             ops, groups = n, None
         self.counters.ops["spike_out"][cid] += ops
         self.copies_sent += n
-        syn = d.data[pos].astype(np.int64)  # the table's counts are int32
-        self._outbox.append((np.full(n, cid, np.int64), src, d.indices[pos], syn, sent, groups))
+        self._outbox.append((np.full(n, cid, np.int64), src, dst, syn, sent, groups))
         return int(sent.max()), ops
+
+    def _messages_from_rows(self, gids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The message table's rows of ``gids`` (in their order) from the projections' rows: per
+        spike its entries, and per entry its destination core (ascending within a spike) and
+        synapses there."""
+        kernels, pop = self._rows, self.net.population_of
+        assert kernels is not None
+        if not gids.size:
+            return np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0, np.int64)
+        cuts = np.flatnonzero(np.diff(pop[gids])) + 1
+        parts = []
+        for part in np.split(gids, cuts) if cuts.size else (gids,):
+            g = int(pop[part[0]])
+            if g not in self._row_cores:
+                self._row_cores[g] = self._rows_of(g)
+            hit = self._row_cores[g]
+            if hit is None:  # no outgoing projection
+                parts.append((np.zeros(part.size, np.int64), np.zeros(0, np.int32), np.zeros(0, np.int64)))
+                continue
+            w, cores, off = hit
+            rows = part.astype(np.int64) - off
+            room = int((w.indptr[rows + 1] - w.indptr[rows]).sum())
+            idx, cnt = np.empty(room, cores.dtype), np.empty(room, np.int64)
+            counts = np.empty(part.size, np.int64)
+            buf = np.empty(room, cores.dtype)
+            at = kernels["rows_messages"](rows, w.indptr, w.indices, cores, idx, cnt, counts, buf)
+            parts.append((counts, idx[:at], cnt[:at]))
+        if len(parts) == 1:
+            return parts[0]
+        return tuple(np.concatenate(a) for a in zip(*parts))  # type: ignore[return-value]
+
+    def _rows_of(self, g: int) -> tuple | None:
+        """Population ``g``'s outgoing projection's weights, the cores of its targets and the
+        population's first id, or None without one."""
+        name = self.net.populations[g].name
+        for pr in self.net.projections:
+            if pr.source == name:
+                n_cores = self.hw.n_cores
+                core_t = np.int32 if n_cores < np.iinfo(np.int32).max else np.int64
+                cores = self.mapping.core_of[self.net.span(pr.target)].astype(core_t)
+                return pr.weights, cores, int(self.net.offsets[g])
+        return None
 
     def _log_spikes(self, group: int, gids: np.ndarray, ready: np.ndarray) -> None:
         self.spike_log.append((self.frame, group, gids, ready))

@@ -39,6 +39,7 @@ from neurosim.errors import SimulationError
 from neurosim.neuron import DTYPE
 from neurosim.sim.barrier import Phase
 from neurosim.sim.maxplus import finish_times
+from neurosim.sim.row_blocks import RowBlock
 
 
 @dataclass
@@ -170,7 +171,8 @@ class Core:
         # frames (0: this frame's accumulator) and, per row, the synapses that go through the
         # delay ring buffer (projections that declare a delay)
         self.blocks = [
-            (sources, _block(sub), delay, ring_syn) for sources, sub, delay, ring_syn in chip.incoming.get(cid, ())
+            blk if isinstance(blk, RowBlock) else (blk[0], _block(blk[1]), blk[2], blk[3])
+            for blk in chip.incoming.get(cid, ())
         ]
         # per population on the core: cuba neurons (synaptic-current update), neurons reading a
         # delay ring slot each frame, non-spiking output neurons (membrane read-out)
@@ -332,29 +334,54 @@ class Core:
             end, busy = max(end, last), busy + self.send_cycles(n_msgs)
         return end, busy
 
+    def integrate_messages(self, src: np.ndarray) -> np.ndarray | None:
+        """The synaptic currents of messages from the sources ``src`` (in their order): per
+        incoming block, its column sums added to this frame's accumulator or the ring slot of its
+        delay. Returns per message the synapses written into the delay ring (None: no block
+        through the ring was reached)."""
+        chip = self.chip
+        st = chip.state
+        ring_writes = None
+        timestep = chip.timestepped  # the mode's delivery delay (one step more in timestep mode)
+        for blk in self.blocks:
+            hits: np.ndarray | None = None  # per message, its synapses written into the ring
+            if isinstance(blk, RowBlock):  # the network's own rows, read in place
+                counts = np.zeros(src.size, np.int64)
+                add = blk.sums(src, counts)
+                if not counts.any():
+                    continue
+                delay = blk.delay
+                if blk.ring:
+                    hits = counts
+            else:
+                sources, block, delay, ring_syn = blk
+                q = src.astype(sources.dtype, copy=False)
+                rows = np.minimum(np.searchsorted(sources, q), sources.size - 1)
+                hit = sources[rows] == q
+                rows = rows[hit]
+                if not rows.size:
+                    continue
+                if ring_syn is not None:
+                    hits = np.zeros(src.size, np.int64)
+                    hits[hit] = ring_syn[rows]
+                add = row_sums(block, rows)
+            if hits is not None:
+                ring_writes = hits if ring_writes is None else ring_writes + hits
+            d = delivery_delay(delay, hits is not None, timestep)
+            target = st.acc if d == 0 else st.slot(chip.frame, d)
+            target[self.neurons] += add
+        return ring_writes
+
     def deliver(self, item: Deliver, t0: int) -> tuple[int, int]:
         """Integrate a batch of messages: each costs ``latency_message_in_cycles``, plus
         ``latency_synop_cycles`` per synapse reached (a synapse of a projection naming a synapse
         unit: that unit's latency, :mod:`neurosim.sim.synapse_units`) and
         ``latency_delay_write_cycles`` per synapse whose current is written into the delay ring buffer."""
         chip = self.chip
-        st, ctr = chip.state, chip.counters
-        ring_writes = np.zeros(item.src.size, np.int64)
-        adds = []
-        timestep = chip.timestepped  # the mode's delivery delay (one step more in timestep mode)
-        for sources, block, delay, ring_syn in self.blocks:
-            q = item.src.astype(sources.dtype, copy=False)
-            rows = np.minimum(np.searchsorted(sources, q), sources.size - 1)
-            hit = sources[rows] == q
-            rows = rows[hit]
-            if rows.size:
-                if ring_syn is not None:
-                    ring_writes[hit] += ring_syn[rows]
-                add = row_sums(block, rows)
-                d = delivery_delay(delay, ring_syn is not None, timestep)
-                adds.append((st.acc if d == 0 else st.slot(chip.frame, d), add))
-        for target, add in adds:
-            target[self.neurons] += add
+        ctr = chip.counters
+        ring_writes = self.integrate_messages(item.src)
+        if ring_writes is None:
+            ring_writes = np.zeros(item.src.size, np.int64)
         units = chip.synapse_units  # per-projection synop figures: books synop@<unit>, each message's cycles
         syn_cycles = self.lat_synop * item.synops if units is None else units.deliver(ctr.ops, item.src, self.cid)
         cost = self.lat_in + syn_cycles + self.lat_ring_write * ring_writes

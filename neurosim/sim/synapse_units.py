@@ -11,6 +11,8 @@ destination core, the latency of the synapse's unit. Everything is per entry of 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -93,9 +95,12 @@ class SynapseUnits:
         return self.cycles[pos]
 
 
-def synapse_units(net: Network, hw: HardwareSpec, core_of: np.ndarray, dest: sp.csr_array) -> SynapseUnits | None:
-    """The synapse units of a chip, or None when no projection names one (the core's figures)."""
+def synapse_units(
+    net: Network, hw: HardwareSpec, core_of: np.ndarray, dest: Callable[[], sp.csr_array]
+) -> SynapseUnits | None:
+    """The synapse units of a chip, or None when no projection names one (the core's figures);
+    ``dest`` gives the chip's message table (built only here, where units are named)."""
     check_units(net, hw)
     if all(pr.synapse_unit is None for pr in net.projections):
         return None
-    return SynapseUnits(net, hw, core_of, dest)
+    return SynapseUnits(net, hw, core_of, dest())

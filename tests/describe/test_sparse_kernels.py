@@ -61,3 +61,53 @@ def test_compiled_message_table_is_the_scipy_one(monkeypatch, seed):
             x, y = getattr(t1, a), getattr(t2, a)
             assert x.dtype == y.dtype
             np.testing.assert_array_equal(x, y)
+
+
+def one_projection_each(seed: int) -> Network:
+    """Every source population with one outgoing projection (a recurrent and a backward one too):
+    a row of the message table is a row of one projection."""
+    net = network(seed)
+    keep = [pr for pr in net.projections if (pr.source, pr.target) in {("in", "a"), ("a", "b"), ("b", "a")}]
+    return Network("one", net.populations, tuple(keep), "in", "b")
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_axons_from_the_rows_are_the_table_entries(monkeypatch, seed):
+    """The fan-in axons of every core counted from the rows (no table) equal the table's entries
+    per core; networks whose rows are not the table's take the table."""
+    from neurosim.describe.mapping import axons_from_rows, core_loads, rows_countable
+
+    monkeypatch.setattr(sparse_kernels, "COMPILE_ABOVE", 0)
+    net = one_projection_each(seed)
+    assert rows_countable(net) is not None and rows_countable(network(seed)) is None
+    rng = np.random.default_rng(seed)
+    for core_of in (np.arange(net.n_neurons) // 10, rng.integers(0, 12, net.n_neurons)):
+        table = message_table(net, core_of, 12)
+        want = np.bincount(table.indices, minlength=12)
+        np.testing.assert_array_equal(axons_from_rows(net, core_of, 12), want)
+        np.testing.assert_array_equal(core_loads(net, core_of, 12)["axons"], want)
+    assert axons_from_rows(network(seed), core_of, 12) is None
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_messages_of_rows_are_the_table_rows(monkeypatch, seed):
+    """The entries of some rows (any order, repeats) listed from the projection: the table's."""
+    monkeypatch.setattr(sparse_kernels, "COMPILE_ABOVE", 0)
+    net = one_projection_each(seed)
+    k = sparse_kernels.kernels(net.n_synapses)
+    rng = np.random.default_rng(seed)
+    for core_of in (np.arange(net.n_neurons) // 10, rng.integers(0, 12, net.n_neurons)):
+        table = message_table(net, core_of, 12)
+        for pr in net.projections:
+            w, span = pr.weights, net.span(pr.source)
+            rows = rng.integers(0, w.shape[0], 25)
+            cores = core_of[net.span(pr.target)].astype(np.int32)
+            room = int(np.diff(w.indptr)[rows].sum())
+            idx, cnt, counts = np.empty(room, np.int32), np.empty(room, np.int64), np.empty(rows.size, np.int64)
+            at = k["rows_messages"](rows, w.indptr, w.indices, cores, idx, cnt, counts, np.empty(room, np.int32))
+            g = rows + span.start
+            lo, hi = table.indptr[g], table.indptr[g + 1]
+            np.testing.assert_array_equal(counts, hi - lo)
+            sel = np.concatenate([np.arange(a, b) for a, b in zip(lo, hi)]).astype(np.int64)
+            np.testing.assert_array_equal(idx[:at], table.indices[sel])
+            np.testing.assert_array_equal(cnt[:at], table.data[sel])

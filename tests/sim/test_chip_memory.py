@@ -13,6 +13,7 @@ from neurosim.mapping.registry import map_network
 from neurosim.neuron import NeuronParams
 from neurosim.paths import HW_DIR
 from neurosim.sim import block_cut
+from neurosim.sim import chip as chip_module
 from neurosim.sim.chip import Chip
 
 pytest.importorskip("numba")
@@ -68,6 +69,7 @@ def test_blocks_from_the_projections_are_those_of_the_global_cut(monkeypatch, hw
     net = layered()
     m = map_network(net, hw, strategy)
     monkeypatch.setattr(block_cut, "CUT_ABOVE", 0)
+    monkeypatch.setattr(chip_module, "ROW_BLOCKS", False)  # the store (tests/sim/test_row_blocks.py: the rows)
     before = dict(net._globals)  # the random strategy reads the global pattern
     store = Chip(hw, net, m)
     assert net._globals == before, "the cut from the projections builds no global matrix"
@@ -208,6 +210,7 @@ def test_one_key_takes_its_counts_from_the_mapping_loads(monkeypatch, hw):
 
     net = feed_forward(1)
     monkeypatch.setattr(block_cut, "CUT_ABOVE", 0)
+    monkeypatch.setattr(chip_module, "ROW_BLOCKS", False)  # the store
     for strategy in ("sequential", "random"):
         m = map_network(net, hw, strategy)
         local = _local_of(m.core_of, hw.n_cores)
