@@ -128,7 +128,7 @@ def _unicast_kernel(st, dt, send, W, lat_local, lat_l, svc_l, kind_l, free_at, k
         parent,
         kid_ptr,
         kids,
-        np.arange(link.size),  # tie-break: message index, hops in route order
+        np.zeros(0, np.int64),  # tie-break: the traversal index (message index, hops in route order)
         first[o],
         rsend[o],
         free_at,
@@ -154,7 +154,7 @@ def deliver(mesh, remote: np.ndarray, st, dt, send, group, src_core, keep_state:
         link, parent, kid_ptr, kids, first, last = k["routes"](
             np.ascontiguousarray(st[remote], _I64), np.ascontiguousarray(dt[remote], _I64), np.int64(r.width)
         )
-        rank = np.arange(link.size, dtype=_I64)  # order = message index, hops in route order
+        rank = np.zeros(0, _I64)  # order = the traversal index: message index, hops in route order
         rsend = send[remote]
         o = np.argsort(rsend, kind="stable")
         roots, root_send = first[o], rsend[o]
@@ -249,9 +249,11 @@ def _routes_kernel(st, dt, W):
 
 def _push(q, head, tail, ready, rank, ln, x, t):
     """Queue traversal ``x`` (requesting at ``t``) on link ``ln``: behind every earlier request
-    and the requests of cycle ``t`` before it in tie-break order."""
+    and the requests of cycle ``t`` before it in tie-break order (``rank``; empty: the traversal
+    index itself, unicast's order, without an array of them)."""
     j = tail[ln]
-    while j > head[ln] and ready[q[j - 1]] == t and rank[q[j - 1]] > rank[x]:
+    rx = x if rank.size == 0 else rank[x]
+    while j > head[ln] and ready[q[j - 1]] == t and (q[j - 1] if rank.size == 0 else rank[q[j - 1]]) > rx:
         q[j] = q[j - 1]
         j -= 1
     q[j] = x
