@@ -15,7 +15,7 @@ as ``--bytes-per-synapse`` (default 17: the peak per synapse measured at a billi
 and 3 frames on every core's work items: the network's rows 8, everything per neuron and per core
 the rest; the cores read the rows in place and the messages come from them, so neither a copy of
 the synapses nor the message table is built) times the synapses, plus the imports: about 17.3 GB
-for a billion, which runs on a 24 GB machine (16.4 GB measured, 2026-12-01).
+for a billion, which runs on a 24 GB machine (15.9 GB measured, 2026-12-02).
 
     python benchmarks/bench_billion.py [--neurons 2000000] [--layers 6] [--fanout 100]
         [--frames 3] [--rate 0.002] [--bytes-per-synapse 17]
