@@ -215,8 +215,7 @@ def _frame(
             run = True
         if not run:
             continue
-        # the core's code up to its next wait (at most a wake-up per core and its own event)
-        ev = _grow_rows(ev, n_ev + n_hw + 2)
+        # the core's code up to its next wait
         state[c] = S_RUN
         p = resume[c]
         a_c, b_c = core_ptr[c], core_ptr[c + 1]
@@ -445,6 +444,7 @@ def _frame(
                         wl[nw] = d
                         nw += 1
                 pending_msgs += n_msg
+                ev = _grow_rows(ev, n_ev + nw + 2)  # a run may send more than once (ports of no latency)
                 wake = np.sort(wl[:nw])
                 for d in wake:  # the destinations are woken in core order
                     wmark[d] = False

@@ -51,6 +51,7 @@ def compare(mp, hw, net, mapping, stim, **opts) -> Chip:
         (2, 5, {"core.issue_width": 3, "core.latency_spike_fired_cycles": 2}, {}),
         (3, None, {"core.issue_width": 1}, {"stop_on_output": 1, "max_steps": 3}),
         (4, 6, {"core.latency_neuron_update_idle_cycles": 0, "core.latency_message_in_cycles": 0}, {}),
+        (6, 3, {"core.latency_spike_out_cycles": 0, "core.latency_message_in_cycles": 0}, {"on_grid": False}),
     ],
 )
 def test_frames_equal_processes(monkeypatch, noc, policy, seed, npc, core, opts):
@@ -162,3 +163,22 @@ def test_without_numba_the_processes_run(monkeypatch):
     chip = Chip(hw, net, mapping)
     chip.configure(mode="async", scope="core", policy="fifo")
     assert not async_core_frames.applies(chip)
+
+
+@pytest.mark.parametrize("policy", ["fifo", "momentum"])
+def test_zero_cycle_ports_and_links(monkeypatch, policy):
+    """Ports, links and service of no latency (contention-free): messages arrive in the cycle they
+    leave, a core sends again without waiting, and many events share one cycle."""
+    zero = {
+        "core.latency_spike_out_cycles": 0,
+        "core.latency_message_in_cycles": 0,
+        "core.latency_synop_cycles": 0,
+        "core.latency_neuron_update_idle_cycles": 0,
+        "router.latency_hop_ew_cycles": 0,
+        "router.latency_hop_ns_cycles": 0,
+        "router.latency_local_cycles": 0,
+    }
+    hw, net, mapping = setup(7, "contention-free", 2, **zero)
+    stim = np.random.default_rng(7).random((4, 9)) < 0.6
+    old = compare(monkeypatch, hw, net, mapping, stim, policy=policy, seed=7)
+    assert sum(e[2].size for e in old.spike_log) > 0
