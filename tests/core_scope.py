@@ -15,6 +15,7 @@ from neurosim.mapping.registry import map_network
 from neurosim.neuron import NeuronParams
 from neurosim.paths import HW_DIR
 from neurosim.sim.chip import Chip
+from neurosim.sim.engine import simulate
 
 NOCS = {
     "contention-free": {"router.contention": False},
@@ -121,3 +122,18 @@ def assert_same_results(a, b) -> None:
     np.testing.assert_array_equal(a.raster.cycle, b.raster.cycle)
     np.testing.assert_array_equal(a.raster.neuron, b.raster.neuron)
     assert sum(s.spikes for s in a.samples) > 0
+
+
+def count_input_runs_agree(switch, noc: str) -> None:
+    """Event-count input (a count k: k messages), two samples through :func:`simulate` in the
+    per-core scope with ``switch(True)`` and ``switch(False)`` applied: the same results
+    (:func:`assert_same_results`)."""
+    hw, net, mapping = setup(4, noc, 3, **{"core.issue_width": 2})
+    stim = np.random.default_rng(4).integers(0, 3, (2, 5, 9))
+    res = {}
+    for on in (True, False):
+        switch(on)
+        res[on] = simulate(
+            hw, net, mapping, stim, np.zeros(2, np.int64), mode="async", scope="core", policy="fifo", raster_sample=1
+        )
+    assert_same_results(res[True], res[False])

@@ -97,8 +97,7 @@ def core_process(env, core, chip, ss: StepState, quiet: Quiescence, fast=None):
         if core.mail:  # a new frame: leak pass, then the stimulus
             _, inputs = core.take_mail()
             issues = 0
-            busy = int(chip.lif_per_core[core.cid]) * chip.hw.core.latency_neuron_update_idle_cycles
-            busy += int(chip.leak_extra_cycles[core.cid])
+            busy = int(chip.leak_cycles[core.cid])
             ctr.busy_cycles[core.cid] += busy
             if busy:
                 yield env.timeout(busy)

@@ -62,21 +62,17 @@ def prepare(chip) -> Frames | None:
 
 class Frames:
     """Per chip: the global scope's tables, each neuron's frame-start check, the cores in their
-    processes' order, each core's leak-pass cycles, and the message heaps (kept between frames)."""
+    processes' order, and the message heaps (kept between frames)."""
 
     def __init__(self, chip):
         self.chip = chip
-        self.tables = async_global_fast.FastSteps(chip)
+        self.tables = async_global_fast.tables_of(chip)
         self.frame_fn = kernels.compiled()
         n, nc = chip.net.n_neurons, chip.hw.n_cores
         self.cores = np.array(list(chip.cores), np.int64)
         self.start_check = np.zeros(n, bool)
         for core in chip.cores.values():
             self.start_check[core.neuron_ids] = core.start_check
-        hc = chip.hw.core
-        self.leak = np.ascontiguousarray(
-            chip.lif_per_core * hc.latency_neuron_update_idle_cycles + chip.leak_extra_cycles, np.int64
-        )
         self.heaps = np.zeros((nc, 8, 4), np.int64)
         mesh = chip.mesh
         self.tile_of_core = np.ascontiguousarray(mesh.tile_of_core, np.int64)
@@ -111,7 +107,7 @@ class Frames:
             self.cores, o["policy"] == "fifo", int(hc.issue_width), -1 if cap is None else int(cap),
             ss.ready, ss.value, ss.fired, ss.spiked_frame, ss.priority, ss.sequence, ss.counter, ss.refractory,
             ss.frozen, ss.frame_active, st.acc, st.v, st.i, st.pending, st.ring, chip.frame, *tb.params,
-            self.start_check, self.leak, in_ptr, in_ids, tb.pop_of, chip.input_group, chip.output_group,
+            self.start_check, chip.leak_cycles, in_ptr, in_ids, tb.pop_of, chip.input_group, chip.output_group,
             tb.indptr, max(int(hc.issue_width), 1), int(hc.latency_spike_out_cycles),
             int(hc.latency_spike_fired_cycles), t0, tb.tally, z if tb.e_lat is None else tb.e_lat, tb.e_dst,
             tb.e_src, tb.e_cost, tb.e_syn, tb.ring, tb.cls_delay, tb.cls_first, tb.cls_stop, tb.cls_contig, tb.tgt,

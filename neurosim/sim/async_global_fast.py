@@ -59,10 +59,17 @@ def prepare(chip) -> FastSteps | None:
     numba is not installed."""
     if not ENABLED or not kernels.AVAILABLE:
         return None
+    fast = tables_of(chip)
+    fast.new_sample()
+    return fast
+
+
+def tables_of(chip) -> FastSteps:
+    """The :class:`FastSteps` of ``chip`` (built once, kept while the chip lives; the per-core
+    frames of :mod:`neurosim.sim.async_core_frames` read the same tables)."""
     fast = _FAST.get(chip)
     if fast is None:
         fast = _FAST[chip] = FastSteps(chip)
-    fast.new_sample()
     return fast
 
 

@@ -119,6 +119,11 @@ class Chip:
         self.is_lif = np.ones(net.n_neurons, bool)
         self.is_lif[net.span(net.input)] = False
         self.lif_per_core = np.bincount(core_of[self.is_lif], minlength=hw.n_cores)
+        # async modes: each core's leak pass at a frame's start (idle updates of its LIF neurons,
+        # synaptic-current updates and delay-slot reads)
+        self.leak_cycles = (
+            self.lif_per_core * hw.core.latency_neuron_update_idle_cycles + self.leak_extra_cycles
+        ).astype(np.int64)
         self.options: dict = {}
         self.sample_index = 0
         self.phases: list[dict] | None = None  # per-phase timing of a recorded sample
@@ -470,7 +475,7 @@ class Chip:
     def leak_pass(self, env: simpy.Environment):
         """Async mode: at a frame's start each core leaks all its neurons (idle-update latency;
         plus the synaptic-current updates of cuba neurons and the delay-slot reads)."""
-        busy = self.lif_per_core * self.hw.core.latency_neuron_update_idle_cycles + self.leak_extra_cycles
+        busy = self.leak_cycles
         self.counters.busy_cycles += busy
         if busy.max() > 0:
             yield env.timeout(int(busy.max()))

@@ -8,7 +8,7 @@ import dataclasses
 
 import numpy as np
 import pytest
-from core_scope import assert_same_chip, assert_same_results, dense, network, setup
+from core_scope import assert_same_chip, count_input_runs_agree, dense, network, setup
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -18,7 +18,6 @@ from neurosim.paths import HW_DIR
 from neurosim.sim import async_core_frames
 from neurosim.sim.async_global_kernels import AVAILABLE
 from neurosim.sim.chip import Chip
-from neurosim.sim.engine import simulate
 
 pytestmark = pytest.mark.skipif(not AVAILABLE, reason="the compiled frames need numba (the fast extra)")
 
@@ -96,15 +95,7 @@ def test_synapse_units(monkeypatch):
 def test_results_and_energy(monkeypatch):
     """Event-count input (a count k: k messages), two samples through :func:`simulate`: the same
     result records, energy, per-core and per-link figures and raster."""
-    hw, net, mapping = setup(4, "contention", 3, **{"core.issue_width": 2})
-    stim = np.random.default_rng(4).integers(0, 3, (2, 5, 9))
-    res = {}
-    for on in (True, False):
-        monkeypatch.setattr(async_core_frames, "ENABLED", on)
-        res[on] = simulate(
-            hw, net, mapping, stim, np.zeros(2, np.int64), mode="async", scope="core", policy="fifo", raster_sample=1
-        )
-    assert_same_results(res[True], res[False])
+    count_input_runs_agree(lambda on: monkeypatch.setattr(async_core_frames, "ENABLED", on), "contention")
 
 
 @settings(max_examples=12, deadline=None)
